@@ -1,0 +1,67 @@
+# surge: every target installs what is missing (scripts/bootstrap.sh) and builds first.
+#   make run         build and start the platform's main job (surge up) on 127.0.0.1:8080
+#   make test        unit, model-based, crash and process tests, sanitizer tests, short fuzz runs
+#   make bench       in-process benchmarks (Google Benchmark); figures go to docs/BENCHMARKS.md
+#   make test-slow   the long randomized runs (label slow)
+#   make fuzz        longer fuzz runs (FUZZ_SECONDS each, default 300)
+BUILD ?= build
+SAN_BUILD ?= build-san
+JOBS ?= $(shell nproc)
+FUZZ_SECONDS ?= 300
+FUZZ_SHORT_SECONDS ?= 20
+CMAKE_FLAGS ?=
+
+.PHONY: all bootstrap build build-san run test test-fast test-slow test-san fuzz fuzz-short \
+        bench format lint clean
+
+all: build
+
+bootstrap:
+	@bash scripts/bootstrap.sh
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
+
+build: bootstrap $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+
+$(SAN_BUILD)/build.ninja:
+	CC=clang CXX=clang++ cmake -S . -B $(SAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+	  -DSURGE_SANITIZE=ON -DSURGE_FUZZ=ON -DSURGE_BENCH=OFF $(CMAKE_FLAGS)
+
+build-san: bootstrap $(SAN_BUILD)/build.ninja
+	cmake --build $(SAN_BUILD) -j $(JOBS)
+
+run: build
+	$(BUILD)/apps/surge/surge up
+
+test: test-fast test-slow test-san fuzz-short
+	@echo "make test: all passed"
+
+test-fast: build
+	ctest --test-dir $(BUILD) -L fast --output-on-failure -j $(JOBS)
+
+test-slow: build
+	ctest --test-dir $(BUILD) -L slow --output-on-failure
+
+# The fast tests again under AddressSanitizer and UndefinedBehaviorSanitizer (clang).
+test-san: build-san
+	ctest --test-dir $(SAN_BUILD) -L fast -LE nosan --output-on-failure -j $(JOBS)
+
+fuzz-short: build-san
+	bash scripts/fuzz.sh $(SAN_BUILD) $(FUZZ_SHORT_SECONDS)
+
+fuzz: build-san
+	bash scripts/fuzz.sh $(SAN_BUILD) $(FUZZ_SECONDS)
+
+bench: build
+	bash scripts/bench.sh $(BUILD)
+
+format:
+	find src apps tests bench -name '*.cc' -o -name '*.h' | xargs clang-format -i
+
+lint: build
+	find src apps -name '*.cc' | xargs clang-tidy -p $(BUILD) --quiet
+
+clean:
+	rm -rf $(BUILD) $(SAN_BUILD)

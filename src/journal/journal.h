@@ -1,0 +1,88 @@
+// journal: a segmented, checksummed, append-only log of opaque records with snapshots.
+//
+// On disk, in one directory:
+//   segment-<first sequence, 20 digits>.log   records, back to back
+//   snapshot-<sequence, 20 digits>.snap       the state after applying every record <= sequence
+// A record is framed as [crc32c u32][payload length u32][sequence u64][payload]; the checksum covers
+// length, sequence and payload. Sequences start at 1 and have no gaps.
+//
+// Durability: Append only buffers. Commit writes everything appended since the last Commit and makes
+// it durable with one fdatasync (group commit: the caller decides how many records form a batch,
+// and pays one sync for all of them).
+//
+// Recovery (Open): loads the newest snapshot that verifies, then replays every record after it, in
+// order. A torn tail (the last record of the last segment incomplete or failing its checksum, with
+// nothing after it) is dropped and the file truncated: it was never acknowledged. Damage anywhere
+// before the tail is reported as corruption naming the file and the byte offset, and Open fails:
+// the center refuses to start rather than skip acknowledged data.
+//
+// All file access goes through the Env, so tests can tear writes and crash at any point.
+// Thread safety: none; one thread owns a Journal.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/env.h"
+#include "common/status.h"
+
+namespace surge::journal {
+
+struct Options {
+  std::string dir;
+  // A new segment starts once the current one exceeds this size.
+  uint64_t segment_bytes_max = 64ULL << 20;
+  // SnapshotDue() turns true once this many records were appended since the last snapshot.
+  uint64_t snapshot_every_records = 1'000'000;
+  // Largest record payload accepted (Append asserts; recovery reports corruption beyond it).
+  uint32_t record_bytes_max = 1U << 20;
+};
+
+struct RecoveryHandler {
+  // Called at most once, first, with the newest valid snapshot and the sequence it covers.
+  std::function<Status(uint64_t sequence, std::string_view snapshot)> on_snapshot;
+  // Called for every record after the snapshot, in sequence order.
+  std::function<Status(uint64_t sequence, std::string_view payload)> on_record;
+};
+
+struct RecoveryStats {
+  uint64_t snapshot_sequence = 0;  // 0 if no snapshot was loaded
+  uint64_t records_replayed = 0;
+  uint64_t torn_bytes_dropped = 0;
+  uint64_t last_sequence = 0;
+};
+
+class Journal {
+ public:
+  // Creates the directory if missing, recovers (see above) and opens for appending after the last
+  // valid record. An error from a handler aborts recovery and is returned.
+  static Result<std::unique_ptr<Journal>> Open(Env& env, const Options& options,
+                                               const RecoveryHandler& handler,
+                                               RecoveryStats* stats = nullptr);
+  virtual ~Journal() = default;
+
+  // Buffers one record and returns its sequence (last_sequence() + 1).
+  virtual uint64_t Append(std::string_view payload) = 0;
+  // Writes and fdatasyncs everything appended since the last Commit. After an error the journal
+  // is unusable (every later call fails): the caller must not acknowledge anything and should stop.
+  virtual Status Commit() = 0;
+
+  virtual uint64_t last_sequence() const = 0;     // appended, maybe not durable
+  virtual uint64_t durable_sequence() const = 0;  // made durable by Commit
+
+  virtual bool SnapshotDue() const = 0;
+  // Durably stores `snapshot` as the state after record `sequence` (<= durable_sequence()), then
+  // removes snapshots and segments no longer needed to recover (keeping the previous snapshot).
+  virtual Status WriteSnapshot(uint64_t sequence, std::string_view snapshot) = 0;
+
+  // Reads durable records with sequence >= `from`, in order, until `visit` returns false or the
+  // durable end is reached (used to ship the journal to standbys and the bus). not_found if
+  // `from` is older than the oldest segment kept.
+  virtual Status ReadFrom(uint64_t from,
+                          const std::function<bool(uint64_t, std::string_view)>& visit) = 0;
+};
+
+}  // namespace surge::journal
