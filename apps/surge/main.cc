@@ -1,0 +1,2 @@
+// surge: the command-line program (work in progress).
+int main() { return 2; }
