@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -104,5 +105,107 @@ Result<CheckReport> Check(const std::vector<OrderAttempt>& history, const CheckO
 
 // Builds the JSON body of a POST /v1/orders.
 std::string OrderBody(const OrderAttempt& attempt);
+
+// ---- Open-loop load generator (the wrk2 model) ---------------------------------------------
+//
+// Requests are scheduled at the offered rate whatever the server does, and each request's latency
+// is measured from the moment it was due, not from when it could be sent: a server that stalls
+// cannot hide its stall by slowing the client down (coordinated omission). Many keep-alive
+// connections are driven from a few threads, each connection pipelining up to pipeline_max
+// requests; when every connection is full, due requests wait, and that wait counts.
+
+enum class Profile { kSteady, kFlash, kRamp };
+
+struct LoadOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8080;
+  Profile profile = Profile::kSteady;
+  double rate_per_s = 1000;  // steady rate; flash baseline; ramp start
+  std::chrono::milliseconds duration{10'000};  // steady and flash
+  // flash: the spike to rate * spike_multiplier starts at spike_start and lasts spike_length.
+  double spike_multiplier = 20;
+  std::chrono::milliseconds spike_start{3'000};
+  std::chrono::milliseconds spike_length{3'000};
+  // ramp: steps of ramp_step at rates growing by ramp_factor until a step's p99 exceeds
+  // ramp_p99_max or its share of errors and overloaded answers exceeds ramp_errors_max.
+  double ramp_factor = 1.25;
+  std::chrono::milliseconds ramp_step{2'000};
+  std::chrono::milliseconds ramp_p99_max{20};
+  double ramp_errors_max = 0.01;
+  int ramp_steps_max = 40;
+
+  int connections = 256;
+  int threads = 2;
+  int pipeline_max = 16;
+
+  // What to send. Orders: POST /v1/orders for a random user of users_count among
+  // user_prefix + index, one unit of a random SKU of `skus`. With `plain_get_target` set instead,
+  // a GET of that target (to measure a plain HTTP server such as nginx).
+  int users_count = 10'000;
+  std::string user_prefix = "u";
+  std::vector<std::string> skus;
+  std::string request_prefix = "load";
+  std::string plain_get_target;
+
+  // After the run: check against the server that created orders do not exceed each campaign's
+  // stock and that every order id received is readable with its status.
+  bool verify = true;
+  std::vector<std::string> verify_campaigns;
+  // Called about once a second with a progress line; may be empty.
+  std::function<void(const std::string&)> progress;
+};
+
+struct SecondStats {
+  double offered_per_s = 0;
+  uint64_t sent = 0;
+  uint64_t completed = 0;
+  uint64_t created = 0;
+  uint64_t rejected = 0;  // sold_out, limit_exceeded, overloaded
+  uint64_t errors = 0;    // other answers and connection failures
+  uint64_t p50_us = 0;
+  uint64_t p99_us = 0;
+  uint64_t max_us = 0;
+  uint64_t rss_bytes = 0;  // of the server, when known (see LoadReport::server_pid)
+};
+
+struct LoadReport {
+  std::string profile;
+  double elapsed_s = 0;
+  uint64_t sent = 0;
+  uint64_t completed = 0;
+  uint64_t created = 0;
+  uint64_t ok_other = 0;  // 2xx answers that are not order creations (plain GETs)
+  uint64_t sold_out = 0;
+  uint64_t limit_exceeded = 0;
+  uint64_t overloaded = 0;
+  uint64_t other_errors = 0;
+  uint64_t connection_errors = 0;
+  uint64_t unanswered = 0;  // still pending when the run ended
+  // Latency percentiles in microseconds: all answers, accepted (2xx) and rejected (409/503).
+  struct Percentiles {
+    uint64_t count = 0, p50 = 0, p90 = 0, p99 = 0, p999 = 0, max = 0;
+  } all, accepted, rejected;
+  std::vector<SecondStats> seconds;
+  double max_sustainable_rate_per_s = 0;  // ramp only
+  std::vector<std::string> order_ids;
+  bool verified = false;
+  std::vector<std::string> verify_problems;
+
+  double achieved_per_s() const { return elapsed_s > 0 ? completed / elapsed_s : 0; }
+  double created_per_s() const { return elapsed_s > 0 ? created / elapsed_s : 0; }
+  std::string Table() const;
+  std::string Json() const;
+  // A plot of completed rate and p99 latency per second.
+  std::string Svg() const;
+};
+
+// Runs the profile against the server. Fails only if the run could not be made (no connection at
+// all); what the server answered is in the report. If `server_pid` > 0, its resident memory is
+// sampled every second.
+Result<LoadReport> RunLoad(const LoadOptions& options, int server_pid = 0);
+
+// Creates, through the API, a merchant, one product and one live campaign per SKU (`stock` units,
+// `per_user_limit`), and users_count users: what an order profile needs.
+Status SetupCatalogue(const LoadOptions& options, int64_t stock, int64_t per_user_limit);
 
 }  // namespace surge::drill
