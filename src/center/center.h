@@ -13,12 +13,41 @@
 //     queue, unless its request id was seen before (then it goes through the queue so that a retry
 //     gets its original answer).
 //
-// Reads run on the writer thread between batches, against state that is wholly durable.
+// Early sold_out is NOT remembered. It is answered from a set of sold-out SKUs that the writer
+// publishes after each batch (a SKU whose active campaign has available == 0, flagged until the
+// campaign ends or the next reservation may expire), for a PlaceOrder whose request id this center
+// never admitted to its queue. Nothing is reserved or journaled, so the answer is not an
+// idempotency record: if stock returns later (a cancellation, an expired reservation, a campaign
+// update), a retry of the same request id may succeed. It never creates a second order for one
+// request id: an id that was admitted once (or is known from recovery) always goes through the
+// queue, so a retry of a request that made an order gets that order back, even after the sell-out.
+// The early answer is always sold_out, even where the state machine would have answered another
+// error first (an unknown user, a per-user limit). overloaded and unavailable are not remembered
+// either.
 //
-// Open recovers from the data directory (newest snapshot + journal tail) and refuses to start on
-// corruption. Stop drains the queue, syncs and joins the writer.
+// Reads run on the writer thread between batches, against state that is wholly durable: the reads
+// of a batch run before that batch's writes are applied, and need not wait for its sync.
 //
-// Thread safety: Submit, Read and stats may be called from any thread.
+// Time: each batch's commands are stamped with max(previous stamp, env.WallNowMs()), so command
+// time never decreases even if the wall clock steps back. When no write arrived for tick_interval
+// and a reservation is due, the writer journals a trade::Tick so that the expiry is durable.
+//
+// Durability failure: if a commit fails, every request of that batch is answered unavailable and
+// the center enters a failed state for good: Submit answers unavailable at once and Read returns
+// false (reads already queued still run: the state they see is durable). Nothing is ever
+// acknowledged after a durability failure; the process should be restarted (recovery then decides
+// what was durable).
+//
+// Snapshots: once the journal says one is due, the writer serializes the state and writes it
+// synchronously between batches (a pause in intake, once per snapshot_every_records records).
+//
+// Open creates data_dir, keeps the journal and snapshots in data_dir/journal, recovers (newest
+// snapshot + journal tail) and refuses to start on corruption (the error names the file and byte
+// offset, or the record that does not decode) or on a recovered state that breaks an invariant.
+// Order ids are "o.<center_id>.<n>". Stop drains the queue, syncs and joins the writer.
+//
+// Thread safety: Submit, Read, Stop and stats may be called from any thread, except that Stop must
+// not be called from a Done or a ReadFunction (they run on the writer thread).
 #pragma once
 
 #include <chrono>
@@ -35,7 +64,7 @@ namespace surge::center {
 
 struct Options {
   std::string data_dir;
-  std::string center_id = "c1";
+  std::string center_id = "c1";  // 1 to 32 characters of an id (common/ids.h)
   size_t intake_capacity = 65'536;
   size_t batch_records_max = 4'096;
   std::chrono::microseconds batch_wait{200};
@@ -54,7 +83,10 @@ struct Stats {
   uint64_t queue_depth = 0;
   uint64_t last_sequence = 0;
   uint64_t recovered_records = 0;
-  uint64_t state_hash = 0;  // as of the last stats refresh on the writer thread
+  // trade::StateHash() as of the last refresh on the writer thread: after recovery, whenever the
+  // writer is idle for a tick_interval, and when it stops (not after every batch: hashing the
+  // whole state is too costly for the hot path).
+  uint64_t state_hash = 0;
 };
 
 // Called exactly once per submitted command: on the writer thread once the command is durable and
@@ -69,8 +101,13 @@ class Center {
   static Result<std::unique_ptr<Center>> Open(Env& env, const Options& options);
   virtual ~Center() = default;
 
+  // Queues a write command; `done` (required) is called exactly once with its reply. Answered at
+  // once on the calling thread: bad_field for a body that fails trade::ValidateBody (it would
+  // change nothing and is not remembered), overloaded (queue full), unavailable (stopping or
+  // failed), and the early sold_out described above.
   virtual void Submit(trade::Body body, Done done) = 0;
-  // Returns false (and does not run `read`) when the queue is full or the center is stopping.
+  // Queues `read` to run on the writer thread. Returns false (and does not run `read`) when the
+  // queue is full, the center is stopping, or it is in the failed state.
   virtual bool Read(ReadFunction read) = 0;
   // Stops intake (later submissions answer unavailable), answers everything queued, commits and
   // joins the writer. Idempotent.

@@ -1,0 +1,549 @@
+#include "center/center.h"
+
+#include <absl/container/flat_hash_map.h>
+#include <absl/container/flat_hash_set.h>
+#include <absl/strings/string_view.h>
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "center/intake.h"
+#include "common/assert.h"
+#include "common/coding.h"
+#include "common/ids.h"
+#include "common/log.h"
+#include "journal/journal.h"
+
+namespace surge::center {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+// The center id goes into order ids ("o.<center>.<n>"), which must stay within kIdLengthMax.
+constexpr size_t kCenterIdLengthMax = 32;
+
+trade::Reply ErrorReply(Code code, std::string message) {
+  trade::Reply reply;
+  reply.status = Status(code, std::move(message));
+  return reply;
+}
+
+Status ValidateOptions(const Options& options) {
+  if (options.data_dir.empty()) return Status(Code::kInvalidArgument, "data_dir is empty");
+  if (!IsValidId(options.center_id) || options.center_id.size() > kCenterIdLengthMax) {
+    return Status(Code::kInvalidArgument, "center_id '" + options.center_id +
+                                              "' must be 1 to 32 characters from [A-Za-z0-9_.:-]");
+  }
+  if (options.intake_capacity == 0) {
+    return Status(Code::kInvalidArgument, "intake_capacity must be at least 1");
+  }
+  if (options.batch_records_max == 0) {
+    return Status(Code::kInvalidArgument, "batch_records_max must be at least 1");
+  }
+  if (options.batch_wait.count() < 0) {
+    return Status(Code::kInvalidArgument, "batch_wait must not be negative");
+  }
+  if (options.tick_interval.count() <= 0) {
+    return Status(Code::kInvalidArgument, "tick_interval must be positive");
+  }
+  if (options.snapshot_every_records == 0) {
+    return Status(Code::kInvalidArgument, "snapshot_every_records must be at least 1");
+  }
+  return Status::Ok();
+}
+
+// The windows of the campaigns this center has seen created or updated (live or in the journal
+// tail replayed at recovery), by SKU. Campaigns known only from a snapshot are missing; callers
+// must treat "unknown" conservatively.
+class CampaignWindows {
+ public:
+  void Learn(const trade::PutCampaign& campaign) {
+    auto [it, inserted] = campaigns_.try_emplace(campaign.id);
+    if (!inserted && it->second.sku != campaign.sku) {
+      auto& old_ids = ids_by_sku_[it->second.sku];
+      old_ids.erase(std::remove(old_ids.begin(), old_ids.end(), campaign.id), old_ids.end());
+    }
+    if (inserted || it->second.sku != campaign.sku)
+      ids_by_sku_[campaign.sku].push_back(campaign.id);
+    it->second = Window{campaign.sku, campaign.starts_at_ms, campaign.ends_at_ms};
+  }
+
+  // The end (exclusive) of the known campaign of `sku` active at `now_ms`, if one is known.
+  std::optional<int64_t> EndOfActive(std::string_view sku, int64_t now_ms) const {
+    const auto ids = ids_by_sku_.find(absl::string_view(sku.data(), sku.size()));
+    if (ids == ids_by_sku_.end()) return std::nullopt;
+    for (const std::string& id : ids->second) {
+      const Window& window = campaigns_.at(id);
+      if (window.starts_at_ms <= now_ms && now_ms < window.ends_at_ms) return window.ends_at_ms;
+    }
+    return std::nullopt;
+  }
+
+ private:
+  struct Window {
+    std::string sku;
+    int64_t starts_at_ms = 0;
+    int64_t ends_at_ms = 0;
+  };
+  absl::flat_hash_map<std::string, Window> campaigns_;
+  absl::flat_hash_map<std::string, std::vector<std::string>> ids_by_sku_;
+};
+
+class CenterImpl final : public Center {
+ public:
+  CenterImpl(Env& env, const Options& options)
+      : env_(env),
+        options_(options),
+        queue_(options.intake_capacity, options.batch_records_max, options.batch_wait) {}
+  ~CenterImpl() override { Stop(); }
+
+  Status Recover();
+  void Start() {
+    writer_ = std::thread([this] { WriterLoop(); });
+  }
+
+  void Submit(trade::Body body, Done done) override;
+  bool Read(ReadFunction read) override;
+  void Stop() override;
+  const std::string& center_id() const override { return options_.center_id; }
+  Stats stats() const override;
+
+ private:
+  Status ReplayRecord(uint64_t sequence, std::string_view payload);
+  bool AnswerEarlySoldOut(const trade::PlaceOrder& order, Done& done);
+
+  // Writer thread only, from here on.
+  void WriterLoop();
+  void ProcessBatch(Request* begin, Request* end);
+  void RunReads(Request* begin, Request* end, int64_t now_ms);
+  Status JournalCommands(int64_t now_ms);
+  void ApplyAndAnswer();
+  void EnterFailedState(const Status& status);
+  void MaybeTick();
+  void AfterBatch();
+  void RefreshSoldOut(const absl::flat_hash_set<std::string_view>& touched_skus, int64_t now_ms);
+  int64_t SoldOutUntilMs(std::string_view sku, int64_t now_ms) const;
+  void MaybeSnapshot();
+  void RefreshStateHash();
+  int64_t NowMs() const { return std::max(last_now_ms_, env_.WallNowMs()); }
+
+  Env& env_;
+  const Options options_;
+  std::unique_ptr<trade::Trade> trade_;
+  std::unique_ptr<journal::Journal> journal_;
+
+  IntakeQueue queue_;
+  RequestIdSet request_ids_;
+  SoldOutBoard sold_out_;
+  std::thread writer_;
+  std::mutex stop_mutex_;
+  bool stopped_ = false;
+  // Set once a commit failed: nothing is acknowledged after that.
+  std::atomic<bool> failed_{false};
+  // The writer's last command time, for submitters judging sold-out flags.
+  std::atomic<int64_t> published_now_ms_{0};
+
+  // Owned by the writer thread (and by Recover before it starts).
+  int64_t last_now_ms_ = 0;
+  std::vector<trade::Command> commands_;
+  std::vector<Done> command_dones_;
+  std::string encoded_;
+  SoldOutBoard::Flags sold_out_flags_;
+  CampaignWindows campaign_windows_;
+  SteadyClock::time_point last_write_at_ = SteadyClock::now();
+  uint64_t next_snapshot_attempt_sequence_ = 0;
+  bool state_hash_stale_ = true;
+
+  std::atomic<uint64_t> commands_applied_{0};
+  std::atomic<uint64_t> batches_committed_{0};
+  std::atomic<uint64_t> reads_served_{0};
+  std::atomic<uint64_t> rejected_overloaded_{0};
+  std::atomic<uint64_t> rejected_sold_out_early_{0};
+  std::atomic<uint64_t> last_sequence_{0};
+  std::atomic<uint64_t> recovered_records_{0};
+  std::atomic<uint64_t> state_hash_{0};
+};
+
+// ---- Recovery -------------------------------------------------------------------------------
+
+Status CenterImpl::Recover() {
+  trade::Options trade_options;
+  trade_options.order_id_prefix = "o." + options_.center_id + ".";
+  trade_ = trade::Trade::Create(trade_options);
+
+  journal::Options journal_options;
+  journal_options.dir = JoinPath(options_.data_dir, "journal");
+  journal_options.segment_bytes_max = options_.segment_bytes_max;
+  journal_options.snapshot_every_records = options_.snapshot_every_records;
+  journal::RecoveryHandler handler;
+  handler.on_snapshot = [this](uint64_t sequence, std::string_view snapshot) {
+    const Status status = trade_->Restore(snapshot);
+    if (status.ok()) return status;
+    return status.Annotate("restoring the snapshot at sequence " + std::to_string(sequence));
+  };
+  handler.on_record = [this](uint64_t sequence, std::string_view payload) {
+    return ReplayRecord(sequence, payload);
+  };
+  journal::RecoveryStats recovery;
+  auto journal = journal::Journal::Open(env_, journal_options, handler, &recovery);
+  if (!journal.ok()) {
+    return journal.status().Annotate("center " + options_.center_id + " recovering from " +
+                                     journal_options.dir);
+  }
+  journal_ = std::move(journal).value();
+
+  const Status invariants = trade_->CheckInvariants();
+  if (!invariants.ok()) {
+    return Status(Code::kCorruption, "center " + options_.center_id +
+                                         ": the state recovered from " + journal_options.dir +
+                                         " breaks an invariant: " + invariants.ToString());
+  }
+  trade_->ForEachRequestId(
+      [this](std::string_view request_id) { request_ids_.Insert(StableHash64(request_id)); });
+  last_now_ms_ = trade_->last_now_ms();
+  published_now_ms_.store(last_now_ms_, std::memory_order_relaxed);
+  recovered_records_.store(recovery.records_replayed, std::memory_order_relaxed);
+  last_sequence_.store(journal_->last_sequence(), std::memory_order_relaxed);
+  RefreshStateHash();
+  SURGE_LOG_INFO(
+      "center %s: recovered from %s (snapshot at sequence %llu, %llu records replayed, %llu torn "
+      "bytes dropped, last sequence %llu)",
+      options_.center_id.c_str(), journal_options.dir.c_str(),
+      static_cast<unsigned long long>(recovery.snapshot_sequence),
+      static_cast<unsigned long long>(recovery.records_replayed),
+      static_cast<unsigned long long>(recovery.torn_bytes_dropped),
+      static_cast<unsigned long long>(journal_->last_sequence()));
+  return Status::Ok();
+}
+
+Status CenterImpl::ReplayRecord(uint64_t sequence, std::string_view payload) {
+  auto command = trade::DecodeCommand(payload);
+  if (!command.ok()) {
+    return Status(Code::kCorruption, "journal record " + std::to_string(sequence) +
+                                         " does not decode: " + command.status().ToString());
+  }
+  // Trade asserts that time never goes back; data from disk gets a Status instead.
+  if (command->now_ms < trade_->last_now_ms()) {
+    return Status(Code::kCorruption, "journal record " + std::to_string(sequence) +
+                                         " goes back in time (" + std::to_string(command->now_ms) +
+                                         " ms < " + std::to_string(trade_->last_now_ms()) + " ms)");
+  }
+  const trade::Reply reply = trade_->Apply(*command);
+  if (const auto* campaign = std::get_if<trade::PutCampaign>(&command->body);
+      campaign != nullptr && reply.status.ok()) {
+    campaign_windows_.Learn(*campaign);
+  }
+  return Status::Ok();
+}
+
+// ---- Submitting threads ---------------------------------------------------------------------
+
+void CenterImpl::Submit(trade::Body body, Done done) {
+  SURGE_ASSERT(done != nullptr);
+  if (failed_.load(std::memory_order_acquire)) {
+    done(ErrorReply(Code::kUnavailable,
+                    "center " + options_.center_id + " cannot make writes durable"));
+    return;
+  }
+  // EncodeCommand asserts a valid body, and an invalid one changes nothing and is not remembered:
+  // answer it here, on the caller's thread, without journaling it.
+  Status valid = trade::ValidateBody(body);
+  if (!valid.ok()) {
+    trade::Reply reply;
+    reply.status = std::move(valid);
+    done(std::move(reply));
+    return;
+  }
+  if (const auto* order = std::get_if<trade::PlaceOrder>(&body)) {
+    if (AnswerEarlySoldOut(*order, done)) return;
+  }
+  Request request{std::move(body), std::move(done), nullptr};
+  switch (queue_.Push(request)) {
+    case IntakeQueue::PushResult::kOk:
+      return;
+    case IntakeQueue::PushResult::kFull:
+      rejected_overloaded_.fetch_add(1, std::memory_order_relaxed);
+      request.done(ErrorReply(Code::kOverloaded, "center " + options_.center_id +
+                                                     " is overloaded (intake queue full)"));
+      return;
+    case IntakeQueue::PushResult::kClosed:
+      request.done(ErrorReply(Code::kUnavailable, "center " + options_.center_id + " is stopping"));
+      return;
+  }
+}
+
+// Answers sold_out and returns true if an item's campaign is sold out and the request id was
+// never admitted; otherwise records the request id as admitted and returns false.
+bool CenterImpl::AnswerEarlySoldOut(const trade::PlaceOrder& order, Done& done) {
+  const uint64_t hash = StableHash64(order.request_id);
+  if (!sold_out_.empty()) {
+    const int64_t now_ms =
+        std::max(env_.WallNowMs(), published_now_ms_.load(std::memory_order_relaxed));
+    const trade::OrderItem* item = sold_out_.FindSoldOut(order.items, now_ms);
+    if (item != nullptr && !request_ids_.Contains(hash)) {
+      rejected_sold_out_early_.fetch_add(1, std::memory_order_relaxed);
+      done(ErrorReply(Code::kSoldOut, "the flash sale of " + item->sku + " is sold out"));
+      return true;
+    }
+  }
+  // Before the push: a retry must find the id even while the original still waits in the queue.
+  request_ids_.Insert(hash);
+  return false;
+}
+
+bool CenterImpl::Read(ReadFunction read) {
+  SURGE_ASSERT(read != nullptr);
+  if (failed_.load(std::memory_order_acquire)) return false;
+  Request request;
+  request.read = std::move(read);
+  switch (queue_.Push(request)) {
+    case IntakeQueue::PushResult::kOk:
+      return true;
+    case IntakeQueue::PushResult::kFull:
+      rejected_overloaded_.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    case IntakeQueue::PushResult::kClosed:
+      return false;
+  }
+  return false;
+}
+
+void CenterImpl::Stop() {
+  std::lock_guard lock(stop_mutex_);
+  if (stopped_) return;
+  SURGE_ASSERT_MSG(std::this_thread::get_id() != writer_.get_id(),
+                   "Center::Stop called on the writer thread (from a Done or a read)");
+  queue_.Close();
+  if (writer_.joinable()) writer_.join();
+  stopped_ = true;
+}
+
+Stats CenterImpl::stats() const {
+  Stats stats;
+  stats.commands_applied = commands_applied_.load(std::memory_order_relaxed);
+  stats.batches_committed = batches_committed_.load(std::memory_order_relaxed);
+  stats.reads_served = reads_served_.load(std::memory_order_relaxed);
+  stats.rejected_overloaded = rejected_overloaded_.load(std::memory_order_relaxed);
+  stats.rejected_sold_out_early = rejected_sold_out_early_.load(std::memory_order_relaxed);
+  stats.queue_depth = queue_.depth();
+  stats.last_sequence = last_sequence_.load(std::memory_order_relaxed);
+  stats.recovered_records = recovered_records_.load(std::memory_order_relaxed);
+  stats.state_hash = state_hash_.load(std::memory_order_relaxed);
+  return stats;
+}
+
+// ---- The writer thread ----------------------------------------------------------------------
+
+void CenterImpl::WriterLoop() {
+  std::vector<Request> batch;
+  bool open = true;
+  while (open) {
+    open = queue_.Take(&batch, options_.tick_interval);
+    const bool idle = batch.empty();
+    // Everything queued was taken at once; it is committed in batches of batch_records_max.
+    for (size_t begin = 0; begin < batch.size(); begin += options_.batch_records_max) {
+      const size_t end = std::min(batch.size(), begin + options_.batch_records_max);
+      ProcessBatch(batch.data() + begin, batch.data() + end);
+    }
+    batch.clear();
+    if (failed_.load(std::memory_order_relaxed)) continue;
+    MaybeTick();
+    if (idle) {
+      // Time alone may have ended a campaign or made a reservation due: re-judge the flags.
+      RefreshSoldOut({}, NowMs());
+      RefreshStateHash();
+    }
+  }
+  RefreshStateHash();
+}
+
+// Reads run first, against state that is wholly durable (this batch is not applied yet); then the
+// writes are journaled, made durable with one sync, applied and answered, in order.
+void CenterImpl::ProcessBatch(Request* begin, Request* end) {
+  const int64_t now_ms = NowMs();
+  RunReads(begin, end, now_ms);
+  commands_.clear();
+  command_dones_.clear();
+  for (Request* request = begin; request != end; ++request) {
+    if (request->read) continue;
+    commands_.push_back(trade::Command{now_ms, std::move(request->body)});
+    command_dones_.push_back(std::move(request->done));
+  }
+  if (commands_.empty()) return;
+  if (failed_.load(std::memory_order_relaxed)) {
+    for (Done& done : command_dones_) {
+      done(ErrorReply(Code::kUnavailable,
+                      "center " + options_.center_id + " cannot make writes durable"));
+    }
+    return;
+  }
+  const Status status = JournalCommands(now_ms);
+  if (!status.ok()) {
+    EnterFailedState(status);
+    for (Done& done : command_dones_) {
+      done(ErrorReply(Code::kUnavailable,
+                      "center " + options_.center_id + " could not make the request durable"));
+    }
+    return;
+  }
+  ApplyAndAnswer();
+  AfterBatch();
+}
+
+void CenterImpl::RunReads(Request* begin, Request* end, int64_t now_ms) {
+  uint64_t reads = 0;
+  for (Request* request = begin; request != end; ++request) {
+    if (!request->read) continue;
+    request->read(*trade_, now_ms);
+    ++reads;
+  }
+  if (reads > 0) reads_served_.fetch_add(reads, std::memory_order_relaxed);
+}
+
+// Appends commands_ to the journal and makes them durable with one sync.
+Status CenterImpl::JournalCommands(int64_t now_ms) {
+  for (const trade::Command& command : commands_) {
+    encoded_.clear();
+    trade::EncodeCommand(command, &encoded_);
+    journal_->Append(encoded_);
+  }
+  SURGE_RETURN_IF_ERROR(journal_->Commit());
+  SURGE_ASSERT(journal_->durable_sequence() == journal_->last_sequence());
+  last_now_ms_ = now_ms;
+  published_now_ms_.store(now_ms, std::memory_order_relaxed);
+  last_write_at_ = SteadyClock::now();
+  batches_committed_.fetch_add(1, std::memory_order_relaxed);
+  last_sequence_.store(journal_->last_sequence(), std::memory_order_relaxed);
+  return Status::Ok();
+}
+
+void CenterImpl::ApplyAndAnswer() {
+  SURGE_ASSERT(commands_.size() == command_dones_.size());
+  for (size_t i = 0; i < commands_.size(); ++i) {
+    trade::Reply reply = trade_->Apply(commands_[i]);
+    if (const auto* campaign = std::get_if<trade::PutCampaign>(&commands_[i].body);
+        campaign != nullptr && reply.status.ok()) {
+      campaign_windows_.Learn(*campaign);
+    }
+    if (command_dones_[i]) command_dones_[i](std::move(reply));
+  }
+  commands_applied_.fetch_add(commands_.size(), std::memory_order_relaxed);
+  state_hash_stale_ = true;
+}
+
+void CenterImpl::EnterFailedState(const Status& status) {
+  failed_.store(true, std::memory_order_release);
+  SURGE_LOG_ERROR(
+      "center %s: journal commit failed; answering everything unavailable from now on, since "
+      "nothing may be acknowledged after a durability failure: %s",
+      options_.center_id.c_str(), status.ToString().c_str());
+}
+
+// Every command expires due reservations first, so a Tick is needed only when no write arrived
+// for a tick_interval; it makes the expiry durable and returns the stock.
+void CenterImpl::MaybeTick() {
+  if (SteadyClock::now() - last_write_at_ < options_.tick_interval) return;
+  const int64_t now_ms = NowMs();
+  const std::optional<int64_t> next_expiry_ms = trade_->NextExpiryMs();
+  if (!next_expiry_ms.has_value() || *next_expiry_ms > now_ms) return;
+  commands_.clear();
+  command_dones_.clear();
+  commands_.push_back(trade::Command{now_ms, trade::Tick{}});
+  command_dones_.emplace_back();
+  const Status status = JournalCommands(now_ms);
+  if (!status.ok()) {
+    EnterFailedState(status);
+    return;
+  }
+  ApplyAndAnswer();
+  AfterBatch();
+}
+
+void CenterImpl::AfterBatch() {
+  absl::flat_hash_set<std::string_view> touched_skus;
+  for (const trade::Command& command : commands_) {
+    if (const auto* order = std::get_if<trade::PlaceOrder>(&command.body)) {
+      for (const trade::OrderItem& item : order->items) touched_skus.insert(item.sku);
+    } else if (const auto* campaign = std::get_if<trade::PutCampaign>(&command.body)) {
+      touched_skus.insert(campaign->sku);
+    }
+  }
+  RefreshSoldOut(touched_skus, last_now_ms_);
+  MaybeSnapshot();
+}
+
+// Re-judges every flagged SKU and every SKU the last batch touched (only a PlaceOrder or a
+// PutCampaign can exhaust a campaign), and publishes the flags if they changed.
+void CenterImpl::RefreshSoldOut(const absl::flat_hash_set<std::string_view>& touched_skus,
+                                int64_t now_ms) {
+  SoldOutBoard::Flags next;
+  const auto judge = [&](std::string_view sku) {
+    if (next.contains(absl::string_view(sku.data(), sku.size()))) return;
+    const int64_t until_ms = SoldOutUntilMs(sku, now_ms);
+    if (until_ms > now_ms) next.emplace(sku, until_ms);
+  };
+  for (const auto& [sku, until_ms] : sold_out_flags_) judge(sku);
+  for (const std::string_view sku : touched_skus) judge(sku);
+  if (next == sold_out_flags_) return;
+  sold_out_flags_ = std::move(next);
+  sold_out_.Publish(sold_out_flags_);
+}
+
+// Until when (exclusive, ms) `sku`'s active campaign is known to stay sold out: until the
+// campaign ends or the next reservation expires (which may return stock), whichever is first;
+// for a campaign known only from a snapshot, whose end is unknown here, for one tick_interval
+// (the writer re-judges at least that often). 0 if it is not sold out.
+int64_t CenterImpl::SoldOutUntilMs(std::string_view sku, int64_t now_ms) const {
+  const std::optional<trade::StockCounts> counts = trade_->ActiveCampaignCounts(sku, now_ms);
+  if (!counts.has_value() || counts->available > 0) return 0;
+  int64_t until_ms =
+      campaign_windows_.EndOfActive(sku, now_ms).value_or(now_ms + options_.tick_interval.count());
+  if (const std::optional<int64_t> next_expiry_ms = trade_->NextExpiryMs()) {
+    until_ms = std::min(until_ms, *next_expiry_ms);
+  }
+  return until_ms;
+}
+
+// The snapshot is serialized and written synchronously on the writer, which takes no batch in the
+// meantime: simple and obviously consistent, but it stalls intake for as long as serializing and
+// syncing the whole state takes (a pause per snapshot_every_records records). Moving the write
+// and sync to a background thread (serializing stays here) would shorten the pause.
+void CenterImpl::MaybeSnapshot() {
+  if (!journal_->SnapshotDue()) return;
+  const uint64_t sequence = journal_->durable_sequence();
+  if (sequence < next_snapshot_attempt_sequence_) return;
+  const Status status = journal_->WriteSnapshot(sequence, trade_->Snapshot());
+  if (!status.ok()) {
+    // Not fatal: the journal still holds everything; retry after another interval.
+    next_snapshot_attempt_sequence_ = sequence + options_.snapshot_every_records;
+    SURGE_LOG_ERROR("center %s: writing the snapshot at sequence %llu failed: %s",
+                    options_.center_id.c_str(), static_cast<unsigned long long>(sequence),
+                    status.ToString().c_str());
+  }
+}
+
+void CenterImpl::RefreshStateHash() {
+  if (!state_hash_stale_) return;
+  state_hash_.store(trade_->StateHash(), std::memory_order_relaxed);
+  state_hash_stale_ = false;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Center>> Center::Open(Env& env, const Options& options) {
+  SURGE_RETURN_IF_ERROR(ValidateOptions(options));
+  const Status created = env.CreateDir(options.data_dir);
+  if (!created.ok()) return created.Annotate("creating the data directory " + options.data_dir);
+  auto center = std::make_unique<CenterImpl>(env, options);
+  SURGE_RETURN_IF_ERROR(center->Recover());
+  center->Start();
+  return std::unique_ptr<Center>(std::move(center));
+}
+
+}  // namespace surge::center
