@@ -14,7 +14,9 @@ TEST(HistogramTest, IndexAndUpperBoundAgreeEverywhere) {
                          (1ULL << 40) + 12345}) {
     const size_t index = Histogram::Index(value);
     EXPECT_LE(value, Histogram::UpperBound(index)) << value;
-    if (index > 0) EXPECT_GT(value, Histogram::UpperBound(index - 1)) << value;
+    if (index > 0) {
+      EXPECT_GT(value, Histogram::UpperBound(index - 1)) << value;
+    }
   }
 }
 

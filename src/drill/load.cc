@@ -202,7 +202,7 @@ bool Worker::StartConnect(size_t slot) {
   connection.connected = result == 0;
   connection.want_write = !connection.connected;
   epoll_event event{};
-  event.events = EPOLLIN | (connection.want_write ? EPOLLOUT : 0);
+  event.events = EPOLLIN | (connection.want_write ? static_cast<uint32_t>(EPOLLOUT) : 0U);
   event.data.u64 = slot;
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event);
   return true;
@@ -312,7 +312,7 @@ void Worker::Flush(size_t slot, int64_t now_ns) {
     connection.out_sent = 0;
   }
   epoll_event event{};
-  event.events = EPOLLIN | (blocked ? EPOLLOUT : 0);
+  event.events = EPOLLIN | (blocked ? static_cast<uint32_t>(EPOLLOUT) : 0U);
   event.data.u64 = slot;
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, connection.fd, &event);
   connection.want_write = false;

@@ -1,6 +1,7 @@
 // How a LoadReport reads: a table for people, JSON for tools, an SVG plot for eyes.
 #include <algorithm>
 #include <cmath>
+#include <cstdarg>
 #include <cstdio>
 
 #include "drill/drill.h"
