@@ -1,7 +1,7 @@
 // A log-linear latency histogram (the HdrHistogram layout): values in microseconds are bucketed
-// by their power of two, and each power of two is split into kSubBuckets linear steps, so every
-// recorded value is kept within 1/kSubBuckets (about 1.6 %) of its true value, from 1 us to
-// over an hour, in a fixed 30 KiB. Recording is a few instructions and never allocates.
+// by their power of two, and each power of two is split into kSubBuckets / 2 linear steps, so every
+// recorded value is kept within 2/kSubBuckets (about 1.6 %) of its true value, from 1 us to
+// centuries, in a fixed 30 KiB. Recording is a few instructions and never allocates.
 #pragma once
 
 #include <algorithm>
@@ -13,9 +13,9 @@ namespace surge::drill {
 
 class Histogram {
  public:
-  static constexpr int kSubBucketBits = 6;
+  static constexpr int kSubBucketBits = 7;
   static constexpr int kSubBuckets = 1 << kSubBucketBits;
-  static constexpr int kMagnitudes = 58;
+  static constexpr int kMagnitudes = 64 - kSubBucketBits;
 
   void Record(uint64_t value_us) {
     counts_[Index(value_us)]++;
@@ -50,7 +50,7 @@ class Histogram {
 
   static size_t Index(uint64_t value) {
     if (value < kSubBuckets) return static_cast<size_t>(value);
-    const int magnitude = 63 - std::countl_zero(value) - kSubBucketBits + 1;  // >= 1
+    const int magnitude = 63 - std::countl_zero(value) - kSubBucketBits + 1;  // >= 1 here
     const uint64_t sub = value >> magnitude;  // in [kSubBuckets/2, kSubBuckets)
     const size_t index = static_cast<size_t>(magnitude) * (kSubBuckets / 2) + sub;
     return std::min(index, static_cast<size_t>(kMagnitudes * kSubBuckets / 2 + kSubBuckets - 1));
