@@ -1,0 +1,194 @@
+// The load generator's own tests: it must not hide a server's stall (coordinated omission), and
+// every request it sends must be accounted for exactly once.
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "drill/drill.h"
+#include "drill/histogram.h"
+#include "http/http.h"
+
+namespace surge::drill {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+// Answers at once, except that every request arriving during [stall_begin, stall_end) is held
+// until stall_end: a server that freezes for a second.
+class StallingHandler : public http::Handler {
+ public:
+  StallingHandler(Clock::time_point stall_begin, Clock::time_point stall_end)
+      : stall_begin_(stall_begin), stall_end_(stall_end), releaser_([this] { Release(); }) {}
+  ~StallingHandler() override {
+    stop_ = true;
+    releaser_.join();
+  }
+
+  void Handle(const http::Request&, http::Responder responder) override {
+    const auto now = Clock::now();
+    if (now >= stall_begin_ && now < stall_end_) {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      held_.push_back(std::move(responder));
+      return;
+    }
+    responder.Send(http::Response{200, "{}"});
+  }
+
+ private:
+  void Release() {
+    while (!stop_ && Clock::now() < stall_end_) std::this_thread::sleep_for(milliseconds(1));
+    const std::lock_guard<std::mutex> lock(mutex_);
+    for (http::Responder& responder : held_) responder.Send(http::Response{200, "{}"});
+    held_.clear();
+  }
+
+  const Clock::time_point stall_begin_, stall_end_;
+  std::mutex mutex_;
+  std::vector<http::Responder> held_;
+  std::atomic<bool> stop_{false};
+  std::thread releaser_;
+};
+
+TEST(LoadTest, OpenLoopLatencyIncludesAOneSecondStallThatAClosedLoopHides) {
+  const auto start = Clock::now();
+  StallingHandler handler(start + milliseconds(1000), start + milliseconds(2000));
+  http::ServerOptions server_options;
+  server_options.threads = 1;
+  auto server = http::Server::Start(server_options, handler);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+
+  // Closed loop first, over the same window: each of 4 clients sends, waits, sends again.
+  Histogram closed_loop;
+  std::mutex mutex;
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 4; ++i) {
+    clients.emplace_back([&] {
+      http::Client client("127.0.0.1", (*server)->port(), milliseconds(5000));
+      Histogram mine;
+      while (Clock::now() < start + milliseconds(3000)) {
+        const auto sent = Clock::now();
+        auto response = client.Do("GET", "/");
+        ASSERT_TRUE(response.ok());
+        mine.Record(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - sent)
+                        .count());
+      }
+      const std::lock_guard<std::mutex> lock(mutex);
+      closed_loop.Add(mine);
+    });
+  }
+  for (std::thread& client : clients) client.join();
+  (*server)->Stop();
+
+  // Open loop, with the stall one second into the run.
+  const auto open_start = Clock::now();
+  StallingHandler open_handler(open_start + milliseconds(1000), open_start + milliseconds(2000));
+  auto open_server = http::Server::Start(server_options, open_handler);
+  ASSERT_TRUE(open_server.ok());
+  LoadOptions options;
+  options.port = (*open_server)->port();
+  options.plain_get_target = "/";
+  options.rate_per_s = 400;
+  options.duration = milliseconds(3000);
+  options.connections = 4;
+  options.threads = 1;
+  auto report = RunLoad(options);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  (*open_server)->Stop();
+
+  std::printf("closed loop: %llu requests, p99 %llu us, max %llu us\n",
+              static_cast<unsigned long long>(closed_loop.count()),
+              static_cast<unsigned long long>(closed_loop.Quantile(0.99)),
+              static_cast<unsigned long long>(closed_loop.max()));
+  std::printf("open loop:   %llu requests, p90 %llu us, p99 %llu us, max %llu us\n",
+              static_cast<unsigned long long>(report->all.count),
+              static_cast<unsigned long long>(report->all.p90),
+              static_cast<unsigned long long>(report->all.p99),
+              static_cast<unsigned long long>(report->all.max));
+  // About a third of the open-loop requests were due during the stall, waiting up to a second.
+  EXPECT_GE(report->all.max, 900'000u);
+  EXPECT_GE(report->all.p90, 500'000u);
+  EXPECT_GE(report->all.p99, 800'000u);
+  // The closed loop also saw the stall once per client, but recorded it as a handful of slow
+  // requests among many fast ones: its p99 hides what the open loop shows.
+  EXPECT_GE(closed_loop.max(), 500'000u);
+  EXPECT_LT(closed_loop.Quantile(0.99) * 5, report->all.p99);
+  EXPECT_EQ(report->sent, report->completed + report->unanswered);
+  EXPECT_NEAR(static_cast<double>(report->sent), 1200.0, 60.0);
+}
+
+// Answers POST /v1/orders with a rotating outcome.
+class MixedHandler : public http::Handler {
+ public:
+  void Handle(const http::Request&, http::Responder responder) override {
+    switch (next_++ % 6) {
+      case 0:
+        responder.Send({201, R"({"order_id":"o.)" + std::to_string(next_.load()) +
+                                 R"(","status":"reserved"})"});
+        break;
+      case 1:
+        responder.Send(http::ErrorResponse(Status(Code::kSoldOut, "sold out")));
+        break;
+      case 2:
+        responder.Send(http::ErrorResponse(Status(Code::kLimitExceeded, "limit")));
+        break;
+      case 3:
+        responder.Send(http::ErrorResponse(Status(Code::kOverloaded, "busy")));
+        break;
+      case 4:
+        responder.Send(http::ErrorResponse(Status(Code::kNotFound, "no such user")));
+        break;
+      default:
+        responder.Send({200, "{}"});
+        break;
+    }
+  }
+
+ private:
+  std::atomic<uint64_t> next_{0};
+};
+
+TEST(LoadTest, OutcomeCountsAddUpToRequestsSent) {
+  MixedHandler handler;
+  http::ServerOptions server_options;
+  server_options.threads = 1;
+  auto server = http::Server::Start(server_options, handler);
+  ASSERT_TRUE(server.ok());
+  LoadOptions options;
+  options.port = (*server)->port();
+  options.skus = {"hot"};
+  options.rate_per_s = 3000;
+  options.duration = milliseconds(1500);
+  options.connections = 16;
+  options.threads = 2;
+  options.verify = false;
+  auto report = RunLoad(options);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  (*server)->Stop();
+  std::printf("%s", report->Table().c_str());
+
+  const uint64_t answered = report->created + report->ok_other + report->sold_out +
+                            report->limit_exceeded + report->overloaded + report->other_errors +
+                            report->connection_errors;
+  EXPECT_EQ(answered, report->completed);
+  EXPECT_EQ(report->completed + report->unanswered, report->sent);
+  EXPECT_EQ(report->unanswered, 0u);
+  EXPECT_NEAR(static_cast<double>(report->sent), 4500.0, 150.0);
+  // Each outcome is about a sixth of the answers.
+  for (uint64_t count : {report->created, report->sold_out, report->limit_exceeded,
+                         report->overloaded, report->other_errors, report->ok_other}) {
+    EXPECT_NEAR(static_cast<double>(count), report->completed / 6.0, report->completed / 60.0);
+  }
+  EXPECT_EQ(report->order_ids.size(), 0u);  // collected only when verifying
+  uint64_t per_second_sent = 0;
+  for (const SecondStats& second : report->seconds) per_second_sent += second.sent;
+  EXPECT_EQ(per_second_sent, report->sent);
+  EXPECT_NE(report->Json().find("\"sold_out\":"), std::string::npos);
+  EXPECT_NE(report->Svg().find("<polyline"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace surge::drill
