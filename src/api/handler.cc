@@ -1,0 +1,315 @@
+// The center's HTTP handler: routing, method checks, and the hand-off of decoded commands and
+// reads to the center. Runs on the http server's event-loop threads and never blocks: writes
+// are answered from the center's writer thread once durable, reads from the writer thread too.
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "api/api.h"
+#include "common/ids.h"
+#include "json/json.h"
+
+namespace surge::api {
+namespace {
+
+enum class Resource {
+  kMerchant,
+  kProduct,
+  kUser,
+  kInventory,
+  kCampaign,
+  kOrders,  // the collection: POST creates
+  kOrder,
+  kOrderPay,
+  kOrderCancel,
+  kUserOrders,
+  kHealth,
+};
+
+struct Route {
+  Resource resource;
+  std::string_view id;  // the id segment of the path, empty if the route has none
+};
+
+// Splits off the text up to the next '/' (or the end).
+std::string_view NextSegment(std::string_view* rest) {
+  const size_t slash = rest->find('/');
+  const std::string_view segment = rest->substr(0, slash);
+  rest->remove_prefix(slash == std::string_view::npos ? rest->size() : slash + 1);
+  return segment;
+}
+
+std::optional<Resource> MasterDataResource(std::string_view collection) {
+  if (collection == "merchants") return Resource::kMerchant;
+  if (collection == "products") return Resource::kProduct;
+  if (collection == "users") return Resource::kUser;
+  if (collection == "inventory") return Resource::kInventory;
+  if (collection == "campaigns") return Resource::kCampaign;
+  return std::nullopt;
+}
+
+// Matches API.md's paths. An empty id segment ("/v1/users/") matches, and is then refused as an
+// invalid id, which tells the client more than a 404 would.
+std::optional<Route> Match(std::string_view path) {
+  if (path == "/healthz") return Route{Resource::kHealth, {}};
+  constexpr std::string_view kPrefix = "/v1/";
+  if (path.substr(0, kPrefix.size()) != kPrefix) return std::nullopt;
+  std::string_view rest = path.substr(kPrefix.size());
+  const bool has_id = rest.find('/') != std::string_view::npos;
+  const std::string_view collection = NextSegment(&rest);
+  if (!has_id) {
+    if (collection == "orders") return Route{Resource::kOrders, {}};
+    return std::nullopt;
+  }
+  const bool has_action = rest.find('/') != std::string_view::npos;
+  const std::string_view id = NextSegment(&rest);
+  if (!has_action) {
+    if (collection == "orders") return Route{Resource::kOrder, id};
+    const auto resource = MasterDataResource(collection);
+    if (resource) return Route{*resource, id};
+    return std::nullopt;
+  }
+  const std::string_view action = rest;  // the remainder, slashes included
+  if (collection == "orders" && action == "pay") return Route{Resource::kOrderPay, id};
+  if (collection == "orders" && action == "cancel") return Route{Resource::kOrderCancel, id};
+  if (collection == "users" && action == "orders") return Route{Resource::kUserOrders, id};
+  return std::nullopt;
+}
+
+// The methods each resource takes, for the 405 check and its message.
+std::string_view AllowedMethods(Resource resource) {
+  switch (resource) {
+    case Resource::kMerchant:
+    case Resource::kProduct:
+    case Resource::kUser:
+    case Resource::kInventory:
+    case Resource::kCampaign:
+      return "GET, PUT";
+    case Resource::kOrders:
+    case Resource::kOrderPay:
+    case Resource::kOrderCancel:
+      return "POST";
+    case Resource::kOrder:
+    case Resource::kUserOrders:
+    case Resource::kHealth:
+      return "GET";
+  }
+  return "";
+}
+
+bool MethodAllowed(Resource resource, std::string_view method) {
+  const std::string_view allowed = AllowedMethods(resource);
+  if (method == "GET") return allowed.find("GET") != std::string_view::npos;
+  if (method == "PUT") return allowed.find("PUT") != std::string_view::npos;
+  if (method == "POST") return allowed.find("POST") != std::string_view::npos;
+  return false;
+}
+
+// The name of a route's path id in messages.
+std::string_view IdName(Resource resource) {
+  switch (resource) {
+    case Resource::kProduct:
+    case Resource::kInventory:
+      return "sku";
+    case Resource::kOrder:
+    case Resource::kOrderPay:
+    case Resource::kOrderCancel:
+      return "order id";
+    case Resource::kUser:
+    case Resource::kUserOrders:
+      return "user id";
+    case Resource::kMerchant:
+      return "merchant id";
+    case Resource::kCampaign:
+      return "campaign id";
+    case Resource::kOrders:
+    case Resource::kHealth:
+      break;
+  }
+  return "id";
+}
+
+void SendError(http::Responder& responder, const Status& status) {
+  http::Response response = http::ErrorResponse(status);
+  if (status.code() == Code::kOverloaded) response.retry_after_s = 1;
+  responder.Send(std::move(response));
+}
+
+http::Response Ok(std::string body) {
+  http::Response response;
+  response.body = std::move(body);
+  return response;
+}
+
+// Encodes a read's result: 200 with `encode(value)`, or its error.
+template <typename T, typename Encode>
+http::Response ReadResponse(const Result<T>& result, Encode encode) {
+  if (!result.ok()) return http::ErrorResponse(result.status());
+  return Ok(encode(result.value()));
+}
+
+// Responders are move-only and center callbacks are std::function (copyable): share it.
+using SharedResponder = std::shared_ptr<http::Responder>;
+
+class CenterHandler final : public http::Handler {
+ public:
+  explicit CenterHandler(center::Center& center) : center_(center) {}
+
+  void Handle(const http::Request& request, http::Responder responder) override {
+    const std::optional<Route> route = Match(request.path);
+    if (!route) {
+      SendError(responder, Status(Code::kNotFound, "no route for " + std::string(request.path)));
+      return;
+    }
+    if (!MethodAllowed(route->resource, request.method)) {
+      SendError(responder, Status(Code::kMethodNotAllowed,
+                                  std::string(request.method) + " is not allowed on " +
+                                      std::string(request.path) + "; use " +
+                                      std::string(AllowedMethods(route->resource))));
+      return;
+    }
+    const bool has_id =
+        route->resource != Resource::kOrders && route->resource != Resource::kHealth;
+    if (has_id && !IsValidId(route->id)) {
+      SendError(responder, Status(Code::kBadField,
+                                  std::string(IdName(route->resource)) +
+                                      " (in the path): expected an id of 1 to 64 characters from "
+                                      "[A-Za-z0-9_.:-]"));
+      return;
+    }
+    if (request.method == "GET") {
+      HandleRead(*route, std::move(responder));
+    } else {
+      HandleWrite(*route, request.body, std::move(responder));
+    }
+  }
+
+ private:
+  // Decodes the write, then submits it; the reply is sent from the writer thread.
+  void HandleWrite(const Route& route, std::string_view body, http::Responder responder) {
+    switch (route.resource) {
+      case Resource::kOrders:
+        return Submit(DecodePlaceOrder(body), 201, std::move(responder));
+      case Resource::kMerchant:
+        return Submit(DecodePutMerchant(route.id, body), 200, std::move(responder));
+      case Resource::kProduct:
+        return Submit(DecodePutProduct(route.id, body), 200, std::move(responder));
+      case Resource::kUser:
+        return Submit(DecodePutUser(route.id, body), 200, std::move(responder));
+      case Resource::kInventory:
+        return Submit(DecodePutInventory(route.id, body), 200, std::move(responder));
+      case Resource::kCampaign:
+        return Submit(DecodePutCampaign(route.id, body), 200, std::move(responder));
+      case Resource::kOrderPay:
+      case Resource::kOrderCancel: {
+        const Status empty = CheckEmptyBody(body);
+        if (!empty.ok()) return SendError(responder, empty);
+        trade::Body command;
+        if (route.resource == Resource::kOrderPay) {
+          command = trade::PayOrder{std::string(route.id)};
+        } else {
+          command = trade::CancelOrder{std::string(route.id)};
+        }
+        return SubmitBody(std::move(command), 200, std::move(responder));
+      }
+      case Resource::kOrder:
+      case Resource::kUserOrders:
+      case Resource::kHealth:
+        break;
+    }
+    SURGE_ASSERT_MSG(false, "a write on a read-only route passed the method check");
+  }
+
+  template <typename Command>
+  void Submit(Result<Command> decoded, int success_status, http::Responder responder) {
+    if (!decoded.ok()) return SendError(responder, decoded.status());
+    SubmitBody(trade::Body(std::move(decoded).value()), success_status, std::move(responder));
+  }
+
+  void SubmitBody(trade::Body body, int success_status, http::Responder responder) {
+    auto shared = std::make_shared<http::Responder>(std::move(responder));
+    center_.Submit(std::move(body),
+                   [shared = std::move(shared), success_status](trade::Reply reply) {
+                     shared->Send(EncodeReply(reply, success_status));
+                   });
+  }
+
+  void HandleRead(const Route& route, http::Responder responder) {
+    if (route.resource == Resource::kHealth) return responder.Send(Health());
+    std::string id(route.id);
+    switch (route.resource) {
+      case Resource::kMerchant:
+        return Read(std::move(responder), [id](const trade::Trade& state, int64_t) {
+          return ReadResponse(state.GetMerchant(id), EncodeMerchant);
+        });
+      case Resource::kProduct:
+        return Read(std::move(responder), [id](const trade::Trade& state, int64_t) {
+          return ReadResponse(state.GetProduct(id), EncodeProduct);
+        });
+      case Resource::kUser:
+        return Read(std::move(responder), [id](const trade::Trade& state, int64_t) {
+          return ReadResponse(state.GetUser(id), EncodeUser);
+        });
+      case Resource::kInventory:
+        return Read(std::move(responder), [id](const trade::Trade& state, int64_t) {
+          return ReadResponse(state.GetInventory(id), EncodeInventory);
+        });
+      case Resource::kCampaign:
+        return Read(std::move(responder), [id](const trade::Trade& state, int64_t) {
+          return ReadResponse(state.GetCampaign(id), EncodeCampaign);
+        });
+      case Resource::kOrder:
+        return Read(std::move(responder), [id](const trade::Trade& state, int64_t now_ms) {
+          return ReadResponse(state.GetOrder(id, now_ms), EncodeOrder);
+        });
+      case Resource::kUserOrders:
+        return Read(std::move(responder), [id](const trade::Trade& state, int64_t now_ms) {
+          return ReadResponse(state.GetUserOrders(id, now_ms), EncodeOrders);
+        });
+      case Resource::kOrders:
+      case Resource::kOrderPay:
+      case Resource::kOrderCancel:
+      case Resource::kHealth:
+        break;
+    }
+    SURGE_ASSERT_MSG(false, "a read on a write-only route passed the method check");
+  }
+
+  // Runs `read` (Response(const Trade&, int64_t now_ms)) on the writer thread and sends its
+  // response; answers overloaded when the center refuses the read.
+  template <typename ReadToResponse>
+  void Read(http::Responder responder, ReadToResponse read) {
+    auto shared = std::make_shared<http::Responder>(std::move(responder));
+    const bool accepted =
+        center_.Read([shared, read = std::move(read)](const trade::Trade& state, int64_t now_ms) {
+          shared->Send(read(state, now_ms));
+        });
+    if (!accepted) {
+      SendError(*shared,
+                Status(Code::kOverloaded, "the center is busy or stopping; retry in a second"));
+    }
+  }
+
+  http::Response Health() const {
+    std::string body;
+    json::Writer writer(&body);
+    writer.BeginObject();
+    writer.Field("status", "ok");
+    writer.Field("center", center_.center_id());
+    writer.Field("role", "primary");
+    writer.Field("epoch", int64_t{0});
+    writer.EndObject();
+    return Ok(std::move(body));
+  }
+
+  center::Center& center_;
+};
+
+}  // namespace
+
+std::unique_ptr<http::Handler> NewCenterHandler(center::Center& center) {
+  return std::make_unique<CenterHandler>(center);
+}
+
+}  // namespace surge::api
