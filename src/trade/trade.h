@@ -13,6 +13,39 @@
 //   for every campaign and SKU: available + reserved + sold == stock, none of them negative;
 //   no user holds more units of a campaign (reserved or paid) than its per_user_limit.
 //
+// The rules, in the order they are checked (the first failing check answers):
+//   Every command: ValidateBody() (ids, lengths, ranges, duplicate SKUs, starts_at < ends_at)
+//     answers bad_field naming the field; such a command changes nothing.
+//   PutMerchant, PutUser: create or replace.
+//   PutProduct: the merchant must exist (not_found). Price changes do not touch existing orders.
+//   PutInventory: the product must exist (not_found); stock >= reserved + sold (bad_field).
+//   PutCampaign: the product must exist (not_found); an existing campaign holding reserved or sold
+//     units may not move to another SKU (bad_field sku); its window may not overlap another
+//     campaign of the same SKU (bad_field starts_at); stock >= reserved + sold (bad_field stock);
+//     per_user_limit >= the units any user holds in it (bad_field per_user_limit).
+//   PlaceOrder:
+//     1. A known request_id with the same PlaceOrderFingerprint answers the remembered reply with
+//        replayed = true (the order as created, status reserved; or the remembered error). A known
+//        request_id with another fingerprint answers request_id_reused, which is not remembered.
+//     2. The user must exist (not_found).
+//     3. Each item, in order: the product must exist (not_found). If a campaign of the SKU is
+//     active
+//        (starts_at <= now_ms < ends_at): quantity > its available is sold_out, held + quantity >
+//        per_user_limit is limit_exceeded. Else if the SKU has a regular inventory record: quantity
+//        > available is sold_out. Else if the SKU has any campaign: campaign_not_active. Else
+//        sold_out (the SKU has no stock at all).
+//     4. Everything is reserved at once; the order id is order_id_prefix + a decimal counter that
+//        starts at 1. expires_at = now_ms + the smallest reserve_ttl_ms of its campaigns, or
+//        kDefaultReserveTtlMs if it has none.
+//     The reply of steps 2-4 (success or error) is remembered under the request_id. A body failing
+//     ValidateBody is not remembered: it never applied, so a corrected retry is a new request.
+//   PayOrder: unknown order not_found; reserved -> paid (reserved units become sold); paid -> ok
+//     (idempotent); cancelled or expired -> wrong_state.
+//   CancelOrder: unknown order not_found; reserved -> cancelled (stock and per-user units return);
+//     cancelled -> ok (idempotent); paid or expired -> wrong_state.
+//   Error messages name the SKU, campaign, user or order concerned; they depend only on the
+//   command and on ids, so a replayed error carries the same message as the original.
+//
 // Thread safety: none. One thread (the center's writer) owns a Trade.
 #pragma once
 
@@ -38,12 +71,16 @@ inline constexpr size_t kItemsMax = 64;
 inline constexpr size_t kNameLengthMax = 256;
 inline constexpr int64_t kTimeMsMax = 253'402'300'799'999;  // 9999-12-31T23:59:59.999Z
 inline constexpr int64_t kReserveTtlMsMax = 30LL * 24 * 3600 * 1000;
+// Leaves room for 20 decimal digits of the order counter within an id's 64 characters.
+inline constexpr size_t kOrderIdPrefixLengthMax = 44;
 
 // ---- Commands ------------------------------------------------------------------------------
 
 struct PutMerchant {
   std::string id;
   std::string name;
+
+  friend bool operator==(const PutMerchant&, const PutMerchant&) = default;
 };
 
 struct PutProduct {
@@ -52,11 +89,15 @@ struct PutProduct {
   std::string name;
   std::string category;
   int64_t price_cents = 0;
+
+  friend bool operator==(const PutProduct&, const PutProduct&) = default;
 };
 
 struct PutUser {
   std::string id;
   std::string region;
+
+  friend bool operator==(const PutUser&, const PutUser&) = default;
 };
 
 // Sets the total regular (non-campaign) stock of a SKU: available becomes stock - reserved - sold,
@@ -64,6 +105,8 @@ struct PutUser {
 struct PutInventory {
   std::string sku;
   int64_t stock = 0;
+
+  friend bool operator==(const PutInventory&, const PutInventory&) = default;
 };
 
 // Creates or updates a flash sale on one SKU. Two campaigns of the same SKU may not have
@@ -77,11 +120,15 @@ struct PutCampaign {
   int64_t ends_at_ms = 0;  // exclusive
   int64_t per_user_limit = 0;
   int64_t reserve_ttl_ms = 0;
+
+  friend bool operator==(const PutCampaign&, const PutCampaign&) = default;
 };
 
 struct OrderItem {
   std::string sku;
   int64_t quantity = 0;
+
+  friend bool operator==(const OrderItem&, const OrderItem&) = default;
 };
 
 // Reserves every item or none. An item whose SKU has a campaign active at now_ms is bought at the
@@ -92,19 +139,27 @@ struct PlaceOrder {
   std::string request_id;
   std::string user;
   std::vector<OrderItem> items;
+
+  friend bool operator==(const PlaceOrder&, const PlaceOrder&) = default;
 };
 
 struct PayOrder {
   std::string order_id;
+
+  friend bool operator==(const PayOrder&, const PayOrder&) = default;
 };
 
 struct CancelOrder {
   std::string order_id;
+
+  friend bool operator==(const CancelOrder&, const CancelOrder&) = default;
 };
 
 // Does nothing but expire due reservations (every command does that first); the center journals
 // one when reservations are due and no other command arrives.
-struct Tick {};
+struct Tick {
+  friend bool operator==(const Tick&, const Tick&) = default;
+};
 
 using Body = std::variant<PutMerchant, PutProduct, PutUser, PutInventory, PutCampaign, PlaceOrder,
                           PayOrder, CancelOrder, Tick>;
@@ -112,6 +167,8 @@ using Body = std::variant<PutMerchant, PutProduct, PutUser, PutInventory, PutCam
 struct Command {
   int64_t now_ms = 0;
   Body body;
+
+  friend bool operator==(const Command&, const Command&) = default;
 };
 
 inline constexpr int64_t kDefaultReserveTtlMs = 15 * 60 * 1000;
@@ -124,6 +181,8 @@ std::string_view OrderStatusName(OrderStatus status);  // "reserved", "paid", ..
 struct MerchantView {
   std::string id;
   std::string name;
+
+  friend bool operator==(const MerchantView&, const MerchantView&) = default;
 };
 
 struct ProductView {
@@ -132,11 +191,15 @@ struct ProductView {
   std::string name;
   std::string category;
   int64_t price_cents = 0;
+
+  friend bool operator==(const ProductView&, const ProductView&) = default;
 };
 
 struct UserView {
   std::string id;
   std::string region;
+
+  friend bool operator==(const UserView&, const UserView&) = default;
 };
 
 struct StockCounts {
@@ -144,11 +207,15 @@ struct StockCounts {
   int64_t available = 0;
   int64_t reserved = 0;
   int64_t sold = 0;
+
+  friend bool operator==(const StockCounts&, const StockCounts&) = default;
 };
 
 struct InventoryView {
   std::string sku;
   StockCounts counts;
+
+  friend bool operator==(const InventoryView&, const InventoryView&) = default;
 };
 
 struct CampaignView {
@@ -160,6 +227,8 @@ struct CampaignView {
   int64_t per_user_limit = 0;
   int64_t reserve_ttl_ms = 0;
   StockCounts counts;
+
+  friend bool operator==(const CampaignView&, const CampaignView&) = default;
 };
 
 struct OrderItemView {
@@ -167,6 +236,8 @@ struct OrderItemView {
   int64_t quantity = 0;
   int64_t price_cents = 0;  // unit price charged
   std::string campaign;     // empty when bought from regular stock
+
+  friend bool operator==(const OrderItemView&, const OrderItemView&) = default;
 };
 
 struct OrderView {
@@ -178,6 +249,8 @@ struct OrderView {
   int64_t created_at_ms = 0;
   int64_t expires_at_ms = 0;
   std::vector<OrderItemView> items;
+
+  friend bool operator==(const OrderView&, const OrderView&) = default;
 };
 
 // ---- Replies -------------------------------------------------------------------------------
@@ -198,7 +271,9 @@ struct Reply {
 
 struct Options {
   // Prefix of the order ids this center issues ("o.c1." -> "o.c1.42"). Must be an id-safe
-  // string; order ids stay unique across centers as long as prefixes differ.
+  // string (empty allowed) of at most kOrderIdPrefixLengthMax characters, so that every order id
+  // is a valid id (Create asserts it); order ids stay unique across centers as long as prefixes
+  // differ. A Trade only recognizes order ids with its own prefix.
   std::string order_id_prefix = "o.";
 };
 
@@ -223,12 +298,15 @@ class Trade {
                                                        int64_t now_ms) const = 0;
 
   // The campaign of `sku` active at `now_ms`, if any, and its counts. Used by the center to
-  // publish sold-out flags without copying views.
+  // publish sold-out flags without copying views. The counts are as of the last command: units of
+  // reservations due at now_ms still count as reserved until the next command expires them.
   virtual std::optional<StockCounts> ActiveCampaignCounts(std::string_view sku,
                                                           int64_t now_ms) const = 0;
-  // True if a PlaceOrder with this request id has been applied.
+  // True if a PlaceOrder with this request id has been applied and its reply remembered (see the
+  // rules above: bad_field and request_id_reused answers are not remembered).
   virtual bool KnowsRequest(std::string_view request_id) const = 0;
-  // Calls `visit` with every known request id (to rebuild caches after recovery).
+  // Calls `visit` with every known request id (to rebuild caches after recovery), in no particular
+  // order.
   virtual void ForEachRequestId(const std::function<void(std::string_view)>& visit) const = 0;
   // The earliest expires_at of a reserved order, if any.
   virtual std::optional<int64_t> NextExpiryMs() const = 0;
@@ -237,24 +315,42 @@ class Trade {
   // Count of orders ever created.
   virtual uint64_t order_count() const = 0;
 
-  // The whole state as bytes, deterministic: the same state gives the same bytes.
+  // The whole state as bytes, deterministic: the same state gives the same bytes (entities are
+  // written sorted by id, orders by counter), whatever order the entities were created in. The
+  // bytes start with a format version and end with a CRC-32C of everything before it. Costs time
+  // and memory in proportion to the state: call it for snapshots, not per command.
   virtual std::string Snapshot() const = 0;
-  // Replaces the state with a snapshot's. corruption if the bytes do not decode or break an
-  // invariant; the state is unchanged then.
+  // Replaces the state with a snapshot's. corruption if the bytes do not decode (bad checksum,
+  // unknown version, truncation, trailing bytes, out-of-range values) or break an invariant;
+  // invalid_argument if the snapshot was taken with another order_id_prefix. The state is
+  // unchanged on any error.
   virtual Status Restore(std::string_view snapshot) = 0;
-  // A hash of Snapshot(): equal on every replica that applied the same commands.
+  // A stable 64-bit hash of Snapshot(): equal on every replica that applied the same commands,
+  // and across processes and builds. As costly as Snapshot().
   virtual uint64_t StateHash() const = 0;
-  // Scans everything and checks every invariant; returns the first violation found.
+  // Scans everything and checks every invariant; returns the first violation found (internal).
   virtual Status CheckInvariants() const = 0;
 };
 
-// Journal payload codec. Encode asserts the command is well-formed enough to encode; Decode checks
-// every byte (its input comes from disk) and returns corruption on anything it cannot read.
+// The checks of a command that need no state: every id valid (common/ids.h), names at most
+// kNameLengthMax bytes, numbers within the bounds above (quantity 1..kQuantityMax, price_cents
+// 0..kPriceCentsMax, stock 0..kStockMax, times 0..kTimeMsMax with starts_at < ends_at,
+// per_user_limit 1..kStockMax, reserve_ttl_ms 1..kReserveTtlMsMax), 1..kItemsMax items with no SKU
+// twice. Returns bad_field naming the field ("items[2].quantity") or ok. Apply runs it first; the
+// center should run it before journaling a command, because EncodeCommand asserts it.
+Status ValidateBody(const Body& body);
+
+// Journal payload codec: a format version byte, the command kind, now_ms, the fields (varints and
+// length-prefixed strings, common/coding.h). Encode asserts that now_ms is within 0..kTimeMsMax
+// and that ValidateBody(command.body) is ok; Decode checks every byte (its input comes from disk)
+// and returns corruption on anything it cannot read, on trailing bytes, and on a command that
+// Encode would have refused. decode(encode(c)) == c for every command Encode accepts.
 void EncodeCommand(const Command& command, std::string* out);
 Result<Command> DecodeCommand(std::string_view bytes);
 
 // A fingerprint of the parts of a PlaceOrder that make two requests "the same body" (user, and
-// items in order), to tell an idempotent retry from a reused request id.
+// items in order), to tell an idempotent retry from a reused request id. Stable across processes
+// and builds (it is part of the snapshot's meaning).
 uint64_t PlaceOrderFingerprint(const PlaceOrder& order);
 
 }  // namespace surge::trade

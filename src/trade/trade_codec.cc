@@ -1,0 +1,375 @@
+// The stateless parts of trade: validation of command bodies, the journal codec, fingerprints and
+// the small helpers on ids that the state machine shares.
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <variant>
+
+#include "common/coding.h"
+#include "common/ids.h"
+#include "trade/trade.h"
+#include "trade/trade_state.h"
+
+namespace surge::trade {
+namespace internal {
+
+std::string_view StringArena::Store(std::string_view text) {
+  if (left_ < text.size()) {
+    const size_t bytes = std::max(kBlockBytes, text.size());
+    blocks_.push_back(std::make_unique<char[]>(bytes));
+    cursor_ = blocks_.back().get();
+    left_ = bytes;
+  }
+  if (text.empty()) return {};
+  std::memcpy(cursor_, text.data(), text.size());
+  const std::string_view stored(cursor_, text.size());
+  cursor_ += text.size();
+  left_ -= text.size();
+  return stored;
+}
+
+void StringArena::Unstore(std::string_view text) {
+  SURGE_ASSERT(text.empty() || text.data() + text.size() == cursor_);
+  cursor_ -= text.size();
+  left_ += text.size();
+}
+
+void StableHasher::AddBytes(std::string_view bytes) {
+  AddWord(bytes.size());
+  const char* cursor = bytes.data();
+  size_t left = bytes.size();
+  while (left >= 8) {
+    uint64_t word = 0;
+    std::memcpy(&word, cursor, 8);  // little-endian on x86-64, the only target
+    AddWord(word);
+    cursor += 8;
+    left -= 8;
+  }
+  if (left > 0) {
+    uint64_t word = 0;
+    std::memcpy(&word, cursor, left);
+    AddWord(word);
+  }
+}
+
+uint64_t StableHasher::Finish() const {
+  // splitmix64's finalizer, so that every input bit reaches every output bit.
+  uint64_t hash = state_;
+  hash ^= hash >> 30;
+  hash *= 0xbf58476d1ce4e5b9ULL;
+  hash ^= hash >> 27;
+  hash *= 0x94d049bb133111ebULL;
+  hash ^= hash >> 31;
+  return hash;
+}
+
+namespace {
+
+constexpr std::array<bool, 256> MakeIdTable() {
+  std::array<bool, 256> table{};
+  for (int c = 0; c < 256; ++c) {
+    table[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '_' || c == '.' || c == ':' || c == '-';
+  }
+  return table;
+}
+constexpr std::array<bool, 256> kIdTable = MakeIdTable();
+
+}  // namespace
+
+bool IsIdFast(std::string_view id) {
+  if (id.empty() || id.size() > kIdLengthMax) return false;
+  bool ok = true;
+  for (const char c : id) ok &= kIdTable[static_cast<uint8_t>(c)];
+  return ok;
+}
+
+void AppendOrderId(std::string_view prefix, uint64_t counter, std::string* out) {
+  char digits[20];
+  size_t length = 0;
+  do {
+    digits[length++] = static_cast<char>('0' + counter % 10);
+    counter /= 10;
+  } while (counter > 0);
+  out->append(prefix);
+  for (size_t i = length; i > 0; --i) out->push_back(digits[i - 1]);
+}
+
+uint64_t ParseOrderCounter(std::string_view prefix, std::string_view order_id) {
+  if (order_id.size() <= prefix.size() || order_id.substr(0, prefix.size()) != prefix) return 0;
+  const std::string_view digits = order_id.substr(prefix.size());
+  // Canonical decimal only (no leading zero), at most 19 digits so it cannot overflow.
+  if (digits.size() > 19 || digits[0] == '0') return 0;
+  uint64_t counter = 0;
+  for (const char c : digits) {
+    if (c < '0' || c > '9') return 0;
+    counter = counter * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return counter;
+}
+
+}  // namespace internal
+
+using internal::Cat;
+
+std::string_view OrderStatusName(OrderStatus status) {
+  switch (status) {
+    case OrderStatus::kReserved:
+      return "reserved";
+    case OrderStatus::kPaid:
+      return "paid";
+    case OrderStatus::kCancelled:
+      return "cancelled";
+    case OrderStatus::kExpired:
+      return "expired";
+  }
+  return "unknown";
+}
+
+uint64_t PlaceOrderFingerprint(const PlaceOrder& order) {
+  internal::StableHasher hasher(0x6f72646572ULL);  // "order"
+  hasher.AddBytes(order.user);
+  hasher.AddWord(order.items.size());
+  for (const OrderItem& item : order.items) {
+    hasher.AddBytes(item.sku);
+    hasher.AddWord(static_cast<uint64_t>(item.quantity));
+  }
+  return hasher.Finish();
+}
+
+// ---- Validation ----------------------------------------------------------------------------
+
+namespace {
+
+using internal::IsIdFast;
+
+Status BadField(std::string_view field, std::string_view expected) {
+  return Status(Code::kBadField, Cat(field, " must be ", expected));
+}
+
+constexpr std::string_view kIdExpected = "1 to 64 characters of [A-Za-z0-9_.:-]";
+
+Status CheckId(std::string_view field, std::string_view id) {
+  if (!IsIdFast(id)) return BadField(field, kIdExpected);
+  return Status::Ok();
+}
+
+Status CheckName(std::string_view field, std::string_view name) {
+  if (name.size() > kNameLengthMax) return BadField(field, "at most 256 bytes long");
+  return Status::Ok();
+}
+
+Status CheckRange(std::string_view field, int64_t value, int64_t low, int64_t high) {
+  if (value < low || value > high) {
+    return BadField(field, Cat("an integer from ", low, " to ", high));
+  }
+  return Status::Ok();
+}
+
+Status Validate(const PutMerchant& body) {
+  SURGE_RETURN_IF_ERROR(CheckId("id", body.id));
+  return CheckName("name", body.name);
+}
+
+Status Validate(const PutProduct& body) {
+  SURGE_RETURN_IF_ERROR(CheckId("sku", body.sku));
+  SURGE_RETURN_IF_ERROR(CheckId("merchant", body.merchant));
+  SURGE_RETURN_IF_ERROR(CheckName("name", body.name));
+  SURGE_RETURN_IF_ERROR(CheckName("category", body.category));
+  return CheckRange("price_cents", body.price_cents, 0, kPriceCentsMax);
+}
+
+Status Validate(const PutUser& body) {
+  SURGE_RETURN_IF_ERROR(CheckId("id", body.id));
+  return CheckName("region", body.region);
+}
+
+Status Validate(const PutInventory& body) {
+  SURGE_RETURN_IF_ERROR(CheckId("sku", body.sku));
+  return CheckRange("stock", body.stock, 0, kStockMax);
+}
+
+Status Validate(const PutCampaign& body) {
+  SURGE_RETURN_IF_ERROR(CheckId("id", body.id));
+  SURGE_RETURN_IF_ERROR(CheckId("sku", body.sku));
+  SURGE_RETURN_IF_ERROR(CheckRange("stock", body.stock, 0, kStockMax));
+  SURGE_RETURN_IF_ERROR(CheckRange("price_cents", body.price_cents, 0, kPriceCentsMax));
+  SURGE_RETURN_IF_ERROR(CheckRange("starts_at", body.starts_at_ms, 0, kTimeMsMax));
+  SURGE_RETURN_IF_ERROR(CheckRange("ends_at", body.ends_at_ms, 0, kTimeMsMax));
+  if (body.ends_at_ms <= body.starts_at_ms) return BadField("ends_at", "after starts_at");
+  SURGE_RETURN_IF_ERROR(CheckRange("per_user_limit", body.per_user_limit, 1, kStockMax));
+  return CheckRange("reserve_ttl_ms", body.reserve_ttl_ms, 1, kReserveTtlMsMax);
+}
+
+// The hot path of every order: no allocation unless the body is bad.
+Status Validate(const PlaceOrder& body) {
+  if (!IsIdFast(body.request_id)) return BadField("request_id", kIdExpected);
+  if (!IsIdFast(body.user)) return BadField("user", kIdExpected);
+  const size_t count = body.items.size();
+  if (count == 0 || count > kItemsMax) return BadField("items", "a list of 1 to 64 items");
+  for (size_t i = 0; i < count; ++i) {
+    const OrderItem& item = body.items[i];
+    if (!IsIdFast(item.sku)) return BadField(Cat("items[", i, "].sku"), kIdExpected);
+    if (item.quantity < 1 || item.quantity > kQuantityMax) {
+      SURGE_RETURN_IF_ERROR(
+          CheckRange(Cat("items[", i, "].quantity"), item.quantity, 1, kQuantityMax));
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (body.items[j].sku == item.sku) {
+        return BadField(Cat("items[", i, "].sku"),
+                        Cat("different from items[", j, "].sku (", item.sku, ")"));
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Status Validate(const PayOrder& body) { return CheckId("order_id", body.order_id); }
+Status Validate(const CancelOrder& body) { return CheckId("order_id", body.order_id); }
+Status Validate(const Tick&) { return Status::Ok(); }
+
+}  // namespace
+
+Status ValidateBody(const Body& body) {
+  return std::visit([](const auto& typed) { return Validate(typed); }, body);
+}
+
+// ---- Codec ---------------------------------------------------------------------------------
+
+namespace {
+
+constexpr uint8_t kCommandFormatVersion = 1;
+
+// Integers are written as unsigned varints: ValidateBody keeps every one of them non-negative.
+void PutInt(Encoder& encoder, int64_t value) {
+  SURGE_ASSERT(value >= 0);
+  encoder.Varint(static_cast<uint64_t>(value));
+}
+
+void EncodeBody(Encoder& e, const PutMerchant& b) {
+  e.String(b.id);
+  e.String(b.name);
+}
+void EncodeBody(Encoder& e, const PutProduct& b) {
+  e.String(b.sku);
+  e.String(b.merchant);
+  e.String(b.name);
+  e.String(b.category);
+  PutInt(e, b.price_cents);
+}
+void EncodeBody(Encoder& e, const PutUser& b) {
+  e.String(b.id);
+  e.String(b.region);
+}
+void EncodeBody(Encoder& e, const PutInventory& b) {
+  e.String(b.sku);
+  PutInt(e, b.stock);
+}
+void EncodeBody(Encoder& e, const PutCampaign& b) {
+  e.String(b.id);
+  e.String(b.sku);
+  PutInt(e, b.stock);
+  PutInt(e, b.price_cents);
+  PutInt(e, b.starts_at_ms);
+  PutInt(e, b.ends_at_ms);
+  PutInt(e, b.per_user_limit);
+  PutInt(e, b.reserve_ttl_ms);
+}
+void EncodeBody(Encoder& e, const PlaceOrder& b) {
+  e.String(b.request_id);
+  e.String(b.user);
+  e.Varint(b.items.size());
+  for (const OrderItem& item : b.items) {
+    e.String(item.sku);
+    PutInt(e, item.quantity);
+  }
+}
+void EncodeBody(Encoder& e, const PayOrder& b) { e.String(b.order_id); }
+void EncodeBody(Encoder& e, const CancelOrder& b) { e.String(b.order_id); }
+void EncodeBody(Encoder&, const Tick&) {}
+
+// Reads an integer written by PutInt; anything above INT64_MAX fails (the range checks of
+// ValidateBody come after).
+bool GetInt(Decoder& decoder, int64_t* value) {
+  uint64_t raw = 0;
+  if (!decoder.Varint(&raw) || raw > static_cast<uint64_t>(INT64_MAX)) return false;
+  *value = static_cast<int64_t>(raw);
+  return true;
+}
+
+bool GetId(Decoder& d, std::string* id) { return d.String(id, kIdLengthMax); }
+bool GetName(Decoder& d, std::string* name) { return d.String(name, kNameLengthMax); }
+
+bool DecodeBody(Decoder& d, PutMerchant* b) { return GetId(d, &b->id) && GetName(d, &b->name); }
+bool DecodeBody(Decoder& d, PutProduct* b) {
+  return GetId(d, &b->sku) && GetId(d, &b->merchant) && GetName(d, &b->name) &&
+         GetName(d, &b->category) && GetInt(d, &b->price_cents);
+}
+bool DecodeBody(Decoder& d, PutUser* b) { return GetId(d, &b->id) && GetName(d, &b->region); }
+bool DecodeBody(Decoder& d, PutInventory* b) { return GetId(d, &b->sku) && GetInt(d, &b->stock); }
+bool DecodeBody(Decoder& d, PutCampaign* b) {
+  return GetId(d, &b->id) && GetId(d, &b->sku) && GetInt(d, &b->stock) &&
+         GetInt(d, &b->price_cents) && GetInt(d, &b->starts_at_ms) && GetInt(d, &b->ends_at_ms) &&
+         GetInt(d, &b->per_user_limit) && GetInt(d, &b->reserve_ttl_ms);
+}
+bool DecodeBody(Decoder& d, PlaceOrder* b) {
+  uint64_t count = 0;
+  if (!GetId(d, &b->request_id) || !GetId(d, &b->user) || !d.Varint(&count)) return false;
+  if (count > kItemsMax) return false;
+  b->items.resize(count);
+  for (OrderItem& item : b->items) {
+    if (!GetId(d, &item.sku) || !GetInt(d, &item.quantity)) return false;
+  }
+  return true;
+}
+bool DecodeBody(Decoder& d, PayOrder* b) { return GetId(d, &b->order_id); }
+bool DecodeBody(Decoder& d, CancelOrder* b) { return GetId(d, &b->order_id); }
+bool DecodeBody(Decoder&, Tick*) { return true; }
+
+template <size_t kIndex = 0>
+bool DecodeBodyOfKind(Decoder& decoder, size_t kind, Body* body) {
+  if constexpr (kIndex < std::variant_size_v<Body>) {
+    if (kind == kIndex) return DecodeBody(decoder, &body->emplace<kIndex>());
+    return DecodeBodyOfKind<kIndex + 1>(decoder, kind, body);
+  } else {
+    return false;  // unknown kind
+  }
+}
+
+Status Corrupt(std::string_view what) {
+  return Status(Code::kCorruption, Cat("trade command: ", what));
+}
+
+}  // namespace
+
+void EncodeCommand(const Command& command, std::string* out) {
+  SURGE_ASSERT(command.now_ms >= 0 && command.now_ms <= kTimeMsMax);
+  const Status valid = ValidateBody(command.body);
+  SURGE_ASSERT_MSG(valid.ok(), valid.message().c_str());
+  Encoder encoder(out);
+  encoder.U8(kCommandFormatVersion);
+  encoder.U8(static_cast<uint8_t>(command.body.index()));
+  PutInt(encoder, command.now_ms);
+  std::visit([&](const auto& body) { EncodeBody(encoder, body); }, command.body);
+}
+
+Result<Command> DecodeCommand(std::string_view bytes) {
+  Decoder decoder(bytes);
+  uint8_t version = 0;
+  uint8_t kind = 0;
+  Command command;
+  if (!decoder.U8(&version)) return Corrupt("empty");
+  if (version != kCommandFormatVersion) {
+    return Corrupt(Cat("unknown format version ", version));
+  }
+  if (!decoder.U8(&kind) || !GetInt(decoder, &command.now_ms)) return Corrupt("truncated header");
+  if (kind >= std::variant_size_v<Body>) return Corrupt(Cat("unknown kind ", kind));
+  if (!DecodeBodyOfKind(decoder, kind, &command.body)) return Corrupt("truncated or bad field");
+  if (!decoder.done()) return Corrupt(Cat(decoder.remaining(), " trailing bytes"));
+  if (command.now_ms > kTimeMsMax) return Corrupt("now_ms out of range");
+  const Status valid = ValidateBody(command.body);
+  if (!valid.ok()) return Corrupt(Cat("malformed body: ", valid.message()));
+  return command;
+}
+
+}  // namespace surge::trade

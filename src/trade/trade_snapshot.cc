@@ -1,0 +1,434 @@
+// Snapshots of the trade state, and the full invariant scan that validates them.
+//
+// Format (version 1), all integers LEB128 varints unless noted:
+//   magic "STRD" (fixed32), version (u8), order_id_prefix (string), last_now_ms
+//   merchants: count, then sorted by id: id, name
+//   users:     count, then sorted by id: id, region
+//   products:  count, then sorted by sku: sku, merchant rank, name, category, price_cents,
+//              has_inventory (u8), [inventory stock]
+//   campaigns: count, then sorted by id: id, product rank, price_cents, starts_at, ends_at,
+//              per_user_limit, reserve_ttl_ms, stock
+//   orders:    count, then by counter: user rank, status (u8), created_at, expires_at,
+//              item count, items: product rank, campaign rank + 1 (0: regular), quantity, price
+//   requests:  count, then sorted by request id: request id, outcome (u8), then for a reserved
+//              order its index; else fingerprint (fixed64), item (u8), campaign rank + 1 (or 0)
+//   crc32c of everything before (fixed32)
+// A "rank" is an entity's position in its sorted list, so the bytes do not depend on the order in
+// which entities were created. Everything derivable (reserved and sold counts, per-user holdings,
+// order totals and request ids of orders, fingerprints of reserved requests, the expiry heap) is
+// rebuilt on restore and checked rather than stored.
+#include <algorithm>
+#include <cstring>
+
+#include "common/coding.h"
+#include "common/ids.h"
+#include "trade/trade_state.h"
+
+namespace surge::trade::internal {
+namespace {
+
+constexpr uint32_t kSnapshotMagic = 0x44525453;  // "STRD" read as little-endian
+constexpr uint8_t kSnapshotVersion = 1;
+
+template <typename Entity, typename IdOf>
+std::vector<uint32_t> SortedById(const std::vector<Entity>& entities, IdOf id_of) {
+  std::vector<uint32_t> order(entities.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](uint32_t a, uint32_t b) { return id_of(entities[a]) < id_of(entities[b]); });
+  return order;
+}
+
+std::vector<uint32_t> RanksOf(const std::vector<uint32_t>& order) {
+  std::vector<uint32_t> ranks(order.size());
+  for (uint32_t rank = 0; rank < order.size(); ++rank) ranks[order[rank]] = rank;
+  return ranks;
+}
+
+void PutInt(Encoder& e, int64_t value) {
+  SURGE_ASSERT(value >= 0);
+  e.Varint(static_cast<uint64_t>(value));
+}
+
+class SnapshotWriter {
+ public:
+  SnapshotWriter(const State& state, std::string* out) : state_(state), e_(out) {}
+
+  void Write(std::string_view prefix) {
+    e_.Fixed32(kSnapshotMagic);
+    e_.U8(kSnapshotVersion);
+    e_.String(prefix);
+    PutInt(e_, state_.last_now_ms);
+    WriteMasterData();
+    WriteOrders();
+    WriteRequests();
+    e_.Fixed32(Crc32c(*e_.out()));
+  }
+
+ private:
+  void WriteMasterData() {
+    const auto merchants = SortedById(state_.merchants, [](const Merchant& m) { return m.id; });
+    const auto users = SortedById(state_.users, [](const User& u) { return u.id; });
+    const auto products = SortedById(state_.products, [](const Product& p) { return p.sku; });
+    const auto campaigns = SortedById(state_.campaigns, [](const Campaign& c) { return c.id; });
+    const auto merchant_ranks = RanksOf(merchants);
+    user_ranks_ = RanksOf(users);
+    product_ranks_ = RanksOf(products);
+    campaign_ranks_ = RanksOf(campaigns);
+    e_.Varint(merchants.size());
+    for (const uint32_t i : merchants) {
+      e_.String(state_.merchants[i].id);
+      e_.String(state_.merchants[i].name);
+    }
+    e_.Varint(users.size());
+    for (const uint32_t i : users) {
+      e_.String(state_.users[i].id);
+      e_.String(state_.users[i].region);
+    }
+    e_.Varint(products.size());
+    for (const uint32_t i : products) {
+      const Product& p = state_.products[i];
+      e_.String(p.sku);
+      e_.Varint(merchant_ranks[p.merchant]);
+      e_.String(p.name);
+      e_.String(p.category);
+      PutInt(e_, p.price_cents);
+      e_.U8(p.has_inventory ? 1 : 0);
+      if (p.has_inventory) PutInt(e_, p.inventory.stock);
+    }
+    e_.Varint(campaigns.size());
+    for (const uint32_t i : campaigns) {
+      const Campaign& c = state_.campaigns[i];
+      e_.String(c.id);
+      e_.Varint(product_ranks_[c.product]);
+      for (const int64_t value : {c.price_cents, c.starts_at_ms, c.ends_at_ms, c.per_user_limit,
+                                  c.reserve_ttl_ms, c.counts.stock}) {
+        PutInt(e_, value);
+      }
+    }
+  }
+
+  void WriteOrders() {
+    e_.Varint(state_.orders.size());
+    for (const Order& order : state_.orders) {
+      e_.Varint(user_ranks_[order.user]);
+      e_.U8(static_cast<uint8_t>(order.status));
+      PutInt(e_, order.created_at_ms);
+      PutInt(e_, order.expires_at_ms);
+      e_.Varint(order.items_count);
+      for (uint32_t i = order.items_begin; i < order.items_begin + order.items_count; ++i) {
+        const Item& item = state_.items[i];
+        e_.Varint(product_ranks_[item.product]);
+        e_.Varint(item.campaign == kNoIndex ? 0 : uint64_t{campaign_ranks_[item.campaign]} + 1);
+        PutInt(e_, item.quantity);
+        PutInt(e_, item.price_cents);
+      }
+    }
+  }
+
+  void WriteRequests() {
+    std::vector<const std::pair<const std::string_view, RequestRecord>*> sorted;
+    sorted.reserve(state_.requests.size());
+    for (const auto& entry : state_.requests) sorted.push_back(&entry);
+    std::sort(sorted.begin(), sorted.end(),
+              [](const auto* a, const auto* b) { return a->first < b->first; });
+    e_.Varint(sorted.size());
+    for (const auto* entry : sorted) {
+      const RequestRecord& record = entry->second;
+      e_.String(entry->first);
+      e_.U8(static_cast<uint8_t>(record.outcome));
+      if (record.outcome == Outcome::kReserved) {
+        e_.Varint(record.target);
+        continue;
+      }
+      e_.Fixed64(record.fingerprint);
+      e_.U8(record.item);
+      e_.Varint(record.target == kNoIndex ? 0 : uint64_t{campaign_ranks_[record.target]} + 1);
+    }
+  }
+
+  const State& state_;
+  Encoder e_;
+  std::vector<uint32_t> user_ranks_;
+  std::vector<uint32_t> product_ranks_;
+  std::vector<uint32_t> campaign_ranks_;
+};
+
+Status Corrupt(std::string_view what) {
+  return Status(Code::kCorruption, Cat("trade snapshot: ", what));
+}
+
+// Reads the sections in order into a fresh State; every method returns the first problem found.
+class SnapshotReader {
+ public:
+  SnapshotReader(std::string_view body, State* state) : d_(body), state_(*state) {}
+
+  Status ReadHeader(std::string_view prefix);
+  Status ReadMasterData();
+  Status ReadOrders();
+  Status ReadRequests();
+  Status Finish();
+
+ private:
+  bool Int(int64_t* value, int64_t low, int64_t high) {
+    uint64_t raw = 0;
+    if (!d_.Varint(&raw) || raw > static_cast<uint64_t>(high)) return false;
+    *value = static_cast<int64_t>(raw);
+    return *value >= low;
+  }
+  // An index below `limit`, written with `offset` (1 when 0 means "none").
+  bool Index(uint32_t* index, size_t limit, uint64_t offset = 0) {
+    uint64_t raw = 0;
+    if (!d_.Varint(&raw) || raw < offset || raw - offset >= limit) return false;
+    *index = static_cast<uint32_t>(raw - offset);
+    return true;
+  }
+  // A count of entities, each of which takes at least one byte.
+  bool Count(size_t* count) {
+    uint64_t raw = 0;
+    if (!d_.Varint(&raw) || raw > d_.remaining() || raw >= kNoIndex) return false;
+    *count = static_cast<size_t>(raw);
+    return true;
+  }
+  // A valid id, greater than the previous one of its section; stored in the arena.
+  bool SortedId(std::string_view* previous, std::string_view* id) {
+    std::string_view raw;
+    if (!d_.String(&raw, kIdLengthMax) || !IsIdFast(raw)) return false;
+    if (!previous->empty() && raw <= *previous) return false;
+    *previous = raw;
+    *id = state_.arena.Store(raw);
+    return true;
+  }
+  bool Name(std::string* name) { return d_.String(name, kNameLengthMax); }
+  bool ReadCampaign(uint32_t index);
+  Status ReadOrder();
+  bool ReadRequest(std::string_view* previous);
+
+  Decoder d_;
+  State& state_;
+};
+
+Status SnapshotReader::ReadHeader(std::string_view prefix) {
+  uint32_t magic = 0;
+  uint8_t version = 0;
+  std::string_view snapshot_prefix;
+  if (!d_.Fixed32(&magic) || magic != kSnapshotMagic) return Corrupt("bad magic");
+  if (!d_.U8(&version) || version != kSnapshotVersion) {
+    return Corrupt(Cat("unknown format version ", version));
+  }
+  if (!d_.String(&snapshot_prefix, kOrderIdPrefixLengthMax)) return Corrupt("bad prefix");
+  if (snapshot_prefix != prefix) {
+    return Status(Code::kInvalidArgument,
+                  Cat("trade snapshot was taken with order_id_prefix \"", snapshot_prefix,
+                      "\", this state machine uses \"", prefix, "\""));
+  }
+  if (!Int(&state_.last_now_ms, 0, kTimeMsMax)) return Corrupt("bad last_now_ms");
+  return Status::Ok();
+}
+
+bool SnapshotReader::ReadCampaign(uint32_t index) {
+  Campaign& c = state_.campaigns[index];
+  if (!Index(&c.product, state_.products.size()) || !Int(&c.price_cents, 0, kPriceCentsMax) ||
+      !Int(&c.starts_at_ms, 0, kTimeMsMax) || !Int(&c.ends_at_ms, 0, kTimeMsMax) ||
+      !Int(&c.per_user_limit, 1, kStockMax) || !Int(&c.reserve_ttl_ms, 1, kReserveTtlMsMax) ||
+      !Int(&c.counts.stock, 0, kStockMax) || c.starts_at_ms >= c.ends_at_ms) {
+    return false;
+  }
+  state_.products[c.product].campaigns.push_back(index);
+  return true;
+}
+
+Status SnapshotReader::ReadMasterData() {
+  size_t count = 0;
+  std::string_view previous;
+  if (!Count(&count)) return Corrupt("bad merchant count");
+  state_.merchants.resize(count);
+  for (uint32_t i = 0; i < count; ++i) {
+    Merchant& m = state_.merchants[i];
+    if (!SortedId(&previous, &m.id) || !Name(&m.name)) return Corrupt("bad merchant");
+    state_.merchant_index.emplace(m.id, i);
+  }
+  previous = {};
+  if (!Count(&count)) return Corrupt("bad user count");
+  state_.users.resize(count);
+  for (uint32_t i = 0; i < count; ++i) {
+    User& u = state_.users[i];
+    if (!SortedId(&previous, &u.id) || !Name(&u.region)) return Corrupt("bad user");
+    state_.user_index.emplace(u.id, i);
+  }
+  previous = {};
+  if (!Count(&count)) return Corrupt("bad product count");
+  state_.products.resize(count);
+  for (uint32_t i = 0; i < count; ++i) {
+    Product& p = state_.products[i];
+    uint8_t has_inventory = 0;
+    if (!SortedId(&previous, &p.sku) || !Index(&p.merchant, state_.merchants.size()) ||
+        !Name(&p.name) || !Name(&p.category) || !Int(&p.price_cents, 0, kPriceCentsMax) ||
+        !d_.U8(&has_inventory) || has_inventory > 1 ||
+        (has_inventory == 1 && !Int(&p.inventory.stock, 0, kStockMax))) {
+      return Corrupt("bad product");
+    }
+    p.has_inventory = has_inventory == 1;
+    state_.product_index.emplace(p.sku, i);
+  }
+  previous = {};
+  if (!Count(&count)) return Corrupt("bad campaign count");
+  state_.campaigns.resize(count);
+  for (uint32_t i = 0; i < count; ++i) {
+    if (!SortedId(&previous, &state_.campaigns[i].id) || !ReadCampaign(i)) {
+      return Corrupt("bad campaign");
+    }
+    state_.campaign_index.emplace(state_.campaigns[i].id, i);
+  }
+  return Status::Ok();
+}
+
+Status SnapshotReader::ReadOrder() {
+  const auto index = static_cast<uint32_t>(state_.orders.size());
+  Order& order = state_.orders.emplace_back();
+  uint8_t status = 0;
+  int64_t items_count = 0;
+  if (!Index(&order.user, state_.users.size()) || !d_.U8(&status) ||
+      status > static_cast<uint8_t>(OrderStatus::kExpired) ||
+      !Int(&order.created_at_ms, 0, state_.last_now_ms) ||
+      !Int(&order.expires_at_ms, order.created_at_ms + 1, kTimeMsMax) ||
+      !Int(&items_count, 1, kItemsMax)) {
+    return Corrupt(Cat("bad order ", index + 1));
+  }
+  order.status = static_cast<OrderStatus>(status);
+  order.items_begin = static_cast<uint32_t>(state_.items.size());
+  order.items_count = static_cast<uint8_t>(items_count);
+  for (int64_t i = 0; i < items_count; ++i) {
+    Item& item = state_.items.emplace_back();
+    if (!Index(&item.product, state_.products.size())) return Corrupt("bad order item");
+    uint64_t campaign = 0;
+    if (!d_.Varint(&campaign) || campaign > state_.campaigns.size() ||
+        !Int(&item.quantity, 1, kQuantityMax) || !Int(&item.price_cents, 0, kPriceCentsMax)) {
+      return Corrupt(Cat("bad item of order ", index + 1));
+    }
+    item.campaign = campaign == 0 ? kNoIndex : static_cast<uint32_t>(campaign - 1);
+    order.total_cents += item.quantity * item.price_cents;
+  }
+  User& user = state_.users[order.user];
+  order.previous_of_user = user.last_order;
+  user.last_order = index;
+  if (order.status == OrderStatus::kReserved) {
+    state_.expiry_heap.push_back(Expiry{order.expires_at_ms, index});
+  }
+  return Status::Ok();
+}
+
+Status SnapshotReader::ReadOrders() {
+  size_t count = 0;
+  if (!Count(&count)) return Corrupt("bad order count");
+  state_.orders.reserve(count);
+  for (size_t i = 0; i < count; ++i) SURGE_RETURN_IF_ERROR(ReadOrder());
+  return Status::Ok();
+}
+
+bool SnapshotReader::ReadRequest(std::string_view* previous) {
+  std::string_view key;
+  uint8_t outcome = 0;
+  if (!SortedId(previous, &key) || !d_.U8(&outcome) || outcome > kOutcomeMax) return false;
+  RequestRecord record;
+  record.outcome = static_cast<Outcome>(outcome);
+  if (record.outcome == Outcome::kReserved) {
+    if (!Index(&record.target, state_.orders.size())) return false;
+    Order& order = state_.orders[record.target];
+    if (!order.request_id.empty()) return false;  // two requests claim one order
+    order.request_id = key;
+    PlaceOrder body;
+    body.user = state_.users[order.user].id;
+    for (uint32_t i = order.items_begin; i < order.items_begin + order.items_count; ++i) {
+      body.items.push_back(OrderItem{std::string(state_.products[state_.items[i].product].sku),
+                                     state_.items[i].quantity});
+    }
+    record.fingerprint = PlaceOrderFingerprint(body);
+  } else {
+    uint64_t campaign = 0;
+    if (!d_.Fixed64(&record.fingerprint) || !d_.U8(&record.item) || record.item >= kItemsMax ||
+        !d_.Varint(&campaign) || campaign > state_.campaigns.size()) {
+      return false;
+    }
+    const bool names_campaign =
+        record.outcome == Outcome::kCampaignSoldOut || record.outcome == Outcome::kLimitExceeded;
+    if (names_campaign != (campaign != 0)) return false;
+    record.target = campaign == 0 ? kNoIndex : static_cast<uint32_t>(campaign - 1);
+  }
+  return state_.requests.emplace(key, record).second;
+}
+
+Status SnapshotReader::ReadRequests() {
+  size_t count = 0;
+  if (!Count(&count)) return Corrupt("bad request count");
+  state_.requests.reserve(count);
+  std::string_view previous;
+  for (size_t i = 0; i < count; ++i) {
+    if (!ReadRequest(&previous)) return Corrupt(Cat("bad request record ", i));
+  }
+  return Status::Ok();
+}
+
+// Derives what the snapshot does not store, then lets CheckState judge the result.
+Status SnapshotReader::Finish() {
+  if (!d_.done()) return Corrupt("trailing bytes");
+  for (Product& product : state_.products) {
+    std::sort(product.campaigns.begin(), product.campaigns.end(), [&](uint32_t a, uint32_t b) {
+      return state_.campaigns[a].starts_at_ms < state_.campaigns[b].starts_at_ms;
+    });
+  }
+  for (const Order& order : state_.orders) {
+    if (order.request_id.empty()) return Corrupt("an order has no request record");
+    const bool holds = order.status == OrderStatus::kReserved || order.status == OrderStatus::kPaid;
+    if (!holds) continue;
+    for (uint32_t i = order.items_begin; i < order.items_begin + order.items_count; ++i) {
+      const Item& item = state_.items[i];
+      Counts& counts = item.campaign == kNoIndex ? state_.products[item.product].inventory
+                                                 : state_.campaigns[item.campaign].counts;
+      (order.status == OrderStatus::kReserved ? counts.reserved : counts.sold) += item.quantity;
+      if (counts.reserved + counts.sold > counts.stock) return Corrupt("units exceed stock");
+      if (item.campaign != kNoIndex) {
+        state_.holdings[HoldingKey(order.user, item.campaign)] += item.quantity;
+      }
+    }
+  }
+  for (Product& p : state_.products) {
+    p.inventory.available = p.inventory.stock - p.inventory.reserved - p.inventory.sold;
+  }
+  for (Campaign& c : state_.campaigns) {
+    c.counts.available = c.counts.stock - c.counts.reserved - c.counts.sold;
+  }
+  std::make_heap(state_.expiry_heap.begin(), state_.expiry_heap.end(),
+                 [](const Expiry& a, const Expiry& b) {
+                   if (a.expires_at_ms != b.expires_at_ms) return a.expires_at_ms > b.expires_at_ms;
+                   return a.order > b.order;
+                 });
+  const Status invariants = CheckState(state_);
+  if (!invariants.ok()) return Corrupt(invariants.message());
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string EncodeSnapshot(const State& state, std::string_view prefix) {
+  std::string out;
+  out.reserve(64 + state.orders.size() * 24 + state.requests.size() * 24);
+  SnapshotWriter(state, &out).Write(prefix);
+  return out;
+}
+
+Status DecodeSnapshot(std::string_view bytes, std::string_view prefix, State* out) {
+  if (bytes.size() < 4) return Corrupt("truncated");
+  const std::string_view body = bytes.substr(0, bytes.size() - 4);
+  uint32_t stored_crc = 0;
+  std::memcpy(&stored_crc, bytes.data() + body.size(), 4);
+  if (Crc32c(body) != stored_crc) return Corrupt("checksum mismatch");
+  SnapshotReader reader(body, out);
+  SURGE_RETURN_IF_ERROR(reader.ReadHeader(prefix));
+  SURGE_RETURN_IF_ERROR(reader.ReadMasterData());
+  SURGE_RETURN_IF_ERROR(reader.ReadOrders());
+  SURGE_RETURN_IF_ERROR(reader.ReadRequests());
+  return reader.Finish();
+}
+
+}  // namespace surge::trade::internal
