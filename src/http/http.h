@@ -9,7 +9,10 @@
 //
 // Malformed requests of every kind get a JSON error (API.md format) and the connection is closed:
 // bad_request (400) for broken syntax, headers_too_large (431), body_too_large (400) past
-// body_bytes_max. The handler never sees them.
+// body_bytes_max. The handler never sees them. Stricter than RFC 9112 where ambiguity could be
+// abused (request smuggling): a repeated or non-numeric Content-Length, any Transfer-Encoding but
+// "chunked", obsolete header line folding, and a POST, PUT or PATCH with neither Content-Length
+// nor chunked encoding (send "Content-Length: 0" for an empty body) are all bad_request.
 #pragma once
 
 #include <chrono>
@@ -70,7 +73,9 @@ class Responder {
 class Handler {
  public:
   virtual ~Handler() = default;
-  // Called on an event-loop thread; must not block. Answer through `responder`, now or later.
+  // Called on an event-loop thread; must not block (nor call Server::Stop). Answer through
+  // `responder`, now or later. `request` and its views stay valid until the responder is sent or
+  // destroyed, even if the connection closes meanwhile.
   virtual void Handle(const Request& request, Responder responder) = 0;
 };
 
@@ -103,11 +108,16 @@ struct ClientResponse {
   int status = 0;
   std::string body;
   int retry_after_s = -1;
+  std::string content_type;
 };
 
 // A blocking HTTP/1.1 client on one keep-alive connection, for tests, tools and checkers (the
 // load generator has its own non-blocking engine). Not thread-safe. After an I/O error the
-// connection is closed and the next call reconnects.
+// connection is closed and the next call reconnects. `timeout` bounds each whole call (connect,
+// send, receive). A request that fails on a reused keep-alive connection before any byte of its
+// response arrived (the server closed the idle connection) is sent once more on a new one.
+// Requests with a body (and every POST, PUT, PATCH) carry Content-Length and
+// "Content-Type: application/json".
 class Client {
  public:
   Client(std::string host, uint16_t port, std::chrono::milliseconds timeout);
@@ -122,6 +132,9 @@ class Client {
 
  private:
   Status EnsureConnected();
+  Result<ClientResponse> RoundTrip(std::string_view request, bool head,
+                                   std::chrono::steady_clock::time_point deadline,
+                                   bool* received_any);
   std::string host_;
   uint16_t port_;
   std::chrono::milliseconds timeout_;
