@@ -3,12 +3,12 @@
 // On disk, in one directory:
 //   segment-<first sequence, 20 digits>.log   records, back to back
 //   snapshot-<sequence, 20 digits>.snap       the state after applying every record <= sequence
-// A record is framed as [crc32c u32][payload length u32][sequence u64][payload]; the checksum covers
-// length, sequence and payload. Sequences start at 1 and have no gaps.
+// A record is framed as [crc32c u32][payload length u32][sequence u64][payload]; the checksum
+// covers length, sequence and payload. Sequences start at 1 and have no gaps.
 //
-// Durability: Append only buffers. Commit writes everything appended since the last Commit and makes
-// it durable with one fdatasync (group commit: the caller decides how many records form a batch,
-// and pays one sync for all of them).
+// Durability: Append only buffers. Commit writes everything appended since the last Commit and
+// makes it durable with one fdatasync (group commit: the caller decides how many records form a
+// batch, and pays one sync for all of them).
 //
 // Recovery (Open): loads the newest snapshot that verifies, then replays every record after it, in
 // order. A torn tail (the last record of the last segment incomplete or failing its checksum, with
@@ -64,10 +64,13 @@ class Journal {
                                                RecoveryStats* stats = nullptr);
   virtual ~Journal() = default;
 
-  // Buffers one record and returns its sequence (last_sequence() + 1).
+  // Buffers one record and returns its sequence (last_sequence() + 1). The payload must be at most
+  // options.record_bytes_max bytes (asserted). On an unusable journal (see Commit) the record is
+  // dropped; the next Commit reports the error.
   virtual uint64_t Append(std::string_view payload) = 0;
-  // Writes and fdatasyncs everything appended since the last Commit. After an error the journal
-  // is unusable (every later call fails): the caller must not acknowledge anything and should stop.
+  // Writes and fdatasyncs everything appended since the last Commit (nothing to do: ok, no sync).
+  // After an I/O error the journal is unusable (every later call fails): the caller must not
+  // acknowledge anything and should stop.
   virtual Status Commit() = 0;
 
   virtual uint64_t last_sequence() const = 0;     // appended, maybe not durable
@@ -76,13 +79,20 @@ class Journal {
   virtual bool SnapshotDue() const = 0;
   // Durably stores `snapshot` as the state after record `sequence` (<= durable_sequence()), then
   // removes snapshots and segments no longer needed to recover (keeping the previous snapshot).
+  // invalid_argument (and the journal stays usable) if `sequence` is 0, beyond
+  // durable_sequence(), or older than the newest snapshot already stored.
   virtual Status WriteSnapshot(uint64_t sequence, std::string_view snapshot) = 0;
 
   // Reads durable records with sequence >= `from`, in order, until `visit` returns false or the
   // durable end is reached (used to ship the journal to standbys and the bus). not_found if
-  // `from` is older than the oldest segment kept.
+  // `from` is older than the oldest segment kept; corruption (naming file and offset) if a
+  // record read fails its checksum or breaks the sequence. The payload view is valid only during
+  // the call to `visit`; `visit` must not call the journal.
   virtual Status ReadFrom(uint64_t from,
                           const std::function<bool(uint64_t, std::string_view)>& visit) = 0;
+
+  // Ok while the journal is usable; otherwise the I/O error that made it unusable.
+  virtual const Status& status() const = 0;
 };
 
 }  // namespace surge::journal

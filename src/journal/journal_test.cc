@@ -1,0 +1,736 @@
+#include "journal/journal.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "common/coding.h"
+#include "common/mem_env.h"
+#include "journal/record.h"
+
+namespace surge::journal {
+namespace {
+
+constexpr char kDir[] = "/data/journal";
+
+// The payload of record `sequence`: deterministic, of varying length, so any record can be
+// checked anywhere without keeping a copy.
+std::string Payload(uint64_t sequence) {
+  std::string payload = "order-" + std::to_string(sequence) + "-";
+  payload.append((sequence * 37) % 64, static_cast<char>('a' + sequence % 26));
+  return payload;
+}
+
+uint64_t FrameBytes(uint64_t sequence) { return kRecordHeaderBytes + Payload(sequence).size(); }
+
+// Byte offset of record `sequence` in a segment whose first record is `first`.
+uint64_t OffsetOf(uint64_t first, uint64_t sequence) {
+  uint64_t offset = 0;
+  for (uint64_t s = first; s < sequence; ++s) offset += FrameBytes(s);
+  return offset;
+}
+
+std::string SegmentPath(uint64_t first) { return JoinPath(kDir, SegmentName(first)); }
+std::string SnapshotPath(uint64_t sequence) { return JoinPath(kDir, SnapshotName(sequence)); }
+
+// A stand-in for the trade state: a count and a running hash of every (sequence, payload) applied.
+struct State {
+  uint64_t count = 0;
+  uint64_t hash = 0;
+
+  void Apply(uint64_t sequence, std::string_view payload) {
+    hash = StableHash64(payload, hash ^ (sequence * 0x9e3779b97f4a7c15ULL));
+    ++count;
+  }
+  std::string Encode() const {
+    std::string out;
+    Encoder encoder(&out);
+    encoder.Fixed64(count);
+    encoder.Fixed64(hash);
+    return out;
+  }
+  bool Decode(std::string_view bytes) {
+    Decoder decoder(bytes);
+    return decoder.Fixed64(&count) && decoder.Fixed64(&hash) && decoder.done();
+  }
+  bool operator==(const State&) const = default;
+};
+
+State ReferenceState(uint64_t last) {
+  State state;
+  for (uint64_t sequence = 1; sequence <= last; ++sequence)
+    state.Apply(sequence, Payload(sequence));
+  return state;
+}
+
+// What one Open handed to its handlers, and the journal it returned.
+struct Opened {
+  std::unique_ptr<Journal> journal;
+  RecoveryStats stats;
+  uint64_t snapshot_sequence = 0;
+  std::vector<uint64_t> sequences;  // replayed records, in order
+  State state;                      // the snapshot's state with every replayed record applied
+};
+
+Result<Opened> OpenJournal(Env& env, const Options& options) {
+  Opened opened;
+  RecoveryHandler handler;
+  handler.on_snapshot = [&opened](uint64_t sequence, std::string_view snapshot) {
+    if (!opened.state.Decode(snapshot)) return Status(Code::kInternal, "bad test snapshot");
+    opened.snapshot_sequence = sequence;
+    return Status::Ok();
+  };
+  handler.on_record = [&opened](uint64_t sequence, std::string_view payload) {
+    if (payload != Payload(sequence)) return Status(Code::kInternal, "payload differs");
+    opened.sequences.push_back(sequence);
+    opened.state.Apply(sequence, payload);
+    return Status::Ok();
+  };
+  SURGE_ASSIGN_OR_RETURN(opened.journal, Journal::Open(env, options, handler, &opened.stats));
+  return opened;
+}
+
+Options DefaultOptions() {
+  Options options;
+  options.dir = kDir;
+  return options;
+}
+
+Options SmallSegments(uint64_t segment_bytes_max = 1024) {
+  Options options = DefaultOptions();
+  options.segment_bytes_max = segment_bytes_max;
+  return options;
+}
+
+// Appends records `from`..`to`, committing every `batch` records and at the end.
+void AppendRange(Journal& journal, uint64_t from, uint64_t to, uint64_t batch) {
+  for (uint64_t sequence = from; sequence <= to; ++sequence) {
+    ASSERT_EQ(journal.Append(Payload(sequence)), sequence);
+    if ((sequence - from + 1) % batch == 0 || sequence == to) {
+      ASSERT_TRUE(journal.Commit().ok());
+      ASSERT_EQ(journal.durable_sequence(), sequence);
+    }
+  }
+}
+
+std::vector<uint64_t> Range(uint64_t from, uint64_t to) {
+  std::vector<uint64_t> sequences;
+  for (uint64_t sequence = from; sequence <= to; ++sequence) sequences.push_back(sequence);
+  return sequences;
+}
+
+size_t CountFiles(Env& env, std::string_view prefix) {
+  auto names = env.ListDir(kDir);
+  EXPECT_TRUE(names.ok());
+  return std::count_if(names->begin(), names->end(),
+                       [prefix](const std::string& name) { return name.starts_with(prefix); });
+}
+
+CrashOptions KeepUnsynced(uint64_t bytes) {
+  CrashOptions options;
+  options.keep_unsynced_bytes = [bytes](const std::string&, uint64_t) { return bytes; };
+  return options;
+}
+
+std::vector<uint64_t> ReadAll(Journal& journal, uint64_t from, size_t limit = SIZE_MAX) {
+  std::vector<uint64_t> sequences;
+  const Status status = journal.ReadFrom(from, [&](uint64_t sequence, std::string_view payload) {
+    EXPECT_EQ(payload, Payload(sequence));
+    sequences.push_back(sequence);
+    return sequences.size() < limit;
+  });
+  EXPECT_TRUE(status.ok()) << status.ToString();
+  return sequences;
+}
+
+TEST(JournalTest, FreshDirectoryOpensEmpty) {
+  MemEnv env;
+  auto opened = OpenJournal(env, DefaultOptions());
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  EXPECT_EQ(opened->journal->last_sequence(), 0u);
+  EXPECT_EQ(opened->journal->durable_sequence(), 0u);
+  EXPECT_EQ(opened->stats.last_sequence, 0u);
+  EXPECT_TRUE(opened->journal->Commit().ok()) << "an empty commit is fine";
+  EXPECT_EQ(env.OperationCount(FaultOp::kSync), 0u) << "and costs no sync";
+  // The directory was created durably.
+  env.Crash();
+  EXPECT_TRUE(env.FileExists(kDir));
+}
+
+TEST(JournalTest, RoundTripAcrossSegmentsAndReopens) {
+  MemEnv env;
+  {
+    auto opened = OpenJournal(env, SmallSegments());
+    ASSERT_TRUE(opened.ok());
+    AppendRange(*opened->journal, 1, 500, 7);
+  }
+  EXPECT_GT(CountFiles(env, "segment-"), 10u);
+  env.Crash();  // everything was committed: a crash loses nothing
+
+  auto reopened = OpenJournal(env, SmallSegments());
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  EXPECT_EQ(reopened->sequences, Range(1, 500));
+  EXPECT_EQ(reopened->stats.records_replayed, 500u);
+  EXPECT_EQ(reopened->stats.torn_bytes_dropped, 0u);
+  EXPECT_EQ(reopened->stats.last_sequence, 500u);
+  EXPECT_EQ(reopened->journal->durable_sequence(), 500u);
+
+  AppendRange(*reopened->journal, 501, 620, 13);
+  reopened->journal.reset();
+  env.Crash();
+  auto again = OpenJournal(env, SmallSegments());
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->sequences, Range(1, 620));
+  EXPECT_EQ(again->state, ReferenceState(620));
+}
+
+TEST(JournalTest, UncommittedRecordsAreNotDurable) {
+  MemEnv env;
+  {
+    auto opened = OpenJournal(env, DefaultOptions());
+    ASSERT_TRUE(opened.ok());
+    AppendRange(*opened->journal, 1, 10, 10);
+    opened->journal->Append(Payload(11));
+    EXPECT_EQ(opened->journal->last_sequence(), 11u);
+    EXPECT_EQ(opened->journal->durable_sequence(), 10u);
+  }
+  env.Crash();
+  auto reopened = OpenJournal(env, DefaultOptions());
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_EQ(reopened->sequences, Range(1, 10));
+}
+
+// The last record is written but its sync fails; the crash keeps its first `cut` bytes.
+class TornTailTest : public ::testing::TestWithParam<uint64_t> {};
+
+TEST_P(TornTailTest, EveryCutOfTheLastRecordIsDroppedAndAppendingContinues) {
+  const Options options = SmallSegments(GetParam());
+  constexpr uint64_t kDurable = 20;
+  const uint64_t frame_bytes = FrameBytes(kDurable + 1);
+  for (uint64_t cut = 0; cut <= frame_bytes; ++cut) {
+    SCOPED_TRACE("cut after " + std::to_string(cut) + " bytes");
+    MemEnv env;
+    {
+      auto opened = OpenJournal(env, options);
+      ASSERT_TRUE(opened.ok());
+      AppendRange(*opened->journal, 1, kDurable, 3);
+      env.FailNth(FaultOp::kSync, 1);
+      opened->journal->Append(Payload(kDurable + 1));
+      ASSERT_EQ(opened->journal->Commit().code(), Code::kIoError);
+    }
+    env.Crash(KeepUnsynced(cut));
+
+    auto reopened = OpenJournal(env, options);
+    ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+    const bool whole = cut == frame_bytes;
+    const uint64_t last = whole ? kDurable + 1 : kDurable;
+    EXPECT_EQ(reopened->sequences, Range(1, last));
+    EXPECT_EQ(reopened->stats.torn_bytes_dropped, whole ? 0 : cut);
+    EXPECT_EQ(reopened->journal->durable_sequence(), last);
+
+    // Appending continues right after the cut and survives another crash.
+    AppendRange(*reopened->journal, last + 1, last + 2, 1);
+    reopened->journal.reset();
+    env.Crash();
+    auto again = OpenJournal(env, options);
+    ASSERT_TRUE(again.ok()) << again.status().ToString();
+    EXPECT_EQ(again->sequences, Range(1, last + 2));
+    EXPECT_EQ(again->stats.torn_bytes_dropped, 0u);
+  }
+}
+
+// A large segment holds everything; a 1-byte limit puts the torn record alone in a new segment.
+INSTANTIATE_TEST_SUITE_P(SegmentSizes, TornTailTest, ::testing::Values(64ULL << 20, 1));
+
+TEST(JournalTest, TornBatchKeepsOnlyWholeRecordsOfIt) {
+  constexpr uint64_t kDurable = 5;
+  const uint64_t batch_bytes = FrameBytes(6) + FrameBytes(7) + FrameBytes(8);
+  for (uint64_t cut = 0; cut <= batch_bytes; ++cut) {
+    SCOPED_TRACE("cut after " + std::to_string(cut) + " bytes");
+    MemEnv env;
+    {
+      auto opened = OpenJournal(env, DefaultOptions());
+      ASSERT_TRUE(opened.ok());
+      AppendRange(*opened->journal, 1, kDurable, 5);
+      env.FailNth(FaultOp::kSync, 1);
+      for (uint64_t sequence = 6; sequence <= 8; ++sequence) {
+        opened->journal->Append(Payload(sequence));
+      }
+      ASSERT_FALSE(opened->journal->Commit().ok());
+    }
+    env.Crash(KeepUnsynced(cut));
+    auto reopened = OpenJournal(env, DefaultOptions());
+    ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+    uint64_t whole = kDurable;
+    uint64_t whole_bytes = 0;
+    while (whole < 8 && whole_bytes + FrameBytes(whole + 1) <= cut)
+      whole_bytes += FrameBytes(++whole);
+    EXPECT_EQ(reopened->sequences, Range(1, whole));
+    EXPECT_EQ(reopened->stats.torn_bytes_dropped, cut - whole_bytes);
+  }
+}
+
+TEST(JournalTest, FlippedBitInTheMiddleFailsOpenNamingFileAndOffset) {
+  struct Damage {
+    uint64_t offset_in_record;
+    uint8_t mask;
+    const char* what;
+  };
+  const Damage damages[] = {
+      {kRecordHeaderBytes + 3, 0x10, "checksum"},  // a payload byte
+      {0, 0x01, "checksum"},                       // the checksum itself
+      {4, 0x01, ""},                               // the length: the frame no longer lines up
+      {7, 0x40, "length"},                         // the length, now beyond record_bytes_max
+      {8, 0x02, "checksum"},                       // the sequence
+  };
+  for (const Damage& damage : damages) {
+    SCOPED_TRACE(std::string("byte ") + std::to_string(damage.offset_in_record));
+    MemEnv env;
+    {
+      auto opened = OpenJournal(env, DefaultOptions());
+      ASSERT_TRUE(opened.ok());
+      AppendRange(*opened->journal, 1, 30, 4);
+    }
+    const uint64_t record_offset = OffsetOf(1, 10);
+    ASSERT_TRUE(
+        env.FlipBit(SegmentPath(1), record_offset + damage.offset_in_record, damage.mask).ok());
+
+    auto reopened = OpenJournal(env, DefaultOptions());
+    ASSERT_FALSE(reopened.ok());
+    const Status& status = reopened.status();
+    EXPECT_EQ(status.code(), Code::kCorruption);
+    EXPECT_NE(status.message().find(SegmentPath(1)), std::string::npos) << status.message();
+    EXPECT_NE(status.message().find("offset " + std::to_string(record_offset)), std::string::npos)
+        << status.message();
+    EXPECT_NE(status.message().find(damage.what), std::string::npos) << status.message();
+  }
+}
+
+TEST(JournalTest, DamageInAnEarlierSegmentIsCorruptionEvenAtItsEnd) {
+  MemEnv env;
+  {
+    auto opened = OpenJournal(env, SmallSegments(200));
+    ASSERT_TRUE(opened.ok());
+    AppendRange(*opened->journal, 1, 40, 1);
+  }
+  ASSERT_GT(CountFiles(env, "segment-"), 2u);
+  // The last byte of the first segment: its last record looks torn, but later segments exist.
+  const uint64_t size = *env.FileSize(SegmentPath(1));
+  ASSERT_TRUE(env.FlipBit(SegmentPath(1), size - 1).ok());
+  auto reopened = OpenJournal(env, SmallSegments(200));
+  ASSERT_FALSE(reopened.ok());
+  EXPECT_EQ(reopened.status().code(), Code::kCorruption);
+  EXPECT_NE(reopened.status().message().find(SegmentPath(1)), std::string::npos);
+}
+
+TEST(JournalTest, CrashesAtRandomPointsNeverLoseSyncedRecords) {
+  Options options = SmallSegments(600);
+  options.snapshot_every_records = 40;
+  for (uint64_t seed = 1; seed <= 60; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    MemEnv env(seed);
+    uint64_t acknowledged = 0;
+    uint64_t appended = 0;
+    {
+      auto opened = OpenJournal(env, options);
+      ASSERT_TRUE(opened.ok());
+      Journal& journal = *opened->journal;
+      // One sync (of a segment or a snapshot) or one directory sync fails somewhere in the run.
+      const FaultOp op = seed % 3 == 0 ? FaultOp::kSyncDir : FaultOp::kSync;
+      env.FailNth(op, 1 + env.Random() % 50);
+      State live;
+      while (appended < 400) {
+        const uint64_t batch = 1 + env.Random() % 8;
+        for (uint64_t i = 0; i < batch; ++i) {
+          ++appended;
+          ASSERT_EQ(journal.Append(Payload(appended)), appended);
+          live.Apply(appended, Payload(appended));
+        }
+        if (!journal.Commit().ok()) break;
+        acknowledged = journal.durable_sequence();
+        if (journal.SnapshotDue() && !journal.WriteSnapshot(acknowledged, live.Encode()).ok())
+          break;
+      }
+      if (appended < 400) {
+        EXPECT_FALSE(journal.status().ok()) << "stopped early only on an error";
+      }
+    }
+    env.ClearFaults();
+    CrashOptions crash;
+    crash.tear_at_random = true;
+    env.Crash(crash);
+
+    auto reopened = OpenJournal(env, options);
+    ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+    const uint64_t last = reopened->stats.last_sequence;
+    EXPECT_GE(last, acknowledged) << "an acknowledged record was lost";
+    EXPECT_LE(last, appended);
+    EXPECT_EQ(reopened->state, ReferenceState(last)) << "snapshot + tail differs from the records";
+    // And the recovered journal takes new records.
+    AppendRange(*reopened->journal, last + 1, last + 3, 2);
+  }
+}
+
+TEST(JournalTest, SnapshotPlusTailEqualsStraightReplay) {
+  Options with_snapshots = SmallSegments(2048);
+  with_snapshots.snapshot_every_records = 100;
+  Options without = SmallSegments(2048);
+  without.dir = "/data/straight";
+  MemEnv env;
+  {
+    auto opened = OpenJournal(env, with_snapshots);
+    auto straight = OpenJournal(env, without);
+    ASSERT_TRUE(opened.ok() && straight.ok());
+    Journal& journal = *opened->journal;
+    State live;
+    int snapshots = 0;
+    for (uint64_t sequence = 1; sequence <= 1000; ++sequence) {
+      journal.Append(Payload(sequence));
+      straight->journal->Append(Payload(sequence));
+      live.Apply(sequence, Payload(sequence));
+      if (sequence % 7 != 0) continue;
+      ASSERT_TRUE(journal.Commit().ok());
+      ASSERT_TRUE(straight->journal->Commit().ok());
+      if (journal.SnapshotDue()) {
+        ASSERT_TRUE(journal.WriteSnapshot(journal.durable_sequence(), live.Encode()).ok());
+        EXPECT_FALSE(journal.SnapshotDue());
+        ++snapshots;
+      }
+    }
+    ASSERT_TRUE(journal.Commit().ok());
+    ASSERT_TRUE(straight->journal->Commit().ok());
+    EXPECT_GE(snapshots, 9);
+  }
+  env.Crash();
+  // Only the two newest snapshots remain, and the segments the older one covers are gone.
+  EXPECT_EQ(CountFiles(env, "snapshot-"), 2u);
+  EXPECT_FALSE(env.FileExists(SegmentPath(1)));
+
+  auto recovered = OpenJournal(env, with_snapshots);
+  auto straight = OpenJournal(env, without);
+  ASSERT_TRUE(recovered.ok()) << recovered.status().ToString();
+  ASSERT_TRUE(straight.ok()) << straight.status().ToString();
+  EXPECT_GT(recovered->snapshot_sequence, 900u);
+  EXPECT_EQ(recovered->stats.snapshot_sequence, recovered->snapshot_sequence);
+  EXPECT_EQ(recovered->stats.records_replayed, 1000 - recovered->snapshot_sequence);
+  EXPECT_EQ(recovered->sequences.front(), recovered->snapshot_sequence + 1);
+  EXPECT_EQ(straight->stats.records_replayed, 1000u);
+  EXPECT_EQ(recovered->state, straight->state);
+  EXPECT_EQ(recovered->state, ReferenceState(1000));
+}
+
+// Snapshots at 100 and 200 (the older one kept), records up to 250.
+void WriteTwoSnapshots(MemEnv& env, const Options& options) {
+  auto opened = OpenJournal(env, options);
+  ASSERT_TRUE(opened.ok());
+  AppendRange(*opened->journal, 1, 100, 10);
+  ASSERT_TRUE(opened->journal->WriteSnapshot(100, ReferenceState(100).Encode()).ok());
+  AppendRange(*opened->journal, 101, 200, 10);
+  ASSERT_TRUE(opened->journal->WriteSnapshot(200, ReferenceState(200).Encode()).ok());
+  AppendRange(*opened->journal, 201, 250, 10);
+}
+
+TEST(JournalTest, DamagedNewestSnapshotFallsBackToThePreviousOne) {
+  const Options options = SmallSegments(512);
+  MemEnv env;
+  WriteTwoSnapshots(env, options);
+  ASSERT_TRUE(env.FileExists(SnapshotPath(100)));
+  ASSERT_FALSE(env.FileExists(SegmentPath(1))) << "segments covered by snapshot 100 are gone";
+  ASSERT_TRUE(env.FlipBit(SnapshotPath(200), kSnapshotHeaderBytes + 3).ok());
+
+  auto reopened = OpenJournal(env, options);
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  EXPECT_EQ(reopened->stats.snapshot_sequence, 100u);
+  EXPECT_EQ(reopened->sequences, Range(101, 250));
+  EXPECT_EQ(reopened->state, ReferenceState(250));
+
+  // The next snapshot keeps the verified one (100) as its fallback and removes the damaged one.
+  AppendRange(*reopened->journal, 251, 260, 10);
+  ASSERT_TRUE(reopened->journal->WriteSnapshot(260, ReferenceState(260).Encode()).ok());
+  EXPECT_TRUE(env.FileExists(SnapshotPath(100)));
+  EXPECT_FALSE(env.FileExists(SnapshotPath(200)));
+}
+
+TEST(JournalTest, DamagedSnapshotsLeavingAGapAreCorruption) {
+  const Options options = SmallSegments(512);
+  MemEnv env;
+  WriteTwoSnapshots(env, options);
+  ASSERT_TRUE(env.FlipBit(SnapshotPath(200), 0).ok());   // the magic number
+  ASSERT_TRUE(env.FlipBit(SnapshotPath(100), 20).ok());  // the sequence field
+
+  auto reopened = OpenJournal(env, options);
+  ASSERT_FALSE(reopened.ok());
+  EXPECT_EQ(reopened.status().code(), Code::kCorruption);
+  const std::string& message = reopened.status().message();
+  EXPECT_NE(message.find(SnapshotPath(200)), std::string::npos) << message;
+  EXPECT_NE(message.find(SnapshotPath(100)), std::string::npos) << message;
+}
+
+TEST(JournalTest, IoErrorOnSyncPoisonsTheJournal) {
+  MemEnv env;
+  auto opened = OpenJournal(env, DefaultOptions());
+  ASSERT_TRUE(opened.ok());
+  Journal& journal = *opened->journal;
+  AppendRange(journal, 1, 5, 5);
+  env.FailNth(FaultOp::kSync, 1);
+  journal.Append(Payload(6));
+  const Status failed = journal.Commit();
+  EXPECT_EQ(failed.code(), Code::kIoError);
+  EXPECT_EQ(journal.durable_sequence(), 5u);
+  EXPECT_EQ(journal.status().code(), Code::kIoError);
+
+  // The next sync would succeed, but the journal stays unusable.
+  journal.Append(Payload(7));
+  EXPECT_EQ(journal.Commit().code(), Code::kIoError);
+  EXPECT_EQ(journal.durable_sequence(), 5u);
+  EXPECT_EQ(journal.WriteSnapshot(5, "state").code(), Code::kIoError);
+  EXPECT_EQ(journal.ReadFrom(1, [](uint64_t, std::string_view) { return true; }).code(),
+            Code::kIoError);
+  EXPECT_FALSE(journal.SnapshotDue());
+}
+
+TEST(JournalTest, IoErrorWhileStartingASegmentPoisons) {
+  MemEnv env;
+  auto opened = OpenJournal(env, SmallSegments(1));
+  ASSERT_TRUE(opened.ok());
+  AppendRange(*opened->journal, 1, 3, 1);
+  env.FailNth(FaultOp::kSyncDir, 1);
+  opened->journal->Append(Payload(4));
+  EXPECT_EQ(opened->journal->Commit().code(), Code::kIoError);
+  EXPECT_FALSE(opened->journal->status().ok());
+}
+
+// Writes a segment file holding records with the given sequences, bypassing the journal.
+void WriteRawSegment(MemEnv& env, uint64_t first, const std::vector<uint64_t>& sequences) {
+  std::string bytes;
+  for (const uint64_t sequence : sequences) EncodeRecord(sequence, Payload(sequence), &bytes);
+  ASSERT_TRUE(env.CreateDir(kDir).ok());
+  auto file = env.OpenWritable(SegmentPath(first), true);
+  ASSERT_TRUE(file.ok());
+  ASSERT_TRUE((*file)->Append(bytes).ok());
+  ASSERT_TRUE((*file)->Sync().ok());
+}
+
+TEST(JournalTest, SequenceGapOrRepeatInASegmentIsCorruption) {
+  const std::vector<std::vector<uint64_t>> cases = {{1, 2, 4, 5}, {1, 2, 2, 3}, {1, 2, 4}};
+  for (const auto& sequences : cases) {
+    MemEnv env;
+    WriteRawSegment(env, 1, sequences);
+    auto opened = OpenJournal(env, DefaultOptions());
+    ASSERT_FALSE(opened.ok());
+    const std::string& message = opened.status().message();
+    EXPECT_EQ(opened.status().code(), Code::kCorruption);
+    EXPECT_NE(message.find(SegmentPath(1)), std::string::npos) << message;
+    const uint64_t offset = FrameBytes(1) + FrameBytes(2);
+    EXPECT_NE(message.find("offset " + std::to_string(offset)), std::string::npos) << message;
+    EXPECT_NE(message.find("3 was expected"), std::string::npos) << message;
+  }
+}
+
+TEST(JournalTest, SegmentsThatDoNotChainAreCorruption) {
+  {
+    MemEnv env;  // records 4 missing between the segments
+    WriteRawSegment(env, 1, {1, 2, 3});
+    WriteRawSegment(env, 5, {5, 6});
+    auto opened = OpenJournal(env, DefaultOptions());
+    ASSERT_FALSE(opened.ok());
+    EXPECT_EQ(opened.status().code(), Code::kCorruption);
+    EXPECT_NE(opened.status().message().find(SegmentPath(5)), std::string::npos);
+  }
+  {
+    MemEnv env;  // the first segment is missing
+    WriteRawSegment(env, 4, {4, 5});
+    auto opened = OpenJournal(env, DefaultOptions());
+    ASSERT_FALSE(opened.ok());
+    EXPECT_EQ(opened.status().code(), Code::kCorruption);
+  }
+  {
+    MemEnv env;  // a segment whose name disagrees with its first record
+    WriteRawSegment(env, 1, {1, 2, 3});
+    WriteRawSegment(env, 4, {3, 4});
+    auto opened = OpenJournal(env, DefaultOptions());
+    ASSERT_FALSE(opened.ok());
+    EXPECT_EQ(opened.status().code(), Code::kCorruption);
+  }
+}
+
+TEST(JournalTest, ReadFromVisitsDurableRecordsOnly) {
+  MemEnv env;
+  auto opened = OpenJournal(env, SmallSegments(700));
+  ASSERT_TRUE(opened.ok());
+  Journal& journal = *opened->journal;
+  AppendRange(journal, 1, 300, 10);
+  journal.Append(Payload(301));  // not committed: not visible
+
+  EXPECT_EQ(ReadAll(journal, 0), Range(1, 300));
+  EXPECT_EQ(ReadAll(journal, 1), Range(1, 300));
+  EXPECT_EQ(ReadAll(journal, 150), Range(150, 300));
+  EXPECT_EQ(ReadAll(journal, 150, 5), Range(150, 154));
+  EXPECT_EQ(ReadAll(journal, 300), Range(300, 300));
+  EXPECT_TRUE(ReadAll(journal, 301).empty());
+  ASSERT_TRUE(journal.Commit().ok());
+  EXPECT_EQ(ReadAll(journal, 299), Range(299, 301));
+}
+
+// Reads 40 records from every 53rd sequence of 900 records of about 3 KB.
+void ExpectReadsFromAnywhere(Journal& journal, const std::string& filler) {
+  for (uint64_t from = 1; from <= 900; from += 53) {
+    uint64_t expected = from;
+    const Status status = journal.ReadFrom(from, [&](uint64_t sequence, std::string_view payload) {
+      EXPECT_EQ(sequence, expected);
+      EXPECT_EQ(payload, filler + std::to_string(sequence));
+      ++expected;
+      return expected < from + 40;
+    });
+    ASSERT_TRUE(status.ok()) << status.ToString();
+    EXPECT_EQ(expected, std::min<uint64_t>(from + 40, 901));
+  }
+}
+
+TEST(JournalTest, ReadFromStartsAnywhereInLargeSegments) {
+  MemEnv env;
+  Options options = DefaultOptions();
+  options.segment_bytes_max = 1 << 20;
+  const std::string filler(3000, 'x');
+  // Once as written and once as recovered: both build the index that ReadFrom starts from.
+  {
+    auto written = Journal::Open(env, options, {});
+    ASSERT_TRUE(written.ok());
+    for (uint64_t sequence = 1; sequence <= 900; ++sequence) {
+      (*written)->Append(filler + std::to_string(sequence));
+      if (sequence % 3 == 0) {
+        ASSERT_TRUE((*written)->Commit().ok());
+      }
+    }
+    ExpectReadsFromAnywhere(**written, filler);
+  }
+  EXPECT_GE(CountFiles(env, "segment-"), 2u);
+  auto recovered = Journal::Open(env, options, {});
+  ASSERT_TRUE(recovered.ok());
+  ExpectReadsFromAnywhere(**recovered, filler);
+}
+
+TEST(JournalTest, ReadFromBeforeTheOldestSegmentIsNotFound) {
+  const Options options = SmallSegments(512);
+  MemEnv env;
+  WriteTwoSnapshots(env, options);
+  auto reopened = OpenJournal(env, options);
+  ASSERT_TRUE(reopened.ok());
+  const Status status = reopened->journal->ReadFrom(1, [](uint64_t, std::string_view) {
+    ADD_FAILURE() << "nothing should be visited";
+    return true;
+  });
+  EXPECT_EQ(status.code(), Code::kNotFound);
+  EXPECT_EQ(ReadAll(*reopened->journal, 120), Range(120, 250));
+}
+
+TEST(JournalTest, InvalidSnapshotRequestsDoNotPoison) {
+  MemEnv env;
+  auto opened = OpenJournal(env, DefaultOptions());
+  ASSERT_TRUE(opened.ok());
+  Journal& journal = *opened->journal;
+  AppendRange(journal, 1, 10, 10);
+  journal.Append(Payload(11));
+  EXPECT_EQ(journal.WriteSnapshot(0, "s").code(), Code::kInvalidArgument);
+  EXPECT_EQ(journal.WriteSnapshot(11, "s").code(), Code::kInvalidArgument) << "not durable yet";
+  ASSERT_TRUE(journal.WriteSnapshot(8, ReferenceState(8).Encode()).ok());
+  EXPECT_EQ(journal.WriteSnapshot(7, "s").code(), Code::kInvalidArgument) << "older";
+  EXPECT_TRUE(journal.status().ok());
+  EXPECT_TRUE(journal.Commit().ok());
+}
+
+TEST(JournalTest, HandlerErrorAbortsOpen) {
+  MemEnv env;
+  {
+    auto opened = OpenJournal(env, DefaultOptions());
+    ASSERT_TRUE(opened.ok());
+    AppendRange(*opened->journal, 1, 10, 10);
+  }
+  RecoveryHandler handler;
+  handler.on_record = [](uint64_t sequence, std::string_view) {
+    return sequence == 4 ? Status(Code::kInternal, "cannot apply 4") : Status::Ok();
+  };
+  auto opened = Journal::Open(env, DefaultOptions(), handler);
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(opened.status().message(), "cannot apply 4");
+}
+
+TEST(JournalTest, LeftoverSnapshotTemporaryIsRemovedAndStrangersIgnored) {
+  MemEnv env;
+  {
+    auto opened = OpenJournal(env, DefaultOptions());
+    ASSERT_TRUE(opened.ok());
+    AppendRange(*opened->journal, 1, 10, 10);
+    env.FailNth(FaultOp::kRename, 1);  // the snapshot is written but never renamed into place
+    EXPECT_FALSE(opened->journal->WriteSnapshot(10, ReferenceState(10).Encode()).ok());
+  }
+  ASSERT_TRUE(env.FileExists(SnapshotPath(10) + ".tmp"));
+  auto stranger = env.OpenWritable(JoinPath(kDir, "README"), false);
+  ASSERT_TRUE(stranger.ok());
+  auto reopened = OpenJournal(env, DefaultOptions());
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  EXPECT_EQ(reopened->stats.snapshot_sequence, 0u);
+  EXPECT_EQ(reopened->sequences, Range(1, 10));
+  EXPECT_FALSE(env.FileExists(SnapshotPath(10) + ".tmp"));
+  EXPECT_TRUE(env.FileExists(JoinPath(kDir, "README")));
+}
+
+TEST(JournalTest, RejectsBadOptions) {
+  MemEnv env;
+  Options options = DefaultOptions();
+  options.dir.clear();
+  EXPECT_EQ(Journal::Open(env, options, {}).status().code(), Code::kInvalidArgument);
+  options = DefaultOptions();
+  options.record_bytes_max = 0;
+  EXPECT_EQ(Journal::Open(env, options, {}).status().code(), Code::kInvalidArgument);
+}
+
+TEST(JournalRealDiskTest, BasicsOnTheRealFileSystem) {
+  char pattern[] = "/tmp/surge-journal-test-XXXXXX";
+  ASSERT_NE(::mkdtemp(pattern), nullptr);
+  const std::string root = pattern;
+  Options options;
+  options.dir = root + "/j";
+  options.segment_bytes_max = 4096;
+  Env& env = *Env::Default();
+  {
+    auto opened = OpenJournal(env, options);
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    AppendRange(*opened->journal, 1, 300, 16);
+    ASSERT_TRUE(opened->journal->WriteSnapshot(200, ReferenceState(200).Encode()).ok());
+    opened->journal->Append(Payload(301));  // never committed
+  }
+  {
+    auto opened = OpenJournal(env, options);
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    EXPECT_EQ(opened->stats.snapshot_sequence, 200u);
+    EXPECT_EQ(opened->sequences, Range(201, 300));
+    EXPECT_EQ(opened->state, ReferenceState(300));
+    EXPECT_EQ(ReadAll(*opened->journal, 1), Range(1, 300));
+    AppendRange(*opened->journal, 301, 310, 4);
+  }
+  // Cut the last segment in the middle of its last record: a torn tail on a real file.
+  std::vector<std::filesystem::path> segments;
+  for (const auto& entry : std::filesystem::directory_iterator(options.dir)) {
+    if (entry.path().filename().string().starts_with("segment-")) segments.push_back(entry.path());
+  }
+  std::sort(segments.begin(), segments.end());
+  ASSERT_FALSE(segments.empty());
+  const uint64_t size = std::filesystem::file_size(segments.back());
+  std::filesystem::resize_file(segments.back(), size - 3);
+  {
+    auto opened = OpenJournal(env, options);
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    EXPECT_EQ(opened->stats.last_sequence, 309u);
+    EXPECT_EQ(opened->stats.torn_bytes_dropped, FrameBytes(310) - 3);
+    EXPECT_EQ(std::filesystem::file_size(segments.back()), size - FrameBytes(310));
+  }
+  std::filesystem::remove_all(root);
+}
+
+}  // namespace
+}  // namespace surge::journal
