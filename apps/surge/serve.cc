@@ -1,0 +1,93 @@
+#include "serve.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "api/api.h"
+#include "common/env.h"
+#include "common/log.h"
+
+namespace surge::cli {
+namespace {
+
+sigset_t StopSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  return signals;
+}
+
+// The host to put in URLs: a wildcard address is reachable on loopback.
+std::string UrlHost(const std::string& host) {
+  if (host == "0.0.0.0" || host.empty()) return "127.0.0.1";
+  if (host == "::") return "[::1]";
+  if (host.find(':') != std::string::npos) return "[" + host + "]";
+  return host;
+}
+
+}  // namespace
+
+void BlockStopSignals() {
+  const sigset_t signals = StopSignals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Writes to a closed socket must fail with EPIPE, not kill the process.
+  signal(SIGPIPE, SIG_IGN);
+}
+
+int Serve(const ServeOptions& options) {
+  auto opened = center::Center::Open(*Env::Default(), options.center);
+  if (!opened.ok()) {
+    SURGE_LOG_ERROR("cannot open the center in %s: %s", options.center.data_dir.c_str(),
+                    opened.status().ToString().c_str());
+    return 1;
+  }
+  std::unique_ptr<center::Center> center = std::move(opened).value();
+  const center::Stats recovered = center->stats();
+  SURGE_LOG_INFO("center %s recovered %llu records from %s", center->center_id().c_str(),
+                 static_cast<unsigned long long>(recovered.recovered_records),
+                 options.center.data_dir.c_str());
+  if (options.prepare) {
+    const Status prepared = options.prepare(*center);
+    if (!prepared.ok()) {
+      SURGE_LOG_ERROR("%s", prepared.ToString().c_str());
+      center->Stop();
+      return 1;
+    }
+  }
+
+  std::unique_ptr<http::Handler> handler = api::NewCenterHandler(*center);
+  auto started = http::Server::Start(options.http, *handler);
+  if (!started.ok()) {
+    SURGE_LOG_ERROR("cannot listen on %s:%u: %s", options.http.host.c_str(),
+                    static_cast<unsigned>(options.http.port), started.status().ToString().c_str());
+    center->Stop();
+    return 1;
+  }
+  std::unique_ptr<http::Server> server = std::move(started).value();
+  // Tests and scripts wait for this line on stdout and read the port from its end.
+  std::printf("surge center %s listening on %s:%u\n", center->center_id().c_str(),
+              UrlHost(options.http.host).c_str(), static_cast<unsigned>(server->port()));
+  std::fflush(stdout);
+  if (options.ready) {
+    options.ready("http://" + UrlHost(options.http.host) + ":" + std::to_string(server->port()));
+  }
+
+  const sigset_t signals = StopSignals();
+  int received = 0;
+  while (sigwait(&signals, &received) != 0) {
+  }
+  SURGE_LOG_INFO("received %s: stopping the server, then draining and syncing the center",
+                 received == SIGINT ? "SIGINT" : "SIGTERM");
+  server->Stop();
+  center->Stop();
+  const center::Stats stats = center->stats();
+  SURGE_LOG_INFO("center %s stopped cleanly at sequence %llu", center->center_id().c_str(),
+                 static_cast<unsigned long long>(stats.last_sequence));
+  return 0;
+}
+
+}  // namespace surge::cli

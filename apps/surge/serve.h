@@ -1,0 +1,33 @@
+// Running one center behind the HTTP API until SIGTERM or SIGINT: what `surge center` and
+// `surge up` share.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "center/center.h"
+#include "http/http.h"
+
+namespace surge::cli {
+
+struct ServeOptions {
+  center::Options center;
+  http::ServerOptions http;
+  // Runs after recovery, before the server starts listening (surge up loads its demo here).
+  // An error stops the center and the program exits 1.
+  std::function<Status(center::Center& center)> prepare;
+  // Runs once the server listens, with its base URL ("http://127.0.0.1:8080").
+  std::function<void(const std::string& base_url)> ready;
+};
+
+// Blocks SIGINT and SIGTERM in the calling thread; call first in main, before any thread starts,
+// so that every thread inherits the mask and the signals reach Serve's sigwait.
+void BlockStopSignals();
+
+// Opens the center (recovery), starts the server with the API handler, prints "surge center <id>
+// listening on HOST:PORT" to stdout, and waits for SIGTERM or SIGINT; then stops the server,
+// stops the center (drain, sync) and returns 0. Returns 1 if the center or the server cannot
+// start (the reason is logged).
+int Serve(const ServeOptions& options);
+
+}  // namespace surge::cli
