@@ -397,13 +397,12 @@ void CenterImpl::ProcessBatch(Request* begin, Request* end) {
 }
 
 void CenterImpl::RunReads(Request* begin, Request* end, int64_t now_ms) {
-  uint64_t reads = 0;
   for (Request* request = begin; request != end; ++request) {
     if (!request->read) continue;
+    // Counted first, so that whoever the read answers sees it in the stats.
+    reads_served_.fetch_add(1, std::memory_order_relaxed);
     request->read(*trade_, now_ms);
-    ++reads;
   }
-  if (reads > 0) reads_served_.fetch_add(reads, std::memory_order_relaxed);
 }
 
 // Appends commands_ to the journal and makes them durable with one sync.
@@ -425,6 +424,8 @@ Status CenterImpl::JournalCommands(int64_t now_ms) {
 
 void CenterImpl::ApplyAndAnswer() {
   SURGE_ASSERT(commands_.size() == command_dones_.size());
+  // Counted before the first reply, so that whoever got a reply sees it in the stats.
+  commands_applied_.fetch_add(commands_.size(), std::memory_order_relaxed);
   for (size_t i = 0; i < commands_.size(); ++i) {
     trade::Reply reply = trade_->Apply(commands_[i]);
     if (const auto* campaign = std::get_if<trade::PutCampaign>(&commands_[i].body);
@@ -433,7 +434,6 @@ void CenterImpl::ApplyAndAnswer() {
     }
     if (command_dones_[i]) command_dones_[i](std::move(reply));
   }
-  commands_applied_.fetch_add(commands_.size(), std::memory_order_relaxed);
   state_hash_stale_ = true;
 }
 
@@ -534,11 +534,35 @@ void CenterImpl::RefreshStateHash() {
   state_hash_stale_ = false;
 }
 
+std::string ParentDirectory(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return "";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+// Creates `dir` and its missing parents, and makes every new entry durable in its parent: a
+// directory that a crash could take away would take the whole journal with it.
+Status CreateDirDurably(Env& env, std::string dir) {
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  std::vector<std::string> missing;
+  for (std::string at = dir; !at.empty() && at != "/" && !env.FileExists(at);
+       at = ParentDirectory(at)) {
+    missing.push_back(at);
+  }
+  SURGE_RETURN_IF_ERROR(env.CreateDir(dir));
+  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+    const std::string parent = ParentDirectory(*it);
+    SURGE_RETURN_IF_ERROR(env.SyncDir(parent.empty() ? "." : parent));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Center>> Center::Open(Env& env, const Options& options) {
   SURGE_RETURN_IF_ERROR(ValidateOptions(options));
-  const Status created = env.CreateDir(options.data_dir);
+  const Status created = CreateDirDurably(env, options.data_dir);
   if (!created.ok()) return created.Annotate("creating the data directory " + options.data_dir);
   auto center = std::make_unique<CenterImpl>(env, options);
   SURGE_RETURN_IF_ERROR(center->Recover());
