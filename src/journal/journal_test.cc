@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/coding.h"
+#include "common/log.h"
 #include "common/mem_env.h"
 #include "journal/record.h"
 
@@ -16,6 +17,12 @@ namespace surge::journal {
 namespace {
 
 constexpr char kDir[] = "/data/journal";
+
+// Every Open logs a line; the hundreds of Opens here would drown the test output in them.
+const bool kQuietLogs = [] {
+  SetLogLevel(LogLevel::kWarning);
+  return true;
+}();
 
 // The payload of record `sequence`: deterministic, of varying length, so any record can be
 // checked anywhere without keeping a copy.
@@ -442,8 +449,12 @@ TEST(JournalTest, DamagedNewestSnapshotFallsBackToThePreviousOne) {
   ASSERT_FALSE(env.FileExists(SegmentPath(1))) << "segments covered by snapshot 100 are gone";
   ASSERT_TRUE(env.FlipBit(SnapshotPath(200), kSnapshotHeaderBytes + 3).ok());
 
+  ::testing::internal::CaptureStderr();
   auto reopened = OpenJournal(env, options);
+  const std::string log = ::testing::internal::GetCapturedStderr();
   ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  EXPECT_NE(log.find(SnapshotPath(200) + " is damaged"), std::string::npos) << log;
+  EXPECT_NE(log.find("falling back"), std::string::npos) << log;
   EXPECT_EQ(reopened->stats.snapshot_sequence, 100u);
   EXPECT_EQ(reopened->sequences, Range(101, 250));
   EXPECT_EQ(reopened->state, ReferenceState(250));

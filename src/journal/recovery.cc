@@ -115,7 +115,10 @@ Status JournalImpl::LoadNewestSnapshot(const RecoveryHandler& handler, Replay& r
       reason = "its header names sequence " + std::to_string(sequence);
     }
     if (!valid) {
-      const std::string note = "snapshot " + path + " is damaged (" + reason + ")";
+      std::string note = "snapshot " + path;
+      note += " is damaged (";
+      note += reason;
+      note += ")";
       replay.skipped_snapshots += "; " + note;
       const std::string fallback = std::next(it) != snapshot_files_.rend()
                                        ? "the previous snapshot"
