@@ -706,9 +706,11 @@ std::shared_ptr<Exchange> Loop::AcquireExchange() {
 }
 
 void Loop::ReleaseExchange(std::shared_ptr<Exchange> exchange) {
+  // Shared with a Responder not yet sent (its connection closed): the request's views must stay
+  // valid, so the exchange keeps its buffer, and whoever drops the last reference frees both.
+  if (exchange.use_count() != 1) return;
   if (exchange->buffer != nullptr) ReleaseBuffer(std::move(exchange->buffer));
-  // Shared with a Responder not yet sent (its connection closed): that one frees it later.
-  if (exchange.use_count() != 1 || exchange_pool_.size() >= kExchangePoolMax) return;
+  if (exchange_pool_.size() >= kExchangePoolMax) return;
   exchange->response = Response();
   exchange->request = Request();
   exchange->connection = nullptr;
