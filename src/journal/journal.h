@@ -4,17 +4,25 @@
 //   segment-<first sequence, 20 digits>.log   records, back to back
 //   snapshot-<sequence, 20 digits>.snap       the state after applying every record <= sequence
 // A record is framed as [crc32c u32][payload length u32][sequence u64][payload]; the checksum
-// covers length, sequence and payload. Sequences start at 1 and have no gaps.
+// covers length, sequence and payload. Sequences start at 1 and have no gaps. A snapshot file is
+// [magic "SURGSNAP"][version u32][crc32c u32][sequence u64][length u64][state]; it is written to a
+// .tmp file, synced and renamed into place, so a snapshot under its real name is always complete.
+// Integers are little-endian.
 //
 // Durability: Append only buffers. Commit writes everything appended since the last Commit and
 // makes it durable with one fdatasync (group commit: the caller decides how many records form a
 // batch, and pays one sync for all of them).
 //
-// Recovery (Open): loads the newest snapshot that verifies, then replays every record after it, in
-// order. A torn tail (the last record of the last segment incomplete or failing its checksum, with
-// nothing after it) is dropped and the file truncated: it was never acknowledged. Damage anywhere
-// before the tail is reported as corruption naming the file and the byte offset, and Open fails:
-// the center refuses to start rather than skip acknowledged data.
+// Recovery (Open): loads the newest snapshot that verifies (a damaged one is logged and passed
+// over for the previous one), then replays every record after it, in order, checking that
+// sequences follow on across files. A torn tail (the last record of the last segment incomplete or
+// failing its checksum, with nothing after it) is dropped and the file truncated: it was never
+// acknowledged. Damage anywhere before the tail is reported as corruption naming the file and the
+// byte offset, and Open fails: the center refuses to start rather than skip acknowledged data.
+// Whole records of a batch whose Commit never returned may survive a crash and be replayed: they
+// were never acknowledged, so their commands must simply apply like any other (idempotency by
+// request id covers a client's retry). Open syncs the last segment before returning, so everything
+// it replayed is durable.
 //
 // All file access goes through the Env, so tests can tear writes and crash at any point.
 // Thread safety: none; one thread owns a Journal.
