@@ -625,6 +625,28 @@ TEST(JournalTest, ReadFromStartsAnywhereInLargeSegments) {
   ExpectReadsFromAnywhere(**recovered, filler);
 }
 
+TEST(JournalTest, ReadFromReportsDamageWithoutPoisoning) {
+  MemEnv env;
+  auto opened = OpenJournal(env, SmallSegments(300));
+  ASSERT_TRUE(opened.ok());
+  Journal& journal = *opened->journal;
+  AppendRange(journal, 1, 40, 4);
+  ASSERT_TRUE(env.FlipBit(SegmentPath(1), OffsetOf(1, 2) + kRecordHeaderBytes).ok());
+  std::vector<uint64_t> visited;
+  const Status status = journal.ReadFrom(1, [&](uint64_t sequence, std::string_view) {
+    visited.push_back(sequence);
+    return true;
+  });
+  EXPECT_EQ(status.code(), Code::kCorruption);
+  EXPECT_NE(status.message().find(SegmentPath(1) + " at offset " + std::to_string(OffsetOf(1, 2))),
+            std::string::npos)
+      << status.message();
+  EXPECT_EQ(visited, Range(1, 1));
+  // Writing is unaffected.
+  EXPECT_TRUE(journal.status().ok());
+  AppendRange(journal, 41, 42, 2);
+}
+
 TEST(JournalTest, ReadFromBeforeTheOldestSegmentIsNotFound) {
   const Options options = SmallSegments(512);
   MemEnv env;
