@@ -58,6 +58,7 @@ Status JournalImpl::Poison(Status status) {
   SURGE_ASSERT(!status.ok());
   if (status_.ok()) {
     status_ = status;
+    buffer_.clear();  // nothing more will be written
     SURGE_LOG_ERROR("journal %s is unusable: %s", options_.dir.c_str(), status.ToString().c_str());
   }
   return status;
