@@ -189,6 +189,10 @@ TEST_F(ApiTest, Healthz) {
   const Answer answer = Do("GET", "/healthz");
   EXPECT_EQ(answer.status, 200);
   EXPECT_EQ(answer.body, R"({"status":"ok","center":"c1","role":"primary","epoch":0})");
+  const Answer head = Do("HEAD", "/healthz");  // answered as GET, without the body
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.body, "");
+  EXPECT_EQ(Do("HEAD", "/v1/orders").status, 405);
 }
 
 TEST_F(ApiTest, MasterDataPutReturnsTheStoredObjectAndGetReadsIt) {

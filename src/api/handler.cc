@@ -98,9 +98,12 @@ std::string_view AllowedMethods(Resource resource) {
   return "";
 }
 
+// HEAD is answered as GET (the server sends the headers only).
+bool IsRead(std::string_view method) { return method == "GET" || method == "HEAD"; }
+
 bool MethodAllowed(Resource resource, std::string_view method) {
   const std::string_view allowed = AllowedMethods(resource);
-  if (method == "GET") return allowed.find("GET") != std::string_view::npos;
+  if (IsRead(method)) return allowed.find("GET") != std::string_view::npos;
   if (method == "PUT") return allowed.find("PUT") != std::string_view::npos;
   if (method == "POST") return allowed.find("POST") != std::string_view::npos;
   return false;
@@ -178,7 +181,7 @@ class CenterHandler final : public http::Handler {
                                       "[A-Za-z0-9_.:-]"));
       return;
     }
-    if (request.method == "GET") {
+    if (IsRead(request.method)) {
       HandleRead(*route, std::move(responder));
     } else {
       HandleWrite(*route, request.body, std::move(responder));
