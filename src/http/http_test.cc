@@ -19,7 +19,6 @@ using testing::RawSocket;
 using namespace std::chrono_literals;
 
 std::unique_ptr<Server> StartServer(Handler& handler, ServerOptions options = {}) {
-  options.port = 0;
   auto server = Server::Start(options, handler);
   EXPECT_TRUE(server.ok()) << server.status().ToString();
   return server.ok() ? std::move(server).value() : nullptr;
@@ -489,13 +488,17 @@ TEST(HttpServer, ClientThatNeverReadsIsThrottled) {
   for (int i = 0; i < 50; ++i) {
     if (::send(socket.fd(), batch.data(), batch.size(), MSG_NOSIGNAL) <= 0) break;
   }
-  std::this_thread::sleep_for(300ms);
+  // Wait until the server stops making progress (the machine may be slow).
+  int handled = -1;
+  for (int i = 0; i < 50 && handler.calls() != handled; ++i) {
+    handled = handler.calls();
+    std::this_thread::sleep_for(200ms);
+  }
   // 64 KiB each: reading stopped once about 1 MiB (plus what the socket buffers took) was
   // queued, far below the thousands of requests sent.
-  const int handled = handler.calls();
   EXPECT_GT(handled, 0);
   EXPECT_LT(handled, 200);
-  std::this_thread::sleep_for(200ms);
+  std::this_thread::sleep_for(300ms);
   EXPECT_EQ(handler.calls(), handled);
   socket.Close();
   Client client("127.0.0.1", server->port(), 5s);
@@ -653,6 +656,41 @@ TEST(HttpServer, ResponsesFromManyThreadsUnderLoad) {
   ready.notify_all();
   for (auto& worker : workers) worker.join();
   EXPECT_EQ(correct.load(), 4 * 50 * 16);
+}
+
+TEST(HttpServer, LargeBodiesAndResponsesCrossManyReadsAndWrites) {
+  FunctionHandler handler([](const Request& request, Responder responder) {
+    // Echo the body eight times over: a response far larger than the socket buffers.
+    std::string body;
+    for (int i = 0; i < 8; ++i) body.append(request.body);
+    responder.Send(Text(200, std::move(body)));
+  });
+  auto server = StartServer(handler);
+  Client client("127.0.0.1", server->port(), 10s);
+  std::string body(900 * 1024, '\0');
+  for (size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>('a' + i % 23);
+  for (int round = 0; round < 3; ++round) {
+    auto response = client.Do("PUT", "/big", body);
+    ASSERT_TRUE(response.ok()) << response.status().ToString();
+    ASSERT_EQ(response->body.size(), 8 * body.size());
+    EXPECT_EQ(response->body.substr(7 * body.size()), body);
+  }
+  // Past the default 1 MiB limit: body_too_large.
+  auto too_large = client.Do("PUT", "/big", std::string(1024 * 1024 + 1, 'x'));
+  ASSERT_TRUE(too_large.ok()) << too_large.status().ToString();
+  EXPECT_EQ(too_large->status, 400);
+  EXPECT_NE(too_large->body.find("body_too_large"), std::string::npos);
+}
+
+TEST(HttpServer, RefusesAnExplicitPortThatIsTaken) {
+  FunctionHandler handler(
+      [](const Request&, Responder responder) { responder.Send(Text(200, "ok")); });
+  auto first = StartServer(handler);
+  ServerOptions options;
+  options.port = first->port();
+  auto second = Server::Start(options, handler);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), Code::kIoError);
 }
 
 TEST(HttpClient, ReportsConnectionFailuresAndReconnects) {

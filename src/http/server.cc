@@ -141,7 +141,10 @@ class Loop {
   ~Loop();
   Status Init();
   void Run();
-  Mailbox& mailbox() { return *mailbox_; }
+  // Any thread: interrupts epoll_wait (to notice Stop).
+  void Wake() {
+    if (mailbox_ != nullptr) mailbox_->Wake();
+  }
   // Loop thread: the response of `exchange` has arrived.
   void Complete(std::shared_ptr<Exchange> exchange);
 
@@ -739,7 +742,22 @@ void Loop::ReleaseBuffer(std::shared_ptr<ReadBuffer> buffer) {
 
 // ---- Listening sockets -------------------------------------------------------------------------
 
-Result<int> OpenListener(const std::string& host, uint16_t port) {
+// SO_REUSEPORT would let a second server on the same explicit port silently take half of the
+// connections; a plain bind first fails if anything listens there already.
+Status CheckPortFree(const addrinfo& address, const std::string& host, uint16_t port) {
+  const int fd = socket(address.ai_family, address.ai_socktype | SOCK_CLOEXEC, address.ai_protocol);
+  if (fd < 0) return Status(Code::kIoError, std::string("socket: ") + strerror(errno));
+  const int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));  // TIME_WAIT leftovers are fine
+  const bool free = bind(fd, address.ai_addr, address.ai_addrlen) == 0;
+  const int error = errno;
+  ::close(fd);
+  if (free) return Status::Ok();
+  return Status(Code::kIoError,
+                "listening on " + host + ":" + std::to_string(port) + ": " + strerror(error));
+}
+
+Result<int> OpenListener(const std::string& host, uint16_t port, bool first) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -754,6 +772,13 @@ Result<int> OpenListener(const std::string& host, uint16_t port) {
   std::string failure = "no address";
   int fd = -1;
   for (addrinfo* a = addresses; a != nullptr && fd < 0; a = a->ai_next) {
+    if (first && port != 0) {
+      const Status free = CheckPortFree(*a, host, port);
+      if (!free.ok()) {
+        freeaddrinfo(addresses);
+        return free;
+      }
+    }
     fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
     if (fd < 0) continue;
     const int one = 1;
@@ -792,7 +817,7 @@ class ServerImpl final : public Server {
     if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     uint16_t port = options.port;
     for (int i = 0; i < threads; ++i) {
-      Result<int> fd = OpenListener(options.host, port);
+      Result<int> fd = OpenListener(options.host, port, /*first=*/i == 0);
       if (!fd.ok()) return fd.status();
       if (port == 0) port = BoundPort(*fd);
       loops_.push_back(std::make_unique<Loop>(options, handler, connections_, stopping_, *fd));
@@ -808,7 +833,7 @@ class ServerImpl final : public Server {
   void Stop() override {
     std::lock_guard lock(stop_mutex_);
     stopping_.store(true);
-    for (auto& loop : loops_) loop->mailbox().Wake();
+    for (auto& loop : loops_) loop->Wake();
     for (std::thread& thread : threads_) thread.join();
     threads_.clear();
     loops_.clear();
