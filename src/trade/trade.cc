@@ -9,10 +9,10 @@ namespace surge::trade {
 namespace {
 
 using internal::Campaign;
+using internal::Cat;
 using internal::Counts;
 using internal::Expiry;
-using internal::HoldingKey;
-using internal::IdMap;
+using internal::IdTable;
 using internal::Item;
 using internal::kNoIndex;
 using internal::Merchant;
@@ -58,9 +58,8 @@ void SetStock(Counts& counts, int64_t stock) {
   AssertCounts(counts);
 }
 
-bool ExpiryLater(const Expiry& a, const Expiry& b) {
-  if (a.expires_at_ms != b.expires_at_ms) return a.expires_at_ms > b.expires_at_ms;
-  return a.order > b.order;
+StockCounts ToStockCounts(const Counts& c) {
+  return StockCounts{c.stock, c.available, c.reserved, c.sold};
 }
 
 bool Overlaps(const Campaign& campaign, int64_t starts_at_ms, int64_t ends_at_ms) {
@@ -81,7 +80,21 @@ Reply ValueReply(View view) {
 }
 
 Status NotFound(std::string_view what, std::string_view id) {
-  return Status(Code::kNotFound, internal::Cat(what, " ", id, " not found"));
+  return Status(Code::kNotFound, Cat(what, " ", id, " not found"));
+}
+
+Status WrongState(std::string_view order_id, OrderStatus status) {
+  return Status(Code::kWrongState, Cat("order ", order_id, " is ", OrderStatusName(status)));
+}
+
+// Returns the index of `id`, adding a default entity if it is new.
+template <typename Entity>
+uint32_t Intern(IdTable& ids, std::vector<Entity>& entities, std::string_view id) {
+  bool added = false;
+  const uint32_t index = ids.Insert(id, &added);
+  if (added) entities.emplace_back();
+  SURGE_ASSERT(entities.size() == ids.size());
+  return index;
 }
 
 class TradeImpl final : public Trade {
@@ -101,14 +114,14 @@ class TradeImpl final : public Trade {
   std::optional<StockCounts> ActiveCampaignCounts(std::string_view sku,
                                                   int64_t now_ms) const override;
   bool KnowsRequest(std::string_view request_id) const override {
-    return state_.requests.contains(request_id);
+    return state_.request_ids.Find(request_id) != kNoIndex;
   }
   void ForEachRequestId(const std::function<void(std::string_view)>& visit) const override {
-    for (const auto& [request_id, record] : state_.requests) visit(request_id);
+    for (const std::string_view request_id : state_.request_ids.ids()) visit(request_id);
   }
   std::optional<int64_t> NextExpiryMs() const override {
-    if (state_.expiry_heap.empty()) return std::nullopt;
-    return state_.expiry_heap.front().expires_at_ms;
+    if (state_.expiry.empty()) return std::nullopt;
+    return state_.expiry.Front().expires_at_ms;
   }
   int64_t last_now_ms() const override { return state_.last_now_ms; }
   uint64_t order_count() const override { return state_.orders.size(); }
@@ -129,18 +142,19 @@ class TradeImpl final : public Trade {
   Reply Handle(const CancelOrder& body, int64_t now_ms);
   Reply Handle(const Tick&, int64_t) { return Reply{}; }
 
-  // PlaceOrder, steps 2-4 of trade.h; fills `record` with the outcome.
-  void TryReserve(const PlaceOrder& body, int64_t now_ms, std::string_view request_id,
-                  RequestRecord* record);
-  // Resolves one item into state_.items.back(); kReserved if it can be reserved.
-  Outcome PlanItem(uint32_t user, const OrderItem& item, int64_t now_ms);
-  void CommitOrder(uint32_t user, std::string_view request_id, int64_t now_ms, size_t items_begin);
-  Reply RememberedReply(const RequestRecord& record, const PlaceOrder& body, bool replayed) const;
   Status CheckCampaignUpdate(const PutCampaign& body, uint32_t product) const;
   int64_t LargestHolding(uint32_t campaign) const;
 
-  void ExpireDue(int64_t now_ms);
-  void DropSettledExpiries();
+  // PlaceOrder, steps 2-4 of trade.h; fills `record` with the outcome.
+  void TryReserve(const PlaceOrder& body, int64_t now_ms, uint32_t request, RequestRecord* record);
+  // Resolves one item into state_.items.back(); kReserved if it can be reserved.
+  Outcome PlanItem(uint32_t user, const OrderItem& wanted, int64_t now_ms);
+  void CommitOrder(uint32_t user, uint32_t request, int64_t now_ms, size_t items_begin);
+  Reply RememberedReply(const RequestRecord& record, const PlaceOrder& body, bool replayed) const;
+
+  // Expires every reservation due at `now_ms` and drops paid or cancelled orders from the front
+  // of the expiry queue, so that its front is a reserved order.
+  void Settle(int64_t now_ms);
   // reserved -> cancelled or expired: stock and per-user units return.
   void Release(Order& order, OrderStatus status);
   void AddHolding(uint32_t user, uint32_t campaign, int64_t delta);
@@ -148,8 +162,10 @@ class TradeImpl final : public Trade {
     return item.campaign != kNoIndex ? state_.campaigns[item.campaign].counts
                                      : state_.products[item.product].inventory;
   }
+
   uint32_t FindOrder(std::string_view order_id) const;
   OrderView MakeOrderView(uint32_t index, OrderStatus shown) const;
+  OrderView MakeOrderViewAt(uint32_t index, int64_t now_ms) const;
   CampaignView MakeCampaignView(uint32_t index) const;
   ProductView MakeProductView(uint32_t index) const;
 
@@ -160,54 +176,43 @@ class TradeImpl final : public Trade {
 Reply TradeImpl::Apply(const Command& command) {
   SURGE_ASSERT(command.now_ms >= state_.last_now_ms);
   SURGE_ASSERT(command.now_ms <= kTimeMsMax);
+  if (const auto* order = std::get_if<PlaceOrder>(&command.body)) {
+    // The request and user tables are large and cold: start loading their entries now, so that
+    // the misses overlap with validation and fingerprinting instead of following each other.
+    state_.request_ids.Prefetch(order->request_id);
+    state_.user_ids.Prefetch(order->user);
+  }
   state_.last_now_ms = command.now_ms;
-  ExpireDue(command.now_ms);
+  Settle(command.now_ms);
   Status valid = ValidateBody(command.body);
   if (!valid.ok()) return ErrorReply(std::move(valid));
   Reply reply =
       std::visit([&](const auto& body) { return Handle(body, command.now_ms); }, command.body);
-  DropSettledExpiries();
+  Settle(command.now_ms);
   return reply;
 }
 
 // ---- Master data ---------------------------------------------------------------------------
 
-// Returns the index of `id`, adding a default entity (with its id set by `set_id`) if new.
-template <typename Entity, typename SetId>
-uint32_t Intern(State& state, IdMap& index, std::vector<Entity>& entities, std::string_view id,
-                SetId set_id) {
-  const auto found = index.find(id);
-  if (found != index.end()) return found->second;
-  SURGE_ASSERT(entities.size() < kNoIndex);
-  const auto position = static_cast<uint32_t>(entities.size());
-  const std::string_view key = state.arena.Store(id);
-  index.emplace(key, position);
-  set_id(entities.emplace_back(), key);
-  return position;
-}
-
 Reply TradeImpl::Handle(const PutMerchant& body, int64_t) {
-  const uint32_t index = Intern(state_, state_.merchant_index, state_.merchants, body.id,
-                                [](Merchant& m, std::string_view id) { m.id = id; });
+  const uint32_t index = Intern(state_.merchant_ids, state_.merchants, body.id);
   state_.merchants[index].name = body.name;
   return ValueReply(MerchantView{body.id, body.name});
 }
 
 Reply TradeImpl::Handle(const PutUser& body, int64_t) {
-  const uint32_t index = Intern(state_, state_.user_index, state_.users, body.id,
-                                [](User& u, std::string_view id) { u.id = id; });
-  state_.users[index].region = body.region;
+  const uint32_t index = Intern(state_.user_ids, state_.users, body.id);
+  if (index == state_.user_regions.size()) state_.user_regions.emplace_back();
+  state_.user_regions[index] = body.region;
   return ValueReply(UserView{body.id, body.region});
 }
 
 Reply TradeImpl::Handle(const PutProduct& body, int64_t) {
-  const auto merchant = state_.merchant_index.find(body.merchant);
-  if (merchant == state_.merchant_index.end())
-    return ErrorReply(NotFound("merchant", body.merchant));
-  const uint32_t index = Intern(state_, state_.product_index, state_.products, body.sku,
-                                [](Product& p, std::string_view sku) { p.sku = sku; });
+  const uint32_t merchant = state_.merchant_ids.Find(body.merchant);
+  if (merchant == kNoIndex) return ErrorReply(NotFound("merchant", body.merchant));
+  const uint32_t index = Intern(state_.product_ids, state_.products, body.sku);
   Product& product = state_.products[index];
-  product.merchant = merchant->second;
+  product.merchant = merchant;
   product.name = body.name;
   product.category = body.category;
   product.price_cents = body.price_cents;
@@ -215,74 +220,62 @@ Reply TradeImpl::Handle(const PutProduct& body, int64_t) {
 }
 
 Reply TradeImpl::Handle(const PutInventory& body, int64_t) {
-  const auto found = state_.product_index.find(body.sku);
-  if (found == state_.product_index.end()) return ErrorReply(NotFound("product", body.sku));
-  Product& product = state_.products[found->second];
+  const uint32_t index = state_.product_ids.Find(body.sku);
+  if (index == kNoIndex) return ErrorReply(NotFound("product", body.sku));
+  Product& product = state_.products[index];
   const int64_t held = product.inventory.reserved + product.inventory.sold;
   if (body.stock < held) {
-    return ErrorReply(Status(Code::kBadField,
-                             internal::Cat("stock must be at least ", held, ", the units of sku ",
-                                           body.sku, " reserved or sold")));
+    return ErrorReply(
+        Status(Code::kBadField, Cat("stock must be at least ", held, ", the units of sku ",
+                                    body.sku, " reserved or sold")));
   }
   product.has_inventory = true;
   SetStock(product.inventory, body.stock);
-  const Counts& c = product.inventory;
-  return ValueReply(InventoryView{body.sku, StockCounts{c.stock, c.available, c.reserved, c.sold}});
+  return ValueReply(InventoryView{body.sku, ToStockCounts(product.inventory)});
 }
 
 int64_t TradeImpl::LargestHolding(uint32_t campaign) const {
   int64_t largest = 0;
-  for (const auto& [key, units] : state_.holdings) {
-    if (static_cast<uint32_t>(key) == campaign) largest = std::max(largest, units);
-  }
+  for (const User& user : state_.users) largest = std::max(largest, user.Held(campaign));
   return largest;
 }
 
 Status TradeImpl::CheckCampaignUpdate(const PutCampaign& body, uint32_t product) const {
-  const auto found = state_.campaign_index.find(body.id);
-  const uint32_t self = found == state_.campaign_index.end() ? kNoIndex : found->second;
-  if (self != kNoIndex) {
-    const Campaign& campaign = state_.campaigns[self];
-    const int64_t held = campaign.counts.reserved + campaign.counts.sold;
-    if (campaign.product != product && held > 0) {
-      return Status(Code::kBadField, internal::Cat("sku cannot change while campaign ", body.id,
-                                                   " has units reserved or sold"));
-    }
+  const uint32_t self = state_.campaign_ids.Find(body.id);
+  const Campaign* existing = self == kNoIndex ? nullptr : &state_.campaigns[self];
+  const int64_t held = existing == nullptr ? 0 : existing->counts.reserved + existing->counts.sold;
+  if (existing != nullptr && existing->product != product && held > 0) {
+    return Status(Code::kBadField,
+                  Cat("sku cannot change while campaign ", body.id, " has units reserved or sold"));
   }
   for (const uint32_t other : state_.products[product].campaigns) {
     if (other != self && Overlaps(state_.campaigns[other], body.starts_at_ms, body.ends_at_ms)) {
-      return Status(Code::kBadField,
-                    internal::Cat("starts_at..ends_at overlaps the window of campaign ",
-                                  state_.campaigns[other].id, " of sku ", body.sku));
+      return Status(Code::kBadField, Cat("starts_at..ends_at overlaps the window of campaign ",
+                                         state_.campaign_ids.id(other), " of sku ", body.sku));
     }
   }
-  if (self == kNoIndex) return Status::Ok();
-  const Campaign& campaign = state_.campaigns[self];
-  const int64_t held = campaign.counts.reserved + campaign.counts.sold;
+  if (existing == nullptr) return Status::Ok();
   if (body.stock < held) {
-    return Status(Code::kBadField, internal::Cat("stock must be at least ", held, ", the units of ",
-                                                 "campaign ", body.id, " reserved or sold"));
+    return Status(Code::kBadField, Cat("stock must be at least ", held, ", the units of campaign ",
+                                       body.id, " reserved or sold"));
   }
-  if (body.per_user_limit < campaign.per_user_limit && held > 0) {
+  if (body.per_user_limit < existing->per_user_limit && held > 0) {
     const int64_t largest = LargestHolding(self);
     if (body.per_user_limit < largest) {
-      return Status(Code::kBadField,
-                    internal::Cat("per_user_limit must be at least ", largest,
-                                  ", the units a user holds in campaign ", body.id));
+      return Status(Code::kBadField, Cat("per_user_limit must be at least ", largest,
+                                         ", the units a user holds in campaign ", body.id));
     }
   }
   return Status::Ok();
 }
 
 Reply TradeImpl::Handle(const PutCampaign& body, int64_t) {
-  const auto found = state_.product_index.find(body.sku);
-  if (found == state_.product_index.end()) return ErrorReply(NotFound("product", body.sku));
-  const uint32_t product = found->second;
+  const uint32_t product = state_.product_ids.Find(body.sku);
+  if (product == kNoIndex) return ErrorReply(NotFound("product", body.sku));
   Status allowed = CheckCampaignUpdate(body, product);
   if (!allowed.ok()) return ErrorReply(std::move(allowed));
 
-  const uint32_t index = Intern(state_, state_.campaign_index, state_.campaigns, body.id,
-                                [](Campaign& c, std::string_view id) { c.id = id; });
+  const uint32_t index = Intern(state_.campaign_ids, state_.campaigns, body.id);
   Campaign& campaign = state_.campaigns[index];
   if (campaign.product != kNoIndex) std::erase(state_.products[campaign.product].campaigns, index);
   campaign.product = product;
@@ -294,8 +287,8 @@ Reply TradeImpl::Handle(const PutCampaign& body, int64_t) {
   SetStock(campaign.counts, body.stock);
   std::vector<uint32_t>& list = state_.products[product].campaigns;
   const auto position = std::lower_bound(
-      list.begin(), list.end(), index,
-      [&](uint32_t a, uint32_t) { return state_.campaigns[a].starts_at_ms < body.starts_at_ms; });
+      list.begin(), list.end(), body.starts_at_ms,
+      [&](uint32_t c, int64_t at) { return state_.campaigns[c].starts_at_ms < at; });
   list.insert(position, index);
   return ValueReply(MakeCampaignView(index));
 }
@@ -304,39 +297,38 @@ Reply TradeImpl::Handle(const PutCampaign& body, int64_t) {
 
 Reply TradeImpl::Handle(const PlaceOrder& body, int64_t now_ms) {
   const uint64_t fingerprint = PlaceOrderFingerprint(body);
-  // One probe of the request map: the key is copied into the arena first and given back if the
-  // request id is already known.
-  const std::string_view key = state_.arena.Store(body.request_id);
-  const auto [entry, inserted] = state_.requests.try_emplace(key);
-  if (!inserted) {
-    state_.arena.Unstore(key);
-    const RequestRecord& record = entry->second;
+  // One probe of the request table finds a known request id or adds the new one.
+  bool added = false;
+  const uint32_t request = state_.request_ids.Insert(body.request_id, &added);
+  if (!added) {
+    const RequestRecord& record = state_.requests[request];
     if (record.fingerprint != fingerprint) {
-      return ErrorReply(
-          Status(Code::kRequestIdReused,
-                 internal::Cat("request_id ", body.request_id,
-                               " was already used for an order with a different body")));
+      return ErrorReply(Status(Code::kRequestIdReused,
+                               Cat("request_id ", body.request_id,
+                                   " was already used for an order with a different body")));
     }
     return RememberedReply(record, body, /*replayed=*/true);
   }
-  RequestRecord& record = entry->second;  // stays valid: nothing else enters the map below
+  RequestRecord& record = state_.requests.emplace_back();
+  SURGE_ASSERT(state_.requests.size() == state_.request_ids.size());
   record.fingerprint = fingerprint;
-  TryReserve(body, now_ms, key, &record);
+  TryReserve(body, now_ms, request, &record);
   return RememberedReply(record, body, /*replayed=*/false);
 }
 
-void TradeImpl::TryReserve(const PlaceOrder& body, int64_t now_ms, std::string_view request_id,
+void TradeImpl::TryReserve(const PlaceOrder& body, int64_t now_ms, uint32_t request,
                            RequestRecord* record) {
-  const auto user = state_.user_index.find(body.user);
-  if (user == state_.user_index.end()) {
+  const uint32_t user = state_.user_ids.Find(body.user);
+  if (user == kNoIndex) {
     record->outcome = Outcome::kUserNotFound;
     return;
   }
+  __builtin_prefetch(&state_.users[user]);
   // Items are planned straight into state_.items and dropped again if any of them fails.
   const size_t items_begin = state_.items.size();
   SURGE_ASSERT(items_begin + kItemsMax < kNoIndex);
   for (size_t i = 0; i < body.items.size(); ++i) {
-    const Outcome outcome = PlanItem(user->second, body.items[i], now_ms);
+    const Outcome outcome = PlanItem(user, body.items[i], now_ms);
     if (outcome != Outcome::kReserved) {
       record->outcome = outcome;
       record->item = static_cast<uint8_t>(i);
@@ -347,23 +339,21 @@ void TradeImpl::TryReserve(const PlaceOrder& body, int64_t now_ms, std::string_v
   }
   record->outcome = Outcome::kReserved;
   record->target = static_cast<uint32_t>(state_.orders.size());
-  CommitOrder(user->second, request_id, now_ms, items_begin);
+  CommitOrder(user, request, now_ms, items_begin);
 }
 
 Outcome TradeImpl::PlanItem(uint32_t user, const OrderItem& wanted, int64_t now_ms) {
   Item& item = state_.items.emplace_back();
   item.quantity = wanted.quantity;
-  const auto found = state_.product_index.find(wanted.sku);
-  if (found == state_.product_index.end()) return Outcome::kProductNotFound;
-  item.product = found->second;
+  item.product = state_.product_ids.Find(wanted.sku);
+  if (item.product == kNoIndex) return Outcome::kProductNotFound;
   const Product& product = state_.products[item.product];
   item.campaign = internal::ActiveCampaign(state_, product, now_ms);
   if (item.campaign != kNoIndex) {
     const Campaign& campaign = state_.campaigns[item.campaign];
     item.price_cents = campaign.price_cents;
     if (wanted.quantity > campaign.counts.available) return Outcome::kCampaignSoldOut;
-    const auto holding = state_.holdings.find(HoldingKey(user, item.campaign));
-    const int64_t held = holding == state_.holdings.end() ? 0 : holding->second;
+    const int64_t held = state_.users[user].Held(item.campaign);
     if (held + wanted.quantity > campaign.per_user_limit) return Outcome::kLimitExceeded;
     return Outcome::kReserved;
   }
@@ -375,12 +365,11 @@ Outcome TradeImpl::PlanItem(uint32_t user, const OrderItem& wanted, int64_t now_
   return product.campaigns.empty() ? Outcome::kNoStock : Outcome::kNotActive;
 }
 
-void TradeImpl::CommitOrder(uint32_t user, std::string_view request_id, int64_t now_ms,
-                            size_t items_begin) {
+void TradeImpl::CommitOrder(uint32_t user, uint32_t request, int64_t now_ms, size_t items_begin) {
   SURGE_ASSERT(state_.orders.size() < kNoIndex - 1);
   const auto index = static_cast<uint32_t>(state_.orders.size());
   Order& order = state_.orders.emplace_back();
-  order.request_id = request_id;
+  order.request = request;
   order.user = user;
   order.items_begin = static_cast<uint32_t>(items_begin);
   order.items_count = static_cast<uint8_t>(state_.items.size() - items_begin);
@@ -399,8 +388,7 @@ void TradeImpl::CommitOrder(uint32_t user, std::string_view request_id, int64_t 
   order.expires_at_ms = now_ms + ttl_ms;
   order.previous_of_user = state_.users[user].last_order;
   state_.users[user].last_order = index;
-  state_.expiry_heap.push_back(Expiry{order.expires_at_ms, index});
-  std::push_heap(state_.expiry_heap.begin(), state_.expiry_heap.end(), ExpiryLater);
+  state_.expiry.Add(ttl_ms, order.expires_at_ms, index);
 }
 
 Reply TradeImpl::RememberedReply(const RequestRecord& record, const PlaceOrder& body,
@@ -412,7 +400,7 @@ Reply TradeImpl::RememberedReply(const RequestRecord& record, const PlaceOrder& 
     return reply;
   }
   const std::string_view sku = body.items[record.item].sku;
-  const auto campaign = [&] { return state_.campaigns[record.target].id; };
+  const auto campaign = [&] { return state_.campaign_ids.id(record.target); };
   switch (record.outcome) {
     case Outcome::kUserNotFound:
       reply.status = NotFound("user", body.user);
@@ -421,23 +409,23 @@ Reply TradeImpl::RememberedReply(const RequestRecord& record, const PlaceOrder& 
       reply.status = NotFound("product", sku);
       break;
     case Outcome::kCampaignSoldOut:
-      reply.status = Status(Code::kSoldOut,
-                            internal::Cat("campaign ", campaign(), " (sku ", sku, ") is sold out"));
+      reply.status =
+          Status(Code::kSoldOut, Cat("campaign ", campaign(), " (sku ", sku, ") is sold out"));
       break;
     case Outcome::kLimitExceeded:
       reply.status = Status(Code::kLimitExceeded,
-                            internal::Cat("user ", body.user, " would exceed the per-user limit ",
-                                          "of campaign ", campaign(), " (sku ", sku, ")"));
+                            Cat("user ", body.user, " would exceed the per-user limit of ",
+                                "campaign ", campaign(), " (sku ", sku, ")"));
       break;
     case Outcome::kSoldOut:
-      reply.status = Status(Code::kSoldOut, internal::Cat("sku ", sku, " is sold out"));
+      reply.status = Status(Code::kSoldOut, Cat("sku ", sku, " is sold out"));
       break;
     case Outcome::kNoStock:
-      reply.status = Status(Code::kSoldOut, internal::Cat("sku ", sku, " has no stock"));
+      reply.status = Status(Code::kSoldOut, Cat("sku ", sku, " has no stock"));
       break;
     case Outcome::kNotActive:
-      reply.status = Status(Code::kCampaignNotActive,
-                            internal::Cat("sku ", sku, " has no campaign active now"));
+      reply.status =
+          Status(Code::kCampaignNotActive, Cat("sku ", sku, " has no campaign active now"));
       break;
     case Outcome::kReserved:
       break;
@@ -449,11 +437,6 @@ uint32_t TradeImpl::FindOrder(std::string_view order_id) const {
   const uint64_t counter = internal::ParseOrderCounter(prefix_, order_id);
   if (counter == 0 || counter > state_.orders.size()) return kNoIndex;
   return static_cast<uint32_t>(counter - 1);
-}
-
-Status WrongState(std::string_view order_id, OrderStatus status) {
-  return Status(Code::kWrongState,
-                internal::Cat("order ", order_id, " is ", OrderStatusName(status)));
 }
 
 Reply TradeImpl::Handle(const PayOrder& body, int64_t) {
@@ -484,11 +467,8 @@ Reply TradeImpl::Handle(const CancelOrder& body, int64_t) {
 }
 
 void TradeImpl::AddHolding(uint32_t user, uint32_t campaign, int64_t delta) {
-  const auto [entry, inserted] = state_.holdings.try_emplace(HoldingKey(user, campaign), 0);
-  entry->second += delta;
-  SURGE_ASSERT(entry->second >= 0);
-  SURGE_ASSERT(entry->second <= state_.campaigns[campaign].per_user_limit);
-  if (entry->second == 0) state_.holdings.erase(entry);
+  const int64_t units = state_.users[user].AddHeld(campaign, delta);
+  SURGE_ASSERT(units <= state_.campaigns[campaign].per_user_limit);
 }
 
 void TradeImpl::Release(Order& order, OrderStatus status) {
@@ -501,21 +481,15 @@ void TradeImpl::Release(Order& order, OrderStatus status) {
   order.status = status;
 }
 
-void TradeImpl::ExpireDue(int64_t now_ms) {
-  std::vector<Expiry>& heap = state_.expiry_heap;
-  while (!heap.empty() && heap.front().expires_at_ms <= now_ms) {
-    Order& order = state_.orders[heap.front().order];
-    std::pop_heap(heap.begin(), heap.end(), ExpiryLater);
-    heap.pop_back();
-    if (order.status == OrderStatus::kReserved) Release(order, OrderStatus::kExpired);
-  }
-}
-
-void TradeImpl::DropSettledExpiries() {
-  std::vector<Expiry>& heap = state_.expiry_heap;
-  while (!heap.empty() && state_.orders[heap.front().order].status != OrderStatus::kReserved) {
-    std::pop_heap(heap.begin(), heap.end(), ExpiryLater);
-    heap.pop_back();
+void TradeImpl::Settle(int64_t now_ms) {
+  while (!state_.expiry.empty()) {
+    const Expiry& front = state_.expiry.Front();
+    Order& order = state_.orders[front.order];
+    if (order.status == OrderStatus::kReserved) {
+      if (front.expires_at_ms > now_ms) return;
+      Release(order, OrderStatus::kExpired);
+    }
+    state_.expiry.PopFront();
   }
 }
 
@@ -525,8 +499,8 @@ OrderView TradeImpl::MakeOrderView(uint32_t index, OrderStatus shown) const {
   const Order& order = state_.orders[index];
   OrderView view;
   internal::AppendOrderId(prefix_, uint64_t{index} + 1, &view.order_id);
-  view.request_id = order.request_id;
-  view.user = state_.users[order.user].id;
+  view.request_id = state_.request_ids.id(order.request);
+  view.user = state_.user_ids.id(order.user);
   view.status = shown;
   view.total_cents = order.total_cents;
   view.created_at_ms = order.created_at_ms;
@@ -535,104 +509,102 @@ OrderView TradeImpl::MakeOrderView(uint32_t index, OrderStatus shown) const {
   for (size_t i = 0; i < order.items_count; ++i) {
     const Item& item = state_.items[order.items_begin + i];
     OrderItemView& item_view = view.items[i];
-    item_view.sku = state_.products[item.product].sku;
+    item_view.sku = state_.product_ids.id(item.product);
     item_view.quantity = item.quantity;
     item_view.price_cents = item.price_cents;
-    if (item.campaign != kNoIndex) item_view.campaign = state_.campaigns[item.campaign].id;
+    if (item.campaign != kNoIndex) item_view.campaign = state_.campaign_ids.id(item.campaign);
   }
   return view;
 }
 
-CampaignView TradeImpl::MakeCampaignView(uint32_t index) const {
-  const Campaign& c = state_.campaigns[index];
-  return CampaignView{
-      std::string(c.id),
-      std::string(state_.products[c.product].sku),
-      c.price_cents,
-      c.starts_at_ms,
-      c.ends_at_ms,
-      c.per_user_limit,
-      c.reserve_ttl_ms,
-      StockCounts{c.counts.stock, c.counts.available, c.counts.reserved, c.counts.sold}};
-}
-
-ProductView TradeImpl::MakeProductView(uint32_t index) const {
-  const Product& p = state_.products[index];
-  return ProductView{std::string(p.sku), std::string(state_.merchants[p.merchant].id), p.name,
-                     p.category, p.price_cents};
-}
-
-Result<MerchantView> TradeImpl::GetMerchant(std::string_view id) const {
-  const auto found = state_.merchant_index.find(id);
-  if (found == state_.merchant_index.end()) return NotFound("merchant", id);
-  const Merchant& merchant = state_.merchants[found->second];
-  return MerchantView{std::string(merchant.id), merchant.name};
-}
-
-Result<ProductView> TradeImpl::GetProduct(std::string_view sku) const {
-  const auto found = state_.product_index.find(sku);
-  if (found == state_.product_index.end()) return NotFound("product", sku);
-  return MakeProductView(found->second);
-}
-
-Result<UserView> TradeImpl::GetUser(std::string_view id) const {
-  const auto found = state_.user_index.find(id);
-  if (found == state_.user_index.end()) return NotFound("user", id);
-  const User& user = state_.users[found->second];
-  return UserView{std::string(user.id), user.region};
-}
-
-Result<InventoryView> TradeImpl::GetInventory(std::string_view sku) const {
-  const auto found = state_.product_index.find(sku);
-  if (found == state_.product_index.end() || !state_.products[found->second].has_inventory) {
-    return NotFound("inventory of sku", sku);
-  }
-  const Counts& c = state_.products[found->second].inventory;
-  return InventoryView{std::string(sku), StockCounts{c.stock, c.available, c.reserved, c.sold}};
-}
-
-Result<CampaignView> TradeImpl::GetCampaign(std::string_view id) const {
-  const auto found = state_.campaign_index.find(id);
-  if (found == state_.campaign_index.end()) return NotFound("campaign", id);
-  return MakeCampaignView(found->second);
-}
-
-Result<OrderView> TradeImpl::GetOrder(std::string_view order_id, int64_t now_ms) const {
-  const uint32_t index = FindOrder(order_id);
-  if (index == kNoIndex) return NotFound("order", order_id);
+// A reservation due at `now_ms` shows as expired: the next command will expire it.
+OrderView TradeImpl::MakeOrderViewAt(uint32_t index, int64_t now_ms) const {
   const Order& order = state_.orders[index];
   const bool due = order.status == OrderStatus::kReserved && order.expires_at_ms <= now_ms;
   return MakeOrderView(index, due ? OrderStatus::kExpired : order.status);
 }
 
+CampaignView TradeImpl::MakeCampaignView(uint32_t index) const {
+  const Campaign& c = state_.campaigns[index];
+  return CampaignView{std::string(state_.campaign_ids.id(index)),
+                      std::string(state_.product_ids.id(c.product)),
+                      c.price_cents,
+                      c.starts_at_ms,
+                      c.ends_at_ms,
+                      c.per_user_limit,
+                      c.reserve_ttl_ms,
+                      ToStockCounts(c.counts)};
+}
+
+ProductView TradeImpl::MakeProductView(uint32_t index) const {
+  const Product& p = state_.products[index];
+  return ProductView{std::string(state_.product_ids.id(index)),
+                     std::string(state_.merchant_ids.id(p.merchant)), p.name, p.category,
+                     p.price_cents};
+}
+
+Result<MerchantView> TradeImpl::GetMerchant(std::string_view id) const {
+  const uint32_t index = state_.merchant_ids.Find(id);
+  if (index == kNoIndex) return NotFound("merchant", id);
+  return MerchantView{std::string(id), state_.merchants[index].name};
+}
+
+Result<ProductView> TradeImpl::GetProduct(std::string_view sku) const {
+  const uint32_t index = state_.product_ids.Find(sku);
+  if (index == kNoIndex) return NotFound("product", sku);
+  return MakeProductView(index);
+}
+
+Result<UserView> TradeImpl::GetUser(std::string_view id) const {
+  const uint32_t index = state_.user_ids.Find(id);
+  if (index == kNoIndex) return NotFound("user", id);
+  return UserView{std::string(id), state_.user_regions[index]};
+}
+
+Result<InventoryView> TradeImpl::GetInventory(std::string_view sku) const {
+  const uint32_t index = state_.product_ids.Find(sku);
+  if (index == kNoIndex || !state_.products[index].has_inventory) {
+    return NotFound("inventory of sku", sku);
+  }
+  return InventoryView{std::string(sku), ToStockCounts(state_.products[index].inventory)};
+}
+
+Result<CampaignView> TradeImpl::GetCampaign(std::string_view id) const {
+  const uint32_t index = state_.campaign_ids.Find(id);
+  if (index == kNoIndex) return NotFound("campaign", id);
+  return MakeCampaignView(index);
+}
+
+Result<OrderView> TradeImpl::GetOrder(std::string_view order_id, int64_t now_ms) const {
+  const uint32_t index = FindOrder(order_id);
+  if (index == kNoIndex) return NotFound("order", order_id);
+  return MakeOrderViewAt(index, now_ms);
+}
+
 Result<std::vector<OrderView>> TradeImpl::GetUserOrders(std::string_view user,
                                                         int64_t now_ms) const {
-  const auto found = state_.user_index.find(user);
-  if (found == state_.user_index.end()) return NotFound("user", user);
+  const uint32_t found = state_.user_ids.Find(user);
+  if (found == kNoIndex) return NotFound("user", user);
   std::vector<uint32_t> indexes;
-  for (uint32_t i = state_.users[found->second].last_order; i != kNoIndex;
+  for (uint32_t i = state_.users[found].last_order; i != kNoIndex;
        i = state_.orders[i].previous_of_user) {
     indexes.push_back(i);
   }
   std::vector<OrderView> views;
   views.reserve(indexes.size());
   for (auto i = indexes.rbegin(); i != indexes.rend(); ++i) {
-    const Order& order = state_.orders[*i];
-    const bool due = order.status == OrderStatus::kReserved && order.expires_at_ms <= now_ms;
-    views.push_back(MakeOrderView(*i, due ? OrderStatus::kExpired : order.status));
+    views.push_back(MakeOrderViewAt(*i, now_ms));
   }
   return views;
 }
 
 std::optional<StockCounts> TradeImpl::ActiveCampaignCounts(std::string_view sku,
                                                            int64_t now_ms) const {
-  const auto found = state_.product_index.find(sku);
-  if (found == state_.product_index.end()) return std::nullopt;
-  const uint32_t campaign =
-      internal::ActiveCampaign(state_, state_.products[found->second], now_ms);
+  const uint32_t product = state_.product_ids.Find(sku);
+  if (product == kNoIndex) return std::nullopt;
+  const uint32_t campaign = internal::ActiveCampaign(state_, state_.products[product], now_ms);
   if (campaign == kNoIndex) return std::nullopt;
-  const Counts& c = state_.campaigns[campaign].counts;
-  return StockCounts{c.stock, c.available, c.reserved, c.sold};
+  return ToStockCounts(state_.campaigns[campaign].counts);
 }
 
 // ---- Snapshots -----------------------------------------------------------------------------
@@ -651,17 +623,6 @@ uint64_t TradeImpl::StateHash() const {
 }
 
 }  // namespace
-
-uint32_t internal::ActiveCampaign(const State& state, const Product& product, int64_t now_ms) {
-  // Windows are sorted and disjoint: the candidate is the last one starting at or before now.
-  const std::vector<uint32_t>& list = product.campaigns;
-  const auto after = std::upper_bound(
-      list.begin(), list.end(), now_ms,
-      [&](int64_t now, uint32_t c) { return now < state.campaigns[c].starts_at_ms; });
-  if (after == list.begin()) return kNoIndex;
-  const uint32_t candidate = *(after - 1);
-  return now_ms < state.campaigns[candidate].ends_at_ms ? candidate : kNoIndex;
-}
 
 std::unique_ptr<Trade> Trade::Create(const Options& options) {
   const std::string& prefix = options.order_id_prefix;

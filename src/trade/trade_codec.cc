@@ -1,5 +1,4 @@
-// The stateless parts of trade: validation of command bodies, the journal codec, fingerprints and
-// the small helpers on ids that the state machine shares.
+// The stateless parts of trade: validation of command bodies, the journal codec and fingerprints.
 #include <algorithm>
 #include <array>
 #include <cstring>
@@ -11,104 +10,6 @@
 #include "trade/trade_state.h"
 
 namespace surge::trade {
-namespace internal {
-
-std::string_view StringArena::Store(std::string_view text) {
-  if (left_ < text.size()) {
-    const size_t bytes = std::max(kBlockBytes, text.size());
-    blocks_.push_back(std::make_unique<char[]>(bytes));
-    cursor_ = blocks_.back().get();
-    left_ = bytes;
-  }
-  if (text.empty()) return {};
-  std::memcpy(cursor_, text.data(), text.size());
-  const std::string_view stored(cursor_, text.size());
-  cursor_ += text.size();
-  left_ -= text.size();
-  return stored;
-}
-
-void StringArena::Unstore(std::string_view text) {
-  SURGE_ASSERT(text.empty() || text.data() + text.size() == cursor_);
-  cursor_ -= text.size();
-  left_ += text.size();
-}
-
-void StableHasher::AddBytes(std::string_view bytes) {
-  AddWord(bytes.size());
-  const char* cursor = bytes.data();
-  size_t left = bytes.size();
-  while (left >= 8) {
-    uint64_t word = 0;
-    std::memcpy(&word, cursor, 8);  // little-endian on x86-64, the only target
-    AddWord(word);
-    cursor += 8;
-    left -= 8;
-  }
-  if (left > 0) {
-    uint64_t word = 0;
-    std::memcpy(&word, cursor, left);
-    AddWord(word);
-  }
-}
-
-uint64_t StableHasher::Finish() const {
-  // splitmix64's finalizer, so that every input bit reaches every output bit.
-  uint64_t hash = state_;
-  hash ^= hash >> 30;
-  hash *= 0xbf58476d1ce4e5b9ULL;
-  hash ^= hash >> 27;
-  hash *= 0x94d049bb133111ebULL;
-  hash ^= hash >> 31;
-  return hash;
-}
-
-namespace {
-
-constexpr std::array<bool, 256> MakeIdTable() {
-  std::array<bool, 256> table{};
-  for (int c = 0; c < 256; ++c) {
-    table[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-               c == '_' || c == '.' || c == ':' || c == '-';
-  }
-  return table;
-}
-constexpr std::array<bool, 256> kIdTable = MakeIdTable();
-
-}  // namespace
-
-bool IsIdFast(std::string_view id) {
-  if (id.empty() || id.size() > kIdLengthMax) return false;
-  bool ok = true;
-  for (const char c : id) ok &= kIdTable[static_cast<uint8_t>(c)];
-  return ok;
-}
-
-void AppendOrderId(std::string_view prefix, uint64_t counter, std::string* out) {
-  char digits[20];
-  size_t length = 0;
-  do {
-    digits[length++] = static_cast<char>('0' + counter % 10);
-    counter /= 10;
-  } while (counter > 0);
-  out->append(prefix);
-  for (size_t i = length; i > 0; --i) out->push_back(digits[i - 1]);
-}
-
-uint64_t ParseOrderCounter(std::string_view prefix, std::string_view order_id) {
-  if (order_id.size() <= prefix.size() || order_id.substr(0, prefix.size()) != prefix) return 0;
-  const std::string_view digits = order_id.substr(prefix.size());
-  // Canonical decimal only (no leading zero), at most 19 digits so it cannot overflow.
-  if (digits.size() > 19 || digits[0] == '0') return 0;
-  uint64_t counter = 0;
-  for (const char c : digits) {
-    if (c < '0' || c > '9') return 0;
-    counter = counter * 10 + static_cast<uint64_t>(c - '0');
-  }
-  return counter;
-}
-
-}  // namespace internal
 
 using internal::Cat;
 

@@ -22,67 +22,70 @@ Status CheckCounts(std::string_view what, std::string_view id, const Counts& c) 
   return Status::Ok();
 }
 
-template <typename Entity, typename IdOf>
-Status CheckIndex(std::string_view what, const IdMap& index, const std::vector<Entity>& entities,
-                  IdOf id_of) {
-  if (index.size() != entities.size()) return Violation(what, " index size differs");
-  for (uint32_t i = 0; i < entities.size(); ++i) {
-    const auto found = index.find(id_of(entities[i]));
-    if (found == index.end() || found->second != i) return Violation(what, " index broken");
+Status CheckIds(std::string_view what, const IdTable& ids, size_t entities) {
+  if (ids.size() != entities) return Violation(what, " table and entities differ in size");
+  for (uint32_t i = 0; i < ids.size(); ++i) {
+    if (!IsIdFast(ids.id(i)) || ids.Find(ids.id(i)) != i) return Violation(what, " table broken");
   }
   return Status::Ok();
 }
 
 Status CheckMasterData(const State& state) {
-  SURGE_RETURN_IF_ERROR(CheckIndex("merchant", state.merchant_index, state.merchants,
-                                   [](const Merchant& m) { return m.id; }));
-  SURGE_RETURN_IF_ERROR(
-      CheckIndex("user", state.user_index, state.users, [](const User& u) { return u.id; }));
-  SURGE_RETURN_IF_ERROR(CheckIndex("product", state.product_index, state.products,
-                                   [](const Product& p) { return p.sku; }));
-  SURGE_RETURN_IF_ERROR(CheckIndex("campaign", state.campaign_index, state.campaigns,
-                                   [](const Campaign& c) { return c.id; }));
+  SURGE_RETURN_IF_ERROR(CheckIds("merchant", state.merchant_ids, state.merchants.size()));
+  SURGE_RETURN_IF_ERROR(CheckIds("user", state.user_ids, state.users.size()));
+  SURGE_RETURN_IF_ERROR(CheckIds("product", state.product_ids, state.products.size()));
+  SURGE_RETURN_IF_ERROR(CheckIds("campaign", state.campaign_ids, state.campaigns.size()));
+  SURGE_RETURN_IF_ERROR(CheckIds("request", state.request_ids, state.requests.size()));
+  if (state.user_regions.size() != state.users.size()) return Violation("user regions");
   size_t listed = 0;
   for (uint32_t p = 0; p < state.products.size(); ++p) {
     const Product& product = state.products[p];
     if (product.merchant >= state.merchants.size()) return Violation("bad merchant");
-    SURGE_RETURN_IF_ERROR(CheckCounts("inventory of sku", product.sku, product.inventory));
+    const std::string_view sku = state.product_ids.id(p);
+    SURGE_RETURN_IF_ERROR(CheckCounts("inventory of sku", sku, product.inventory));
     if (!product.has_inventory && product.inventory.stock != 0) {
-      return Violation("sku ", product.sku, " has stock without an inventory record");
+      return Violation("sku ", sku, " has stock without an inventory record");
     }
-    const Campaign* previous = nullptr;
+    uint32_t previous = kNoIndex;
     for (const uint32_t c : product.campaigns) {
       if (c >= state.campaigns.size() || state.campaigns[c].product != p) {
-        return Violation("campaign list of sku ", product.sku);
+        return Violation("campaign list of sku ", sku);
       }
-      const Campaign& campaign = state.campaigns[c];
-      if (previous != nullptr && previous->ends_at_ms > campaign.starts_at_ms) {
-        return Violation("campaigns ", previous->id, " and ", campaign.id, " overlap");
+      if (previous != kNoIndex &&
+          state.campaigns[previous].ends_at_ms > state.campaigns[c].starts_at_ms) {
+        return Violation("campaigns ", state.campaign_ids.id(previous), " and ",
+                         state.campaign_ids.id(c), " overlap");
       }
-      previous = &campaign;
+      previous = c;
       ++listed;
     }
   }
   if (listed != state.campaigns.size()) return Violation("a campaign is not listed by its sku");
-  for (const Campaign& campaign : state.campaigns) {
-    if (campaign.starts_at_ms >= campaign.ends_at_ms || campaign.per_user_limit < 1) {
-      return Violation("campaign ", campaign.id, " has a bad window or limit");
+  for (uint32_t c = 0; c < state.campaigns.size(); ++c) {
+    const Campaign& campaign = state.campaigns[c];
+    const std::string_view id = state.campaign_ids.id(c);
+    if (campaign.product >= state.products.size() || campaign.starts_at_ms >= campaign.ends_at_ms ||
+        campaign.per_user_limit < 1) {
+      return Violation("campaign ", id, " has a bad sku, window or limit");
     }
-    SURGE_RETURN_IF_ERROR(CheckCounts("campaign", campaign.id, campaign.counts));
+    SURGE_RETURN_IF_ERROR(CheckCounts("campaign", id, campaign.counts));
   }
   return Status::Ok();
 }
 
+using HoldingMap = absl::flat_hash_map<uint64_t, int64_t>;  // (user << 32 | campaign) -> units
+
 Status CheckOrder(const State& state, uint32_t index, std::vector<Counts>* product_units,
-                  std::vector<Counts>* campaign_units,
-                  absl::flat_hash_map<uint64_t, int64_t>* holdings) {
+                  std::vector<Counts>* campaign_units, HoldingMap* holdings) {
   const Order& order = state.orders[index];
   if (order.user >= state.users.size() || order.items_count == 0 || order.items_count > kItemsMax ||
       order.items_begin + order.items_count > state.items.size()) {
     return Violation("order ", index + 1, " is malformed");
   }
   const int64_t ttl_ms = order.expires_at_ms - order.created_at_ms;
-  if (order.created_at_ms > state.last_now_ms || ttl_ms < 1 || ttl_ms > kReserveTtlMsMax) {
+  const int64_t created_min = index == 0 ? 0 : state.orders[index - 1].created_at_ms;
+  if (order.created_at_ms < created_min || order.created_at_ms > state.last_now_ms || ttl_ms < 1 ||
+      ttl_ms > kReserveTtlMsMax) {
     return Violation("order ", index + 1, " has bad times");
   }
   const bool reserved = order.status == OrderStatus::kReserved;
@@ -112,7 +115,7 @@ Status CheckOrder(const State& state, uint32_t index, std::vector<Counts>* produ
         return Violation("order ", index + 1, " holds units of a campaign of another sku");
       }
       units = &(*campaign_units)[item.campaign];
-      (*holdings)[HoldingKey(order.user, item.campaign)] += item.quantity;
+      (*holdings)[(uint64_t{order.user} << 32) | item.campaign] += item.quantity;
     }
     (reserved ? units->reserved : units->sold) += item.quantity;
   }
@@ -120,10 +123,65 @@ Status CheckOrder(const State& state, uint32_t index, std::vector<Counts>* produ
   return Status::Ok();
 }
 
+Status CheckHoldings(const State& state, const HoldingMap& holdings) {
+  size_t stored = 0;
+  for (uint32_t u = 0; u < state.users.size(); ++u) {
+    const User& user = state.users[u];
+    const std::string_view id = state.user_ids.id(u);
+    uint32_t previous = kNoIndex;
+    for (const Holding& holding : user.holdings) {
+      if (previous != kNoIndex && holding.campaign <= previous) {
+        return Violation("holdings of user ", id, " are not sorted");
+      }
+      previous = holding.campaign;
+      const auto found = holdings.find((uint64_t{u} << 32) | holding.campaign);
+      if (holding.campaign >= state.campaigns.size() || found == holdings.end() ||
+          found->second != holding.units) {
+        return Violation("holdings of user ", id, " differ from the orders");
+      }
+      const Campaign& campaign = state.campaigns[holding.campaign];
+      if (holding.units > campaign.per_user_limit) {
+        return Violation("user ", id, " holds ", holding.units, " units of campaign ",
+                         state.campaign_ids.id(holding.campaign), " over its limit ",
+                         campaign.per_user_limit);
+      }
+      ++stored;
+    }
+  }
+  if (stored != holdings.size()) return Violation("a holding is missing");
+  return Status::Ok();
+}
+
+Status CheckExpiry(const State& state, size_t reserved_count) {
+  if (!state.expiry.WellFormed()) return Violation("the expiry queue is malformed");
+  size_t queued_reserved = 0;
+  bool ok = true;
+  std::vector<bool> queued(state.orders.size());
+  state.expiry.ForEach([&](int64_t ttl_ms, const Expiry& expiry) {
+    if (expiry.order >= state.orders.size() || queued[expiry.order]) {
+      ok = false;
+      return;
+    }
+    queued[expiry.order] = true;
+    const Order& order = state.orders[expiry.order];
+    if (order.status != OrderStatus::kReserved) return;
+    ok &= order.expires_at_ms == expiry.expires_at_ms &&
+          order.expires_at_ms - order.created_at_ms == ttl_ms;
+    ++queued_reserved;
+  });
+  if (!ok) return Violation("the expiry queue disagrees with the orders");
+  if (queued_reserved != reserved_count) return Violation("a reserved order is not queued");
+  if (!state.expiry.empty() &&
+      state.orders[state.expiry.Front().order].status != OrderStatus::kReserved) {
+    return Violation("the expiry queue's front is not reserved");
+  }
+  return Status::Ok();
+}
+
 Status CheckOrders(const State& state) {
   std::vector<Counts> product_units(state.products.size());
   std::vector<Counts> campaign_units(state.campaigns.size());
-  absl::flat_hash_map<uint64_t, int64_t> holdings;
+  HoldingMap holdings;
   size_t reserved_count = 0;
   for (uint32_t i = 0; i < state.orders.size(); ++i) {
     SURGE_RETURN_IF_ERROR(CheckOrder(state, i, &product_units, &campaign_units, &holdings));
@@ -132,38 +190,17 @@ Status CheckOrders(const State& state) {
   for (size_t p = 0; p < state.products.size(); ++p) {
     const Counts& stored = state.products[p].inventory;
     if (stored.reserved != product_units[p].reserved || stored.sold != product_units[p].sold) {
-      return Violation("sku ", state.products[p].sku, " counts differ from its orders");
+      return Violation("sku ", state.product_ids.id(p), " counts differ from its orders");
     }
   }
   for (size_t c = 0; c < state.campaigns.size(); ++c) {
     const Counts& stored = state.campaigns[c].counts;
     if (stored.reserved != campaign_units[c].reserved || stored.sold != campaign_units[c].sold) {
-      return Violation("campaign ", state.campaigns[c].id, " counts differ from its orders");
+      return Violation("campaign ", state.campaign_ids.id(c), " counts differ from its orders");
     }
   }
-  if (holdings != state.holdings) return Violation("per-user holdings differ from the orders");
-  for (const auto& [key, units] : holdings) {
-    const Campaign& campaign = state.campaigns[static_cast<uint32_t>(key)];
-    if (units > campaign.per_user_limit) {
-      return Violation("user ", state.users[key >> 32].id, " holds ", units, " units of campaign ",
-                       campaign.id, " over its limit ", campaign.per_user_limit);
-    }
-  }
-  size_t heap_reserved = 0;
-  for (const Expiry& expiry : state.expiry_heap) {
-    if (expiry.order >= state.orders.size()) return Violation("expiry of an unknown order");
-    const Order& order = state.orders[expiry.order];
-    if (order.status == OrderStatus::kReserved) {
-      if (order.expires_at_ms != expiry.expires_at_ms) return Violation("expiry time differs");
-      ++heap_reserved;
-    }
-  }
-  if (heap_reserved != reserved_count) return Violation("a reserved order is not in the heap");
-  if (!state.expiry_heap.empty() &&
-      state.orders[state.expiry_heap.front().order].status != OrderStatus::kReserved) {
-    return Violation("the expiry heap's top is not reserved");
-  }
-  return Status::Ok();
+  SURGE_RETURN_IF_ERROR(CheckHoldings(state, holdings));
+  return CheckExpiry(state, reserved_count);
 }
 
 Status CheckLinks(const State& state) {
@@ -181,17 +218,17 @@ Status CheckLinks(const State& state) {
   }
   if (linked != state.orders.size()) return Violation("an order is missing from its user's list");
   size_t reserved_requests = 0;
-  for (const auto& [request_id, record] : state.requests) {
+  for (uint32_t r = 0; r < state.requests.size(); ++r) {
+    const RequestRecord& record = state.requests[r];
     if (record.outcome != Outcome::kReserved) {
       if (record.target != kNoIndex && record.target >= state.campaigns.size()) {
-        return Violation("request ", request_id, " names an unknown campaign");
+        return Violation("request ", state.request_ids.id(r), " names an unknown campaign");
       }
       continue;
     }
     ++reserved_requests;
-    if (record.target >= state.orders.size() ||
-        state.orders[record.target].request_id != request_id) {
-      return Violation("request ", request_id, " does not lead to its order");
+    if (record.target >= state.orders.size() || state.orders[record.target].request != r) {
+      return Violation("request ", state.request_ids.id(r), " does not lead to its order");
     }
   }
   if (reserved_requests != state.orders.size()) return Violation("orders without their requests");

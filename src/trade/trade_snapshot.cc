@@ -15,7 +15,7 @@
 //   crc32c of everything before (fixed32)
 // A "rank" is an entity's position in its sorted list, so the bytes do not depend on the order in
 // which entities were created. Everything derivable (reserved and sold counts, per-user holdings,
-// order totals and request ids of orders, fingerprints of reserved requests, the expiry heap) is
+// order totals and request ids of orders, fingerprints of reserved requests, the expiry queue) is
 // rebuilt on restore and checked rather than stored.
 #include <algorithm>
 #include <cstring>
@@ -30,12 +30,12 @@ namespace {
 constexpr uint32_t kSnapshotMagic = 0x44525453;  // "STRD" read as little-endian
 constexpr uint8_t kSnapshotVersion = 1;
 
-template <typename Entity, typename IdOf>
-std::vector<uint32_t> SortedById(const std::vector<Entity>& entities, IdOf id_of) {
-  std::vector<uint32_t> order(entities.size());
+// Indexes of `ids` sorted by id, and the inverse: each index's rank.
+std::vector<uint32_t> SortedById(const IdTable& ids) {
+  std::vector<uint32_t> order(ids.size());
   for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
   std::sort(order.begin(), order.end(),
-            [&](uint32_t a, uint32_t b) { return id_of(entities[a]) < id_of(entities[b]); });
+            [&](uint32_t a, uint32_t b) { return ids.id(a) < ids.id(b); });
   return order;
 }
 
@@ -48,6 +48,10 @@ std::vector<uint32_t> RanksOf(const std::vector<uint32_t>& order) {
 void PutInt(Encoder& e, int64_t value) {
   SURGE_ASSERT(value >= 0);
   e.Varint(static_cast<uint64_t>(value));
+}
+
+uint64_t RankPlusOne(const std::vector<uint32_t>& ranks, uint32_t index) {
+  return index == kNoIndex ? 0 : uint64_t{ranks[index]} + 1;
 }
 
 class SnapshotWriter {
@@ -67,28 +71,28 @@ class SnapshotWriter {
 
  private:
   void WriteMasterData() {
-    const auto merchants = SortedById(state_.merchants, [](const Merchant& m) { return m.id; });
-    const auto users = SortedById(state_.users, [](const User& u) { return u.id; });
-    const auto products = SortedById(state_.products, [](const Product& p) { return p.sku; });
-    const auto campaigns = SortedById(state_.campaigns, [](const Campaign& c) { return c.id; });
+    const auto merchants = SortedById(state_.merchant_ids);
+    const auto users = SortedById(state_.user_ids);
+    const auto products = SortedById(state_.product_ids);
+    const auto campaigns = SortedById(state_.campaign_ids);
     const auto merchant_ranks = RanksOf(merchants);
     user_ranks_ = RanksOf(users);
     product_ranks_ = RanksOf(products);
     campaign_ranks_ = RanksOf(campaigns);
     e_.Varint(merchants.size());
     for (const uint32_t i : merchants) {
-      e_.String(state_.merchants[i].id);
+      e_.String(state_.merchant_ids.id(i));
       e_.String(state_.merchants[i].name);
     }
     e_.Varint(users.size());
     for (const uint32_t i : users) {
-      e_.String(state_.users[i].id);
-      e_.String(state_.users[i].region);
+      e_.String(state_.user_ids.id(i));
+      e_.String(state_.user_regions[i]);
     }
     e_.Varint(products.size());
     for (const uint32_t i : products) {
       const Product& p = state_.products[i];
-      e_.String(p.sku);
+      e_.String(state_.product_ids.id(i));
       e_.Varint(merchant_ranks[p.merchant]);
       e_.String(p.name);
       e_.String(p.category);
@@ -99,7 +103,7 @@ class SnapshotWriter {
     e_.Varint(campaigns.size());
     for (const uint32_t i : campaigns) {
       const Campaign& c = state_.campaigns[i];
-      e_.String(c.id);
+      e_.String(state_.campaign_ids.id(i));
       e_.Varint(product_ranks_[c.product]);
       for (const int64_t value : {c.price_cents, c.starts_at_ms, c.ends_at_ms, c.per_user_limit,
                                   c.reserve_ttl_ms, c.counts.stock}) {
@@ -119,7 +123,7 @@ class SnapshotWriter {
       for (uint32_t i = order.items_begin; i < order.items_begin + order.items_count; ++i) {
         const Item& item = state_.items[i];
         e_.Varint(product_ranks_[item.product]);
-        e_.Varint(item.campaign == kNoIndex ? 0 : uint64_t{campaign_ranks_[item.campaign]} + 1);
+        e_.Varint(RankPlusOne(campaign_ranks_, item.campaign));
         PutInt(e_, item.quantity);
         PutInt(e_, item.price_cents);
       }
@@ -127,15 +131,11 @@ class SnapshotWriter {
   }
 
   void WriteRequests() {
-    std::vector<const std::pair<const std::string_view, RequestRecord>*> sorted;
-    sorted.reserve(state_.requests.size());
-    for (const auto& entry : state_.requests) sorted.push_back(&entry);
-    std::sort(sorted.begin(), sorted.end(),
-              [](const auto* a, const auto* b) { return a->first < b->first; });
-    e_.Varint(sorted.size());
-    for (const auto* entry : sorted) {
-      const RequestRecord& record = entry->second;
-      e_.String(entry->first);
+    const auto requests = SortedById(state_.request_ids);
+    e_.Varint(requests.size());
+    for (const uint32_t i : requests) {
+      const RequestRecord& record = state_.requests[i];
+      e_.String(state_.request_ids.id(i));
       e_.U8(static_cast<uint8_t>(record.outcome));
       if (record.outcome == Outcome::kReserved) {
         e_.Varint(record.target);
@@ -143,7 +143,7 @@ class SnapshotWriter {
       }
       e_.Fixed64(record.fingerprint);
       e_.U8(record.item);
-      e_.Varint(record.target == kNoIndex ? 0 : uint64_t{campaign_ranks_[record.target]} + 1);
+      e_.Varint(RankPlusOne(campaign_ranks_, record.target));
     }
   }
 
@@ -183,6 +183,12 @@ class SnapshotReader {
     *index = static_cast<uint32_t>(raw - offset);
     return true;
   }
+  bool OptionalIndex(uint32_t* index, size_t limit) {
+    uint64_t raw = 0;
+    if (!d_.Varint(&raw) || raw > limit) return false;
+    *index = raw == 0 ? kNoIndex : static_cast<uint32_t>(raw - 1);
+    return true;
+  }
   // A count of entities, each of which takes at least one byte.
   bool Count(size_t* count) {
     uint64_t raw = 0;
@@ -190,19 +196,22 @@ class SnapshotReader {
     *count = static_cast<size_t>(raw);
     return true;
   }
-  // A valid id, greater than the previous one of its section; stored in the arena.
-  bool SortedId(std::string_view* previous, std::string_view* id) {
+  // A valid id, greater than the previous one of its section, interned in `ids` with the next
+  // index.
+  bool SortedId(IdTable& ids, std::string_view* previous) {
     std::string_view raw;
     if (!d_.String(&raw, kIdLengthMax) || !IsIdFast(raw)) return false;
     if (!previous->empty() && raw <= *previous) return false;
     *previous = raw;
-    *id = state_.arena.Store(raw);
-    return true;
+    bool added = false;
+    ids.Insert(raw, &added);
+    return added;
   }
   bool Name(std::string* name) { return d_.String(name, kNameLengthMax); }
+  bool ReadProduct(Product* product);
   bool ReadCampaign(uint32_t index);
   Status ReadOrder();
-  bool ReadRequest(std::string_view* previous);
+  bool ReadRequest(uint32_t index);
 
   Decoder d_;
   State& state_;
@@ -226,6 +235,16 @@ Status SnapshotReader::ReadHeader(std::string_view prefix) {
   return Status::Ok();
 }
 
+bool SnapshotReader::ReadProduct(Product* p) {
+  uint8_t has_inventory = 0;
+  if (!Index(&p->merchant, state_.merchants.size()) || !Name(&p->name) || !Name(&p->category) ||
+      !Int(&p->price_cents, 0, kPriceCentsMax) || !d_.U8(&has_inventory) || has_inventory > 1) {
+    return false;
+  }
+  p->has_inventory = has_inventory == 1;
+  return !p->has_inventory || Int(&p->inventory.stock, 0, kStockMax);
+}
+
 bool SnapshotReader::ReadCampaign(uint32_t index) {
   Campaign& c = state_.campaigns[index];
   if (!Index(&c.product, state_.products.size()) || !Int(&c.price_cents, 0, kPriceCentsMax) ||
@@ -244,41 +263,34 @@ Status SnapshotReader::ReadMasterData() {
   if (!Count(&count)) return Corrupt("bad merchant count");
   state_.merchants.resize(count);
   for (uint32_t i = 0; i < count; ++i) {
-    Merchant& m = state_.merchants[i];
-    if (!SortedId(&previous, &m.id) || !Name(&m.name)) return Corrupt("bad merchant");
-    state_.merchant_index.emplace(m.id, i);
+    if (!SortedId(state_.merchant_ids, &previous) || !Name(&state_.merchants[i].name)) {
+      return Corrupt("bad merchant");
+    }
   }
   previous = {};
   if (!Count(&count)) return Corrupt("bad user count");
   state_.users.resize(count);
+  state_.user_regions.resize(count);
   for (uint32_t i = 0; i < count; ++i) {
-    User& u = state_.users[i];
-    if (!SortedId(&previous, &u.id) || !Name(&u.region)) return Corrupt("bad user");
-    state_.user_index.emplace(u.id, i);
+    if (!SortedId(state_.user_ids, &previous) || !Name(&state_.user_regions[i])) {
+      return Corrupt("bad user");
+    }
   }
   previous = {};
   if (!Count(&count)) return Corrupt("bad product count");
   state_.products.resize(count);
   for (uint32_t i = 0; i < count; ++i) {
-    Product& p = state_.products[i];
-    uint8_t has_inventory = 0;
-    if (!SortedId(&previous, &p.sku) || !Index(&p.merchant, state_.merchants.size()) ||
-        !Name(&p.name) || !Name(&p.category) || !Int(&p.price_cents, 0, kPriceCentsMax) ||
-        !d_.U8(&has_inventory) || has_inventory > 1 ||
-        (has_inventory == 1 && !Int(&p.inventory.stock, 0, kStockMax))) {
+    if (!SortedId(state_.product_ids, &previous) || !ReadProduct(&state_.products[i])) {
       return Corrupt("bad product");
     }
-    p.has_inventory = has_inventory == 1;
-    state_.product_index.emplace(p.sku, i);
   }
   previous = {};
   if (!Count(&count)) return Corrupt("bad campaign count");
   state_.campaigns.resize(count);
   for (uint32_t i = 0; i < count; ++i) {
-    if (!SortedId(&previous, &state_.campaigns[i].id) || !ReadCampaign(i)) {
+    if (!SortedId(state_.campaign_ids, &previous) || !ReadCampaign(i)) {
       return Corrupt("bad campaign");
     }
-    state_.campaign_index.emplace(state_.campaigns[i].id, i);
   }
   return Status::Ok();
 }
@@ -288,10 +300,12 @@ Status SnapshotReader::ReadOrder() {
   Order& order = state_.orders.emplace_back();
   uint8_t status = 0;
   int64_t items_count = 0;
+  // Orders were created in time order (commands come with non-decreasing now_ms).
+  const int64_t created_min = index == 0 ? 0 : state_.orders[index - 1].created_at_ms;
   if (!Index(&order.user, state_.users.size()) || !d_.U8(&status) ||
       status > static_cast<uint8_t>(OrderStatus::kExpired) ||
-      !Int(&order.created_at_ms, 0, state_.last_now_ms) ||
-      !Int(&order.expires_at_ms, order.created_at_ms + 1, kTimeMsMax) ||
+      !Int(&order.created_at_ms, created_min, state_.last_now_ms) ||
+      !Int(&order.expires_at_ms, order.created_at_ms + 1, order.created_at_ms + kReserveTtlMsMax) ||
       !Int(&items_count, 1, kItemsMax)) {
     return Corrupt(Cat("bad order ", index + 1));
   }
@@ -300,20 +314,18 @@ Status SnapshotReader::ReadOrder() {
   order.items_count = static_cast<uint8_t>(items_count);
   for (int64_t i = 0; i < items_count; ++i) {
     Item& item = state_.items.emplace_back();
-    if (!Index(&item.product, state_.products.size())) return Corrupt("bad order item");
-    uint64_t campaign = 0;
-    if (!d_.Varint(&campaign) || campaign > state_.campaigns.size() ||
+    if (!Index(&item.product, state_.products.size()) ||
+        !OptionalIndex(&item.campaign, state_.campaigns.size()) ||
         !Int(&item.quantity, 1, kQuantityMax) || !Int(&item.price_cents, 0, kPriceCentsMax)) {
       return Corrupt(Cat("bad item of order ", index + 1));
     }
-    item.campaign = campaign == 0 ? kNoIndex : static_cast<uint32_t>(campaign - 1);
     order.total_cents += item.quantity * item.price_cents;
   }
   User& user = state_.users[order.user];
   order.previous_of_user = user.last_order;
   user.last_order = index;
   if (order.status == OrderStatus::kReserved) {
-    state_.expiry_heap.push_back(Expiry{order.expires_at_ms, index});
+    state_.expiry.Add(order.expires_at_ms - order.created_at_ms, order.expires_at_ms, index);
   }
   return Status::Ok();
 }
@@ -326,45 +338,44 @@ Status SnapshotReader::ReadOrders() {
   return Status::Ok();
 }
 
-bool SnapshotReader::ReadRequest(std::string_view* previous) {
-  std::string_view key;
+bool SnapshotReader::ReadRequest(uint32_t index) {
   uint8_t outcome = 0;
-  if (!SortedId(previous, &key) || !d_.U8(&outcome) || outcome > kOutcomeMax) return false;
-  RequestRecord record;
+  if (!d_.U8(&outcome) || outcome > kOutcomeMax) return false;
+  RequestRecord& record = state_.requests.emplace_back();
   record.outcome = static_cast<Outcome>(outcome);
   if (record.outcome == Outcome::kReserved) {
     if (!Index(&record.target, state_.orders.size())) return false;
     Order& order = state_.orders[record.target];
-    if (!order.request_id.empty()) return false;  // two requests claim one order
-    order.request_id = key;
+    if (order.request != kNoIndex) return false;  // two requests claim one order
+    order.request = index;
     PlaceOrder body;
-    body.user = state_.users[order.user].id;
+    body.user = state_.user_ids.id(order.user);
     for (uint32_t i = order.items_begin; i < order.items_begin + order.items_count; ++i) {
-      body.items.push_back(OrderItem{std::string(state_.products[state_.items[i].product].sku),
+      body.items.push_back(OrderItem{std::string(state_.product_ids.id(state_.items[i].product)),
                                      state_.items[i].quantity});
     }
     record.fingerprint = PlaceOrderFingerprint(body);
-  } else {
-    uint64_t campaign = 0;
-    if (!d_.Fixed64(&record.fingerprint) || !d_.U8(&record.item) || record.item >= kItemsMax ||
-        !d_.Varint(&campaign) || campaign > state_.campaigns.size()) {
-      return false;
-    }
-    const bool names_campaign =
-        record.outcome == Outcome::kCampaignSoldOut || record.outcome == Outcome::kLimitExceeded;
-    if (names_campaign != (campaign != 0)) return false;
-    record.target = campaign == 0 ? kNoIndex : static_cast<uint32_t>(campaign - 1);
+    return true;
   }
-  return state_.requests.emplace(key, record).second;
+  if (!d_.Fixed64(&record.fingerprint) || !d_.U8(&record.item) || record.item >= kItemsMax ||
+      !OptionalIndex(&record.target, state_.campaigns.size())) {
+    return false;
+  }
+  const bool names_campaign =
+      record.outcome == Outcome::kCampaignSoldOut || record.outcome == Outcome::kLimitExceeded;
+  return names_campaign == (record.target != kNoIndex);
 }
 
 Status SnapshotReader::ReadRequests() {
   size_t count = 0;
   if (!Count(&count)) return Corrupt("bad request count");
+  state_.request_ids.Reserve(count);
   state_.requests.reserve(count);
   std::string_view previous;
-  for (size_t i = 0; i < count; ++i) {
-    if (!ReadRequest(&previous)) return Corrupt(Cat("bad request record ", i));
+  for (uint32_t i = 0; i < count; ++i) {
+    if (!SortedId(state_.request_ids, &previous) || !ReadRequest(i)) {
+      return Corrupt(Cat("bad request record ", i));
+    }
   }
   return Status::Ok();
 }
@@ -378,7 +389,7 @@ Status SnapshotReader::Finish() {
     });
   }
   for (const Order& order : state_.orders) {
-    if (order.request_id.empty()) return Corrupt("an order has no request record");
+    if (order.request == kNoIndex) return Corrupt("an order has no request record");
     const bool holds = order.status == OrderStatus::kReserved || order.status == OrderStatus::kPaid;
     if (!holds) continue;
     for (uint32_t i = order.items_begin; i < order.items_begin + order.items_count; ++i) {
@@ -387,9 +398,7 @@ Status SnapshotReader::Finish() {
                                                  : state_.campaigns[item.campaign].counts;
       (order.status == OrderStatus::kReserved ? counts.reserved : counts.sold) += item.quantity;
       if (counts.reserved + counts.sold > counts.stock) return Corrupt("units exceed stock");
-      if (item.campaign != kNoIndex) {
-        state_.holdings[HoldingKey(order.user, item.campaign)] += item.quantity;
-      }
+      if (item.campaign != kNoIndex) state_.users[order.user].AddHeld(item.campaign, item.quantity);
     }
   }
   for (Product& p : state_.products) {
@@ -398,11 +407,6 @@ Status SnapshotReader::Finish() {
   for (Campaign& c : state_.campaigns) {
     c.counts.available = c.counts.stock - c.counts.reserved - c.counts.sold;
   }
-  std::make_heap(state_.expiry_heap.begin(), state_.expiry_heap.end(),
-                 [](const Expiry& a, const Expiry& b) {
-                   if (a.expires_at_ms != b.expires_at_ms) return a.expires_at_ms > b.expires_at_ms;
-                   return a.order > b.order;
-                 });
   const Status invariants = CheckState(state_);
   if (!invariants.ok()) return Corrupt(invariants.message());
   return Status::Ok();

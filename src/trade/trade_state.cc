@@ -1,0 +1,178 @@
+// Private helpers of the trade state: the string arena, hashing, ids, holdings and expiry lanes.
+#include "trade/trade_state.h"
+
+#include <array>
+#include <cstring>
+
+#include "common/ids.h"
+
+namespace surge::trade::internal {
+
+std::string_view StringArena::Store(std::string_view text) {
+  if (left_ < text.size()) {
+    const size_t bytes = std::max(kBlockBytes, text.size());
+    blocks_.push_back(std::make_unique<char[]>(bytes));
+    cursor_ = blocks_.back().get();
+    left_ = bytes;
+  }
+  if (text.empty()) return {};
+  std::memcpy(cursor_, text.data(), text.size());
+  const std::string_view stored(cursor_, text.size());
+  cursor_ += text.size();
+  left_ -= text.size();
+  return stored;
+}
+
+namespace {
+
+constexpr std::array<bool, 256> MakeIdTable() {
+  std::array<bool, 256> table{};
+  for (int c = 0; c < 256; ++c) {
+    table[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '_' || c == '.' || c == ':' || c == '-';
+  }
+  return table;
+}
+constexpr std::array<bool, 256> kIdTable = MakeIdTable();
+
+}  // namespace
+
+bool IsIdFast(std::string_view id) {
+  if (id.empty() || id.size() > kIdLengthMax) return false;
+  bool ok = true;
+  for (const char c : id) ok &= kIdTable[static_cast<uint8_t>(c)];
+  return ok;
+}
+
+void AppendOrderId(std::string_view prefix, uint64_t counter, std::string* out) {
+  char digits[20];
+  size_t length = 0;
+  do {
+    digits[length++] = static_cast<char>('0' + counter % 10);
+    counter /= 10;
+  } while (counter > 0);
+  out->append(prefix);
+  for (size_t i = length; i > 0; --i) out->push_back(digits[i - 1]);
+}
+
+uint64_t ParseOrderCounter(std::string_view prefix, std::string_view order_id) {
+  if (order_id.size() <= prefix.size() || order_id.substr(0, prefix.size()) != prefix) return 0;
+  const std::string_view digits = order_id.substr(prefix.size());
+  // Canonical decimal only (no leading zero), at most 19 digits so it cannot overflow.
+  if (digits.size() > 19 || digits[0] == '0') return 0;
+  uint64_t counter = 0;
+  for (const char c : digits) {
+    if (c < '0' || c > '9') return 0;
+    counter = counter * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return counter;
+}
+
+IdTable::IdTable() : ids_(std::make_unique<Ids>()), set_(0, Hasher{}, Equal{ids_.get()}) {}
+
+uint32_t IdTable::Insert(std::string_view id, bool* added) {
+  SURGE_ASSERT(ids_->ids.size() < kNoIndex);
+  const auto index = static_cast<uint32_t>(ids_->ids.size());
+  const Probe probe{id, Hash32(id)};
+  *added = false;
+  const auto entry = set_.lazy_emplace(probe, [&](const auto& construct) {
+    ids_->ids.push_back(ids_->arena.Store(id));
+    construct((uint64_t{probe.hash} << 32) | index);
+    *added = true;
+  });
+  return static_cast<uint32_t>(*entry);
+}
+
+void IdTable::Reserve(size_t count) {
+  ids_->ids.reserve(count);
+  set_.reserve(count);
+}
+
+int64_t User::AddHeld(uint32_t campaign, int64_t delta) {
+  const auto found = std::lower_bound(
+      holdings.begin(), holdings.end(), campaign,
+      [](const Holding& holding, uint32_t wanted) { return holding.campaign < wanted; });
+  if (found == holdings.end() || found->campaign != campaign) {
+    SURGE_ASSERT(delta > 0);
+    holdings.insert(found, Holding{delta, campaign});
+    return delta;
+  }
+  found->units += delta;
+  const int64_t units = found->units;
+  SURGE_ASSERT(units >= 0);
+  if (units == 0) holdings.erase(found);
+  return units;
+}
+
+void ExpiryQueue::Add(int64_t ttl_ms, int64_t expires_at_ms, uint32_t order) {
+  uint32_t lane_index = last_lane_;
+  if (lane_index == kNoIndex || lanes_[lane_index].ttl_ms != ttl_ms) {
+    const auto [entry, inserted] =
+        lane_of_ttl_.try_emplace(ttl_ms, static_cast<uint32_t>(lanes_.size()));
+    if (inserted) lanes_.emplace_back().ttl_ms = ttl_ms;
+    lane_index = entry->second;
+    last_lane_ = lane_index;
+  }
+  Lane& lane = lanes_[lane_index];
+  SURGE_ASSERT(lane.empty() || lane.entries.back().expires_at_ms <= expires_at_ms);
+  lane.entries.push_back(Expiry{expires_at_ms, order});
+  if (!lane.queued) {
+    lane.queued = true;
+    heap_.push_back(lane_index);
+    std::push_heap(heap_.begin(), heap_.end(),
+                   [this](uint32_t a, uint32_t b) { return Later(a, b); });
+  }
+}
+
+void ExpiryQueue::PopFront() {
+  SURGE_ASSERT(!heap_.empty());
+  const auto later = [this](uint32_t a, uint32_t b) { return Later(a, b); };
+  std::pop_heap(heap_.begin(), heap_.end(), later);
+  Lane& lane = lanes_[heap_.back()];
+  ++lane.head;
+  if (lane.empty()) {
+    lane.entries.clear();
+    lane.head = 0;
+    lane.queued = false;
+    heap_.pop_back();
+    return;
+  }
+  // Give back the consumed prefix once it is the larger part, so a lane's memory stays in
+  // proportion to its reserved orders.
+  if (lane.head >= 1024 && lane.head * 2 >= lane.entries.size()) {
+    lane.entries.erase(lane.entries.begin(),
+                       lane.entries.begin() + static_cast<std::ptrdiff_t>(lane.head));
+    lane.head = 0;
+  }
+  std::push_heap(heap_.begin(), heap_.end(), later);
+}
+
+bool ExpiryQueue::WellFormed() const {
+  size_t queued = 0;
+  for (uint32_t l = 0; l < lanes_.size(); ++l) {
+    const Lane& lane = lanes_[l];
+    if (lane.queued != !lane.empty() || lane.head > lane.entries.size()) return false;
+    const auto found = lane_of_ttl_.find(lane.ttl_ms);
+    if (found == lane_of_ttl_.end() || found->second != l) return false;
+    for (size_t i = lane.head + 1; i < lane.entries.size(); ++i) {
+      if (lane.entries[i - 1].expires_at_ms > lane.entries[i].expires_at_ms) return false;
+    }
+    queued += lane.queued ? 1 : 0;
+  }
+  return queued == heap_.size() && lane_of_ttl_.size() == lanes_.size() &&
+         std::is_heap(heap_.begin(), heap_.end(),
+                      [this](uint32_t a, uint32_t b) { return Later(a, b); });
+}
+
+uint32_t ActiveCampaign(const State& state, const Product& product, int64_t now_ms) {
+  // Windows are sorted and disjoint: the candidate is the last one starting at or before now.
+  const std::vector<uint32_t>& list = product.campaigns;
+  const auto after = std::upper_bound(
+      list.begin(), list.end(), now_ms,
+      [&](int64_t now, uint32_t campaign) { return now < state.campaigns[campaign].starts_at_ms; });
+  if (after == list.begin()) return kNoIndex;
+  const uint32_t candidate = *(after - 1);
+  return now_ms < state.campaigns[candidate].ends_at_ms ? candidate : kNoIndex;
+}
+
+}  // namespace surge::trade::internal
