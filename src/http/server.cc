@@ -280,20 +280,22 @@ Loop::~Loop() {
 }
 
 Status Loop::Init() {
+  const auto failure = [](const char* what) {
+    return Status(Code::kIoError, std::string(what) + ": " + strerror(errno));
+  };
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
-  if (epoll_fd_ < 0)
-    return Status(Code::kIoError, std::string("epoll_create1: ") + strerror(errno));
+  if (epoll_fd_ < 0) return failure("epoll_create1");
   const int event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (event_fd < 0) return Status(Code::kIoError, std::string("eventfd: ") + strerror(errno));
+  if (event_fd < 0) return failure("eventfd");
   mailbox_ = std::make_shared<Mailbox>(this, event_fd);
-  epoll_event event{};
-  event.events = EPOLLIN;
-  event.data.ptr = &wake_tag_;
-  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, event_fd, &event) != 0 ||
-      (event.data.ptr = &listen_tag_, epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &event)) !=
-          0) {
-    return Status(Code::kIoError, std::string("epoll_ctl: ") + strerror(errno));
-  }
+  epoll_event wake{};
+  wake.events = EPOLLIN;
+  wake.data.ptr = &wake_tag_;
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, event_fd, &wake) != 0) return failure("epoll_ctl");
+  epoll_event listen{};
+  listen.events = EPOLLIN;
+  listen.data.ptr = &listen_tag_;
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &listen) != 0) return failure("epoll_ctl");
   return Status::Ok();
 }
 
