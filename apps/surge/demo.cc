@@ -14,8 +14,8 @@ constexpr int kUsers = 100;
 constexpr int64_t kCampaignStock = 20;
 constexpr int64_t kCampaignPriceCents = 199'900;
 constexpr int64_t kCampaignPerUserLimit = 2;
-constexpr int64_t kCampaignReserveTtlMs = 10 * 60 * 1000;
-constexpr int64_t kCampaignLengthMs = 24 * 3600 * 1000;
+constexpr int64_t kCampaignReserveTtlMs = int64_t{10} * 60 * 1000;
+constexpr int64_t kCampaignLengthMs = int64_t{24} * 3600 * 1000;
 
 struct DemoProduct {
   const char* sku;
@@ -52,7 +52,7 @@ trade::Reply SubmitAndWait(center::Center& center, const trade::Body& body) {
   }
 }
 
-Status Put(center::Center& center, trade::Body body, std::string_view what) {
+Status Put(center::Center& center, const trade::Body& body, std::string_view what) {
   const trade::Reply reply = SubmitAndWait(center, body);
   return reply.status.Annotate("loading the demo " + std::string(what));
 }

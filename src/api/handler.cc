@@ -233,7 +233,7 @@ class CenterHandler final : public http::Handler {
   void SubmitBody(trade::Body body, int success_status, http::Responder responder) {
     auto shared = std::make_shared<http::Responder>(std::move(responder));
     center_.Submit(std::move(body),
-                   [shared = std::move(shared), success_status](trade::Reply reply) {
+                   [shared = std::move(shared), success_status](const trade::Reply& reply) {
                      shared->Send(EncodeReply(reply, success_status));
                    });
   }
