@@ -518,9 +518,24 @@ void CenterImpl::MaybeSnapshot() {
   if (!journal_->SnapshotDue()) return;
   const uint64_t sequence = journal_->durable_sequence();
   if (sequence < next_snapshot_attempt_sequence_) return;
-  const Status status = journal_->WriteSnapshot(sequence, trade_->Snapshot());
-  if (!status.ok()) {
-    // Not fatal: the journal still holds everything; retry after another interval.
+  const SteadyClock::time_point started = SteadyClock::now();
+  const std::string snapshot = trade_->Snapshot();
+  const SteadyClock::time_point serialized = SteadyClock::now();
+  const Status status = journal_->WriteSnapshot(sequence, snapshot);
+  const auto ms = [](SteadyClock::duration duration) {
+    return static_cast<long long>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(duration).count());
+  };
+  if (status.ok()) {
+    // The pause in intake, for operators tuning snapshot_every_records.
+    SURGE_LOG_INFO(
+        "center %s: snapshot at sequence %llu, %zu bytes: serialized in %lld ms, "
+        "written in %lld ms",
+        options_.center_id.c_str(), static_cast<unsigned long long>(sequence), snapshot.size(),
+        ms(serialized - started), ms(SteadyClock::now() - serialized));
+  } else {
+    // The journal still holds every record. If the failure made it unusable, the next commit
+    // fails and the center enters the failed state; otherwise retry after another interval.
     next_snapshot_attempt_sequence_ = sequence + options_.snapshot_every_records;
     SURGE_LOG_ERROR("center %s: writing the snapshot at sequence %llu failed: %s",
                     options_.center_id.c_str(), static_cast<unsigned long long>(sequence),
