@@ -117,8 +117,6 @@ class MessageParser final : public beast_http::basic_parser<true> {
     method_ = ToSpan(std::string_view(method_text.data(), method_text.size()));
     target_ = ToSpan(std::string_view(target.data(), target.size()));
     head_ = method == beast_http::verb::head;
-    needs_length_ = method == beast_http::verb::post || method == beast_http::verb::put ||
-                    method == beast_http::verb::patch;
     http10_ = version == 10;
   }
 
@@ -130,12 +128,10 @@ class MessageParser final : public beast_http::basic_parser<true> {
                      boost::beast::string_view value_text, error_code& ec) override;
 
   void on_header_impl(error_code& ec) override {
+    // A request with neither Content-Length nor chunked encoding has an empty body (RFC 9112
+    // section 6.3): `curl -X POST .../pay` sends exactly that, and it is well-formed.
     header_done_ = true;
-    if (needs_length_ && content_length_count_ == 0 && !chunked_) {
-      Fail(ec,
-           "a request with this method needs Content-Length (0 for an empty body) or "
-           "Transfer-Encoding: chunked");
-    }
+    (void)ec;
   }
 
   void on_body_init_impl(const boost::optional<uint64_t>&, error_code&) override {}
@@ -183,7 +179,6 @@ class MessageParser final : public beast_http::basic_parser<true> {
   bool chunked_ = false;
   bool head_ = false;
   bool http10_ = false;
-  bool needs_length_ = false;
   bool header_done_ = false;
   bool expect_continue_ = false;
   Status failure_;
