@@ -403,6 +403,8 @@ class Generator {
     now_ms_ += Advance();
     return Command{now_ms_, NextBody()};
   }
+  // Pays and cancels aim at ids up to a little past this many orders.
+  void set_order_count(size_t count) { order_count_ = static_cast<int64_t>(count); }
 
   // Master data so that orders can succeed from the start.
   std::vector<Command> Setup() {
@@ -450,7 +452,7 @@ class Generator {
     // Mostly a fixed SKU per campaign id, sometimes another one (moving a campaign is only
     // allowed while it holds no units), sometimes an unknown SKU.
     campaign.sku = Chance(85) ? Sku(c % kSkus) : Sku(Chance(90) ? Pick(0, kSkus - 1) : 7);
-    campaign.stock = Pick(0, 8);
+    campaign.stock = Pick(0, 12);
     campaign.price_cents = Pick(1, 30) * 10;
     campaign.starts_at_ms = std::max<int64_t>(0, now_ms_ + Pick(-100, 150));
     campaign.ends_at_ms = campaign.starts_at_ms + Pick(1, 300);
@@ -488,7 +490,7 @@ class Generator {
 
   std::string RandomOrderId() {
     if (Chance(5)) return Chance(50) ? "zz.1" : prefix_ + "0";  // not ours, non-canonical
-    return prefix_ + std::to_string(Pick(1, next_request_ + 2));
+    return prefix_ + std::to_string(Pick(1, order_count_ + 2));
   }
 
   Body NextBody() {
@@ -513,6 +515,7 @@ class Generator {
   std::string prefix_;
   int64_t now_ms_ = 1'000;
   int64_t next_request_ = 0;
+  int64_t order_count_ = 0;
   std::vector<PlaceOrder> sent_;
 };
 
@@ -637,6 +640,7 @@ inline std::string RunModelCheckInto(const ModelCheckOptions& options, ModelChec
     const Reply got = trade->Apply(applied_command);
     const Reply expected = model.Apply(command);
     ++applied;
+    generator.set_order_count(model.order_count());
     ++result->replies_by_code[expected.status.code()];
     result->replayed += expected.replayed ? 1 : 0;
     if (got.status.code() != expected.status.code() || got.replayed != expected.replayed ||

@@ -1,0 +1,535 @@
+// Unit tests of the trade rules, one rule per test. The fixture sets up a small shop: merchant
+// "acme", a phone (price 1000) with regular stock 10, a watch (price 500) with no stock record,
+// users "alice" and "bob", and a flash sale "sale" on the phone: 5 units at 600, open during
+// [1000, 2000), 2 per user, reservations held 100 ms.
+#include "trade/trade.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace surge::trade {
+namespace {
+
+class TradeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Ok(PutMerchant{"acme", "Acme"});
+    Ok(PutProduct{"phone", "acme", "Phone", "phones", 1000});
+    Ok(PutProduct{"watch", "acme", "Watch", "watches", 500});
+    Ok(PutInventory{"phone", 10});
+    Ok(PutUser{"alice", "north"});
+    Ok(PutUser{"bob", "south"});
+    Ok(Sale());
+    now_ms_ = 1000;  // the sale is open
+  }
+
+  static PutCampaign Sale() {
+    return PutCampaign{"sale",
+                       "phone",
+                       /*stock=*/5,
+                       /*price_cents=*/600,
+                       /*starts_at_ms=*/1000,
+                       /*ends_at_ms=*/2000,
+                       /*per_user_limit=*/2,
+                       /*reserve_ttl_ms=*/100};
+  }
+
+  Reply Do(Body body) { return trade_->Apply(Command{now_ms_, std::move(body)}); }
+  Reply Ok(Body body) {
+    Reply reply = Do(std::move(body));
+    EXPECT_TRUE(reply.status.ok()) << reply.status.ToString();
+    return reply;
+  }
+  Code CodeOf(Body body) { return Do(std::move(body)).status.code(); }
+
+  static PlaceOrder Order(std::string request_id, std::string user, std::vector<OrderItem> items) {
+    return PlaceOrder{std::move(request_id), std::move(user), std::move(items)};
+  }
+  // Places an order and returns it; fails the test if it is refused.
+  OrderView Place(std::string request_id, std::string user, std::vector<OrderItem> items) {
+    const Reply reply = Do(Order(std::move(request_id), std::move(user), std::move(items)));
+    EXPECT_TRUE(reply.status.ok()) << reply.status.ToString();
+    if (!reply.status.ok()) return OrderView{};
+    return std::get<OrderView>(reply.value);
+  }
+
+  StockCounts SaleCounts() const { return trade_->GetCampaign("sale")->counts; }
+  StockCounts PhoneCounts() const { return trade_->GetInventory("phone")->counts; }
+
+  void ExpectInvariants() const { EXPECT_TRUE(trade_->CheckInvariants().ok()); }
+
+  std::unique_ptr<Trade> trade_ = Trade::Create(Options{"o.c1."});
+  int64_t now_ms_ = 0;
+};
+
+StockCounts Counts(int64_t stock, int64_t available, int64_t reserved, int64_t sold) {
+  return StockCounts{stock, available, reserved, sold};
+}
+
+// ---- Master data ---------------------------------------------------------------------------
+
+TEST_F(TradeTest, PutRepliesWithTheStoredObjectAndGetReadsItBack) {
+  const Reply reply = Ok(PutProduct{"tv", "acme", "TV", "screens", 30000});
+  const ProductView expected{"tv", "acme", "TV", "screens", 30000};
+  EXPECT_EQ(std::get<ProductView>(reply.value), expected);
+  EXPECT_EQ(*trade_->GetProduct("tv"), expected);
+  EXPECT_EQ(trade_->GetUser("bob")->region, "south");
+  EXPECT_EQ(trade_->GetMerchant("acme")->name, "Acme");
+  EXPECT_EQ(trade_->GetCampaign("sale")->counts, Counts(5, 5, 0, 0));
+  EXPECT_EQ(PhoneCounts(), Counts(10, 10, 0, 0));
+}
+
+TEST_F(TradeTest, PutReplacesAnExistingObject) {
+  Ok(PutUser{"alice", "west"});
+  Ok(PutProduct{"phone", "acme", "Phone 2", "phones", 1200});
+  EXPECT_EQ(trade_->GetUser("alice")->region, "west");
+  EXPECT_EQ(trade_->GetProduct("phone")->price_cents, 1200);
+}
+
+TEST_F(TradeTest, UnknownIdsAreNotFound) {
+  EXPECT_EQ(trade_->GetMerchant("nobody").status().code(), Code::kNotFound);
+  EXPECT_EQ(trade_->GetProduct("nothing").status().code(), Code::kNotFound);
+  EXPECT_EQ(trade_->GetUser("carol").status().code(), Code::kNotFound);
+  EXPECT_EQ(trade_->GetCampaign("none").status().code(), Code::kNotFound);
+  EXPECT_EQ(trade_->GetInventory("watch").status().code(), Code::kNotFound);  // no stock record
+  EXPECT_EQ(trade_->GetOrder("o.c1.1", now_ms_).status().code(), Code::kNotFound);
+  EXPECT_EQ(trade_->GetUserOrders("carol", now_ms_).status().code(), Code::kNotFound);
+}
+
+TEST_F(TradeTest, ProductNeedsAnExistingMerchant) {
+  const Reply reply = Do(PutProduct{"tv", "globex", "TV", "screens", 100});
+  EXPECT_EQ(reply.status.code(), Code::kNotFound);
+  EXPECT_NE(reply.status.message().find("globex"), std::string::npos);
+  EXPECT_EQ(trade_->GetProduct("tv").status().code(), Code::kNotFound);
+}
+
+TEST_F(TradeTest, InventoryAndCampaignsNeedAnExistingProduct) {
+  EXPECT_EQ(CodeOf(PutInventory{"tv", 3}), Code::kNotFound);
+  PutCampaign campaign = Sale();
+  campaign.id = "tv-sale";
+  campaign.sku = "tv";
+  EXPECT_EQ(CodeOf(campaign), Code::kNotFound);
+  EXPECT_EQ(trade_->GetCampaign("tv-sale").status().code(), Code::kNotFound);
+}
+
+TEST_F(TradeTest, MalformedMasterDataIsBadFieldNamingTheField) {
+  struct Case {
+    Body body;
+    std::string field;
+  };
+  PutCampaign backwards = Sale();
+  backwards.ends_at_ms = backwards.starts_at_ms;
+  PutCampaign no_limit = Sale();
+  no_limit.per_user_limit = 0;
+  PutCampaign forever = Sale();
+  forever.reserve_ttl_ms = kReserveTtlMsMax + 1;
+  PutCampaign negative = Sale();
+  negative.stock = -1;
+  PutCampaign pricey = Sale();
+  pricey.price_cents = kPriceCentsMax + 1;
+  const std::vector<Case> cases = {
+      {PutMerchant{"bad id", "x"}, "id"},
+      {PutMerchant{"m", std::string(kNameLengthMax + 1, 'x')}, "name"},
+      {PutProduct{"tv", "acme", "TV", "screens", -5}, "price_cents"},
+      {PutUser{std::string(65, 'u'), "north"}, "id"},
+      {PutInventory{"phone", kStockMax + 1}, "stock"},
+      {backwards, "ends_at"},
+      {no_limit, "per_user_limit"},
+      {forever, "reserve_ttl_ms"},
+      {negative, "stock"},
+      {pricey, "price_cents"},
+  };
+  Ok(Tick{});
+  const std::string before = trade_->Snapshot();
+  for (const Case& c : cases) {
+    const Reply reply = Do(c.body);
+    EXPECT_EQ(reply.status.code(), Code::kBadField) << c.field;
+    EXPECT_EQ(reply.status.message().rfind(c.field, 0), 0u) << reply.status.message();
+  }
+  EXPECT_EQ(trade_->Snapshot(), before);  // nothing changed
+}
+
+TEST_F(TradeTest, CampaignWindowsOfOneSkuMayNotOverlap) {
+  PutCampaign later = Sale();
+  later.id = "later";
+  later.starts_at_ms = 1999;
+  later.ends_at_ms = 3000;
+  const Reply reply = Do(later);
+  EXPECT_EQ(reply.status.code(), Code::kBadField);
+  EXPECT_NE(reply.status.message().find("sale"), std::string::npos);
+
+  later.starts_at_ms = 2000;  // windows are half-open: [1000, 2000) and [2000, 3000) touch
+  Ok(later);
+  Ok(Sale());  // updating a campaign does not overlap with itself
+  later.id = "other-sku";
+  later.sku = "watch";
+  later.starts_at_ms = 1500;
+  Ok(later);  // another SKU may overlap
+}
+
+TEST_F(TradeTest, CampaignMayNotMoveToAnotherSkuWhileItHoldsUnits) {
+  const OrderView order = Place("r1", "alice", {{"phone", 1}});
+  PutCampaign moved = Sale();
+  moved.sku = "watch";
+  EXPECT_EQ(CodeOf(moved), Code::kBadField);
+  Ok(CancelOrder{order.order_id});
+  Ok(moved);
+  EXPECT_EQ(trade_->GetCampaign("sale")->sku, "watch");
+  EXPECT_EQ(trade_->ActiveCampaignCounts("phone", now_ms_), std::nullopt);
+  EXPECT_EQ(trade_->ActiveCampaignCounts("watch", now_ms_)->stock, 5);
+}
+
+TEST_F(TradeTest, StockMayNotGoBelowReservedPlusSold) {
+  Ok(PayOrder{Place("r1", "alice", {{"phone", 2}}).order_id});
+  Place("r2", "bob", {{"phone", 1}});
+  PutCampaign smaller = Sale();
+  smaller.stock = 2;
+  EXPECT_EQ(CodeOf(smaller), Code::kBadField);
+  smaller.stock = 3;
+  EXPECT_EQ(std::get<CampaignView>(Ok(smaller).value).counts, Counts(3, 0, 1, 2));
+
+  now_ms_ = 2000;  // the sale is over: regular stock
+  Place("r3", "alice", {{"phone", 4}});
+  EXPECT_EQ(CodeOf(PutInventory{"phone", 3}), Code::kBadField);
+  EXPECT_EQ(std::get<InventoryView>(Ok(PutInventory{"phone", 4}).value).counts, Counts(4, 0, 4, 0));
+}
+
+TEST_F(TradeTest, PerUserLimitMayNotGoBelowWhatAUserHolds) {
+  Place("r1", "alice", {{"phone", 2}});
+  PutCampaign stricter = Sale();
+  stricter.per_user_limit = 1;
+  EXPECT_EQ(CodeOf(stricter), Code::kBadField);
+  stricter.per_user_limit = 3;
+  Ok(stricter);
+}
+
+// ---- Placing orders --------------------------------------------------------------------------
+
+TEST_F(TradeTest, ActiveCampaignSellsAtItsPriceFromItsStock) {
+  const OrderView order = Place("r1", "alice", {{"phone", 2}});
+  EXPECT_EQ(order.order_id, "o.c1.1");
+  EXPECT_EQ(order.request_id, "r1");
+  EXPECT_EQ(order.user, "alice");
+  EXPECT_EQ(order.status, OrderStatus::kReserved);
+  EXPECT_EQ(order.total_cents, 1200);
+  EXPECT_EQ(order.created_at_ms, 1000);
+  EXPECT_EQ(order.expires_at_ms, 1100);
+  ASSERT_EQ(order.items.size(), 1u);
+  EXPECT_EQ(order.items[0], (OrderItemView{"phone", 2, 600, "sale"}));
+  EXPECT_EQ(SaleCounts(), Counts(5, 3, 2, 0));
+  EXPECT_EQ(PhoneCounts(), Counts(10, 10, 0, 0));  // regular stock untouched
+  EXPECT_EQ(*trade_->GetOrder("o.c1.1", now_ms_), order);
+  ExpectInvariants();
+}
+
+TEST_F(TradeTest, OutsideTheWindowRegularStockSellsAtTheProductPrice) {
+  for (const int64_t at : {999, 2000}) {  // just before the start; the end is exclusive
+    now_ms_ = at;
+    const OrderView order = Place("r" + std::to_string(at), "alice", {{"phone", 1}});
+    EXPECT_EQ(order.items[0], (OrderItemView{"phone", 1, 1000, ""})) << at;
+    EXPECT_EQ(order.expires_at_ms, at + kDefaultReserveTtlMs);
+  }
+  EXPECT_EQ(PhoneCounts(), Counts(10, 8, 2, 0));
+  EXPECT_EQ(SaleCounts(), Counts(5, 5, 0, 0));
+}
+
+TEST_F(TradeTest, WithoutStockRecordAnInactiveCampaignIsNotActiveAndNoCampaignIsSoldOut) {
+  Reply reply = Do(Order("r1", "alice", {{"watch", 1}}));
+  EXPECT_EQ(reply.status.code(), Code::kSoldOut);
+  EXPECT_NE(reply.status.message().find("watch"), std::string::npos);
+
+  PutCampaign watch_sale = Sale();
+  watch_sale.id = "watch-sale";
+  watch_sale.sku = "watch";
+  watch_sale.starts_at_ms = 5000;
+  watch_sale.ends_at_ms = 6000;
+  Ok(watch_sale);
+  reply = Do(Order("r2", "alice", {{"watch", 1}}));
+  EXPECT_EQ(reply.status.code(), Code::kCampaignNotActive);
+  EXPECT_NE(reply.status.message().find("watch"), std::string::npos);
+  EXPECT_EQ(CodeOf(Order("r3", "alice", {{"watch", 1}})), Code::kCampaignNotActive);
+  now_ms_ = 5000;
+  EXPECT_EQ(Place("r4", "alice", {{"watch", 1}}).items[0].campaign, "watch-sale");
+}
+
+TEST_F(TradeTest, UnknownUserOrProductIsNotFound) {
+  Reply reply = Do(Order("r1", "carol", {{"phone", 1}}));
+  EXPECT_EQ(reply.status.code(), Code::kNotFound);
+  EXPECT_NE(reply.status.message().find("carol"), std::string::npos);
+  reply = Do(Order("r2", "alice", {{"phone", 1}, {"tv", 1}}));
+  EXPECT_EQ(reply.status.code(), Code::kNotFound);
+  EXPECT_NE(reply.status.message().find("tv"), std::string::npos);
+  EXPECT_EQ(SaleCounts(), Counts(5, 5, 0, 0));
+}
+
+TEST_F(TradeTest, NotEnoughStockIsSoldOutNamingTheCampaign) {
+  const Reply reply = Do(Order("r1", "alice", {{"phone", 6}}));
+  EXPECT_EQ(reply.status.code(), Code::kSoldOut);
+  EXPECT_NE(reply.status.message().find("campaign sale"), std::string::npos);
+  Place("r2", "alice", {{"phone", 2}});
+  Place("r3", "bob", {{"phone", 2}});
+  Ok(PutUser{"carol", "east"});
+  Place("r5", "carol", {{"phone", 1}});
+  EXPECT_EQ(CodeOf(Order("r6", "carol", {{"phone", 1}})), Code::kSoldOut);
+  EXPECT_EQ(SaleCounts(), Counts(5, 0, 5, 0));
+  ExpectInvariants();
+}
+
+TEST_F(TradeTest, ItemsAreReservedAllOrNothing) {
+  Ok(PutInventory{"watch", 1});
+  const Reply reply = Do(Order("r1", "alice", {{"phone", 1}, {"watch", 2}}));
+  EXPECT_EQ(reply.status.code(), Code::kSoldOut);
+  EXPECT_NE(reply.status.message().find("watch"), std::string::npos);
+  EXPECT_EQ(SaleCounts(), Counts(5, 5, 0, 0));
+  EXPECT_EQ(trade_->GetInventory("watch")->counts, Counts(1, 1, 0, 0));
+  EXPECT_EQ(trade_->order_count(), 0u);
+
+  const OrderView order = Place("r2", "alice", {{"phone", 1}, {"watch", 1}});
+  EXPECT_EQ(order.total_cents, 600 + 500);
+  EXPECT_EQ(order.items[1], (OrderItemView{"watch", 1, 500, ""}));
+  EXPECT_EQ(order.expires_at_ms, now_ms_ + 100);  // the campaign's TTL, not the default
+  EXPECT_EQ(trade_->GetInventory("watch")->counts, Counts(1, 0, 1, 0));
+}
+
+TEST_F(TradeTest, ExpiryUsesTheShortestTtlOfTheOrdersCampaigns) {
+  PutCampaign watch_sale = Sale();
+  watch_sale.id = "watch-sale";
+  watch_sale.sku = "watch";
+  watch_sale.reserve_ttl_ms = 40;
+  Ok(watch_sale);
+  EXPECT_EQ(Place("r1", "alice", {{"phone", 1}, {"watch", 1}}).expires_at_ms, now_ms_ + 40);
+  EXPECT_EQ(trade_->NextExpiryMs(), now_ms_ + 40);
+}
+
+TEST_F(TradeTest, PerUserLimitCountsReservedAndPaidUnits) {
+  Ok(PayOrder{Place("r1", "alice", {{"phone", 1}}).order_id});
+  const OrderView second = Place("r2", "alice", {{"phone", 1}});
+  const Reply refused = Do(Order("r3", "alice", {{"phone", 1}}));
+  EXPECT_EQ(refused.status.code(), Code::kLimitExceeded);
+  EXPECT_NE(refused.status.message().find("campaign sale"), std::string::npos);
+  Place("r4", "bob", {{"phone", 2}});  // the limit is per user
+  Ok(CancelOrder{second.order_id});    // cancelling frees the user's units
+  Place("r5", "alice", {{"phone", 1}});
+  EXPECT_EQ(CodeOf(Order("r6", "alice", {{"phone", 1}})), Code::kLimitExceeded);
+  ExpectInvariants();
+}
+
+TEST_F(TradeTest, MalformedOrdersAreBadFieldNamingTheField) {
+  struct Case {
+    PlaceOrder order;
+    std::string field;
+  };
+  std::vector<OrderItem> too_many;
+  for (size_t i = 0; i <= kItemsMax; ++i) too_many.push_back({"sku" + std::to_string(i), 1});
+  const std::vector<Case> cases = {
+      {Order("r1", "alice", {}), "items"},
+      {Order("r1", "alice", too_many), "items"},
+      {Order("r1", "alice", {{"phone", 0}}), "items[0].quantity"},
+      {Order("r1", "alice", {{"watch", 1}, {"phone", kQuantityMax + 1}}), "items[1].quantity"},
+      {Order("r1", "alice", {{"phone", 1}, {"watch", 1}, {"phone", 2}}), "items[2].sku"},
+      {Order("r1", "alice", {{"ph one", 1}}), "items[0].sku"},
+      {Order("", "alice", {{"phone", 1}}), "request_id"},
+      {Order("r1", "al/ice", {{"phone", 1}}), "user"},
+  };
+  for (const Case& c : cases) {
+    const Reply reply = Do(c.order);
+    EXPECT_EQ(reply.status.code(), Code::kBadField) << c.field;
+    EXPECT_EQ(reply.status.message().rfind(c.field + " ", 0), 0u) << reply.status.message();
+  }
+  EXPECT_EQ(trade_->order_count(), 0u);
+}
+
+TEST_F(TradeTest, OrderIdsArePrefixAndCounter) {
+  Ok(PutInventory{"watch", 5});
+  for (int i = 1; i <= 5; ++i) {
+    EXPECT_EQ(Place("r" + std::to_string(i), "bob", {{"watch", 1}}).order_id,
+              "o.c1." + std::to_string(i));
+  }
+  EXPECT_EQ(trade_->order_count(), 5u);
+  for (const std::string id : {"o.c1.0", "o.c1.05", "o.c1.6", "o.c2.1", "c1.1", "o.c1."}) {
+    EXPECT_EQ(CodeOf(PayOrder{id}), Code::kNotFound) << id;
+  }
+}
+
+TEST_F(TradeTest, UserOrdersAreListedOldestFirst) {
+  Place("r1", "alice", {{"phone", 1}});
+  Place("r2", "bob", {{"phone", 1}});
+  Place("r3", "alice", {{"phone", 1}});
+  const auto orders = trade_->GetUserOrders("alice", now_ms_);
+  ASSERT_TRUE(orders.ok());
+  ASSERT_EQ(orders->size(), 2u);
+  EXPECT_EQ((*orders)[0].order_id, "o.c1.1");
+  EXPECT_EQ((*orders)[1].order_id, "o.c1.3");
+  EXPECT_TRUE(trade_->GetUserOrders("bob", now_ms_).ok());
+}
+
+// ---- Paying, cancelling, expiring ----------------------------------------------------------
+
+TEST_F(TradeTest, PayMovesReservedUnitsToSoldAndIsIdempotent) {
+  const OrderView order = Place("r1", "alice", {{"phone", 2}});
+  Reply reply = Ok(PayOrder{order.order_id});
+  EXPECT_EQ(std::get<OrderView>(reply.value).status, OrderStatus::kPaid);
+  EXPECT_EQ(SaleCounts(), Counts(5, 3, 0, 2));
+  reply = Ok(PayOrder{order.order_id});
+  EXPECT_EQ(std::get<OrderView>(reply.value).status, OrderStatus::kPaid);
+  EXPECT_EQ(SaleCounts(), Counts(5, 3, 0, 2));
+  EXPECT_EQ(CodeOf(CancelOrder{order.order_id}), Code::kWrongState);
+  now_ms_ = 5000;  // long past expires_at: paid orders never expire
+  EXPECT_EQ(trade_->GetOrder(order.order_id, now_ms_)->status, OrderStatus::kPaid);
+  ExpectInvariants();
+}
+
+TEST_F(TradeTest, CancelReturnsStockAndIsIdempotent) {
+  const OrderView order = Place("r1", "alice", {{"phone", 2}});
+  Ok(CancelOrder{order.order_id});
+  EXPECT_EQ(SaleCounts(), Counts(5, 5, 0, 0));
+  const Reply again = Ok(CancelOrder{order.order_id});
+  EXPECT_EQ(std::get<OrderView>(again.value).status, OrderStatus::kCancelled);
+  const Reply pay = Do(PayOrder{order.order_id});
+  EXPECT_EQ(pay.status.code(), Code::kWrongState);
+  EXPECT_NE(pay.status.message().find("cancelled"), std::string::npos);
+  EXPECT_EQ(trade_->NextExpiryMs(), std::nullopt);
+}
+
+TEST_F(TradeTest, ReservationsExpireAtExpiresAtAndReturnTheirStock) {
+  const OrderView order = Place("r1", "alice", {{"phone", 2}});
+  EXPECT_EQ(trade_->NextExpiryMs(), 1100);
+  now_ms_ = 1099;
+  Ok(Tick{});
+  EXPECT_EQ(trade_->GetOrder(order.order_id, now_ms_)->status, OrderStatus::kReserved);
+  // Due but not yet applied: reads show it as expired already.
+  EXPECT_EQ(trade_->GetOrder(order.order_id, 1100)->status, OrderStatus::kExpired);
+  EXPECT_EQ(SaleCounts(), Counts(5, 3, 2, 0));
+
+  now_ms_ = 1100;
+  const Reply pay = Do(PayOrder{order.order_id});  // expiry comes first
+  EXPECT_EQ(pay.status.code(), Code::kWrongState);
+  EXPECT_NE(pay.status.message().find("expired"), std::string::npos);
+  EXPECT_EQ(SaleCounts(), Counts(5, 5, 0, 0));
+  EXPECT_EQ(CodeOf(CancelOrder{order.order_id}), Code::kWrongState);
+  EXPECT_EQ(trade_->NextExpiryMs(), std::nullopt);
+  Place("r2", "alice", {{"phone", 2}});  // the user's units came back too
+  ExpectInvariants();
+}
+
+TEST_F(TradeTest, NextExpiryIsTheEarliestReservedOrder) {
+  const OrderView first = Place("r1", "alice", {{"phone", 1}});
+  now_ms_ = 1050;
+  Place("r2", "bob", {{"phone", 1}});
+  EXPECT_EQ(trade_->NextExpiryMs(), 1100);
+  Ok(PayOrder{first.order_id});
+  EXPECT_EQ(trade_->NextExpiryMs(), 1150);
+  now_ms_ = 1150;
+  Ok(Tick{});
+  EXPECT_EQ(trade_->NextExpiryMs(), std::nullopt);
+}
+
+TEST_F(TradeTest, UnknownOrdersAreNotFound) {
+  EXPECT_EQ(CodeOf(PayOrder{"o.c1.1"}), Code::kNotFound);
+  EXPECT_EQ(CodeOf(CancelOrder{"o.c1.1"}), Code::kNotFound);
+  EXPECT_EQ(CodeOf(PayOrder{"bad id!"}), Code::kBadField);
+}
+
+// ---- Idempotency ---------------------------------------------------------------------------
+
+TEST_F(TradeTest, RetryWithTheSameBodyReturnsTheOriginalOrder) {
+  const PlaceOrder request = Order("r1", "alice", {{"phone", 2}});
+  const OrderView original = std::get<OrderView>(Ok(request).value);
+  Ok(PayOrder{original.order_id});
+  now_ms_ = 1500;
+  const Reply retry = Ok(request);
+  EXPECT_TRUE(retry.replayed);
+  EXPECT_EQ(std::get<OrderView>(retry.value), original);  // as created: reserved, same id
+  EXPECT_EQ(trade_->order_count(), 1u);
+  EXPECT_EQ(SaleCounts(), Counts(5, 3, 0, 2));
+}
+
+TEST_F(TradeTest, RetryWithAnotherBodyIsRequestIdReusedAndNotRemembered) {
+  const PlaceOrder request = Order("r1", "alice", {{"phone", 1}});
+  Ok(request);
+  for (const PlaceOrder& other :
+       {Order("r1", "bob", {{"phone", 1}}), Order("r1", "alice", {{"phone", 2}}),
+        Order("r1", "alice", {{"phone", 1}, {"watch", 1}})}) {
+    const Reply reply = Do(other);
+    EXPECT_EQ(reply.status.code(), Code::kRequestIdReused);
+    EXPECT_FALSE(reply.replayed);
+  }
+  EXPECT_TRUE(Ok(request).replayed);  // the original is still what r1 means
+  EXPECT_EQ(trade_->order_count(), 1u);
+}
+
+TEST_F(TradeTest, ErrorRepliesAreRememberedToo) {
+  const PlaceOrder request = Order("r1", "alice", {{"phone", 6}});
+  const Reply first = Do(request);
+  EXPECT_EQ(first.status.code(), Code::kSoldOut);
+  EXPECT_FALSE(first.replayed);
+  EXPECT_TRUE(trade_->KnowsRequest("r1"));
+
+  PutCampaign bigger = Sale();
+  bigger.stock = 100;
+  bigger.per_user_limit = 10;
+  Ok(bigger);
+  const Reply retry = Do(request);  // would succeed now, but r1 was answered already
+  EXPECT_EQ(retry.status.code(), Code::kSoldOut);
+  EXPECT_EQ(retry.status.message(), first.status.message());
+  EXPECT_TRUE(retry.replayed);
+  EXPECT_EQ(Place("r2", "alice", {{"phone", 6}}).items[0].quantity, 6);
+
+  const Reply unknown_user = Do(Order("r3", "carol", {{"phone", 1}}));
+  Ok(PutUser{"carol", "east"});
+  const Reply replayed = Do(Order("r3", "carol", {{"phone", 1}}));
+  EXPECT_EQ(replayed.status.code(), Code::kNotFound);
+  EXPECT_EQ(replayed.status.message(), unknown_user.status.message());
+}
+
+TEST_F(TradeTest, MalformedRequestsAreNotRemembered) {
+  EXPECT_EQ(CodeOf(Order("r1", "alice", {{"phone", 0}})), Code::kBadField);
+  EXPECT_FALSE(trade_->KnowsRequest("r1"));
+  const Reply corrected = Ok(Order("r1", "alice", {{"phone", 1}}));
+  EXPECT_FALSE(corrected.replayed);
+}
+
+TEST_F(TradeTest, ForEachRequestIdVisitsEveryRememberedRequest) {
+  Place("r1", "alice", {{"phone", 1}});
+  Do(Order("r2", "carol", {{"phone", 1}}));  // not_found: remembered
+  Do(Order("r3", "alice", {{"phone", 0}}));  // bad_field: not remembered
+  std::vector<std::string> seen;
+  trade_->ForEachRequestId([&](std::string_view id) { seen.emplace_back(id); });
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(seen, (std::vector<std::string>{"r1", "r2"}));
+}
+
+// ---- Time and invariants -------------------------------------------------------------------
+
+TEST_F(TradeTest, TimeMustNotGoBackwards) {
+  Ok(Tick{});
+  EXPECT_EQ(trade_->last_now_ms(), 1000);
+  EXPECT_DEATH(trade_->Apply(Command{999, Tick{}}), "now_ms");
+}
+
+TEST_F(TradeTest, InvariantsHoldThroughAMixOfEverything) {
+  Ok(PutInventory{"watch", 3});
+  const OrderView a = Place("r1", "alice", {{"phone", 2}, {"watch", 1}});
+  const OrderView b = Place("r2", "bob", {{"phone", 1}});
+  Ok(PayOrder{a.order_id});
+  Ok(CancelOrder{b.order_id});
+  Place("r3", "bob", {{"watch", 2}});
+  now_ms_ = 3000;
+  Ok(Tick{});
+  ExpectInvariants();
+  EXPECT_EQ(SaleCounts(), Counts(5, 3, 0, 2));
+  // r3 came from regular stock: it holds the default TTL of 15 minutes.
+  EXPECT_EQ(trade_->GetInventory("watch")->counts, Counts(3, 0, 2, 1));
+}
+
+TEST(TradeNamesTest, OrderStatusNames) {
+  EXPECT_EQ(OrderStatusName(OrderStatus::kReserved), "reserved");
+  EXPECT_EQ(OrderStatusName(OrderStatus::kPaid), "paid");
+  EXPECT_EQ(OrderStatusName(OrderStatus::kCancelled), "cancelled");
+  EXPECT_EQ(OrderStatusName(OrderStatus::kExpired), "expired");
+}
+
+}  // namespace
+}  // namespace surge::trade
