@@ -25,6 +25,8 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
+constexpr std::chrono::seconds kStateHashRefreshInterval{10};
+
 // The center id goes into order ids ("o.<center>.<n>"), which must stay within kIdLengthMax.
 constexpr size_t kCenterIdLengthMax = 32;
 
@@ -159,6 +161,7 @@ class CenterImpl final : public Center {
   SteadyClock::time_point last_write_at_ = SteadyClock::now();
   uint64_t next_snapshot_attempt_sequence_ = 0;
   bool state_hash_stale_ = true;
+  SteadyClock::time_point state_hash_at_;
 
   std::atomic<uint64_t> commands_applied_{0};
   std::atomic<uint64_t> batches_committed_{0};
@@ -183,7 +186,7 @@ Status CenterImpl::Recover() {
   journal_options.snapshot_every_records = options_.snapshot_every_records;
   journal::RecoveryHandler handler;
   handler.on_snapshot = [this](uint64_t sequence, std::string_view snapshot) {
-    const Status status = trade_->Restore(snapshot);
+    Status status = trade_->Restore(snapshot);
     if (status.ok()) return status;
     return status.Annotate("restoring the snapshot at sequence " + std::to_string(sequence));
   };
@@ -357,7 +360,9 @@ void CenterImpl::WriterLoop() {
     if (idle) {
       // Time alone may have ended a campaign or made a reservation due: re-judge the flags.
       RefreshSoldOut({}, NowMs());
-      RefreshStateHash();
+      // Hashing serializes the whole state (hundreds of ms for millions of orders), and a request
+      // arriving meanwhile waits: only when idle, and rarely.
+      if (SteadyClock::now() - state_hash_at_ >= kStateHashRefreshInterval) RefreshStateHash();
     }
   }
   RefreshStateHash();
@@ -547,6 +552,7 @@ void CenterImpl::RefreshStateHash() {
   if (!state_hash_stale_) return;
   state_hash_.store(trade_->StateHash(), std::memory_order_relaxed);
   state_hash_stale_ = false;
+  state_hash_at_ = SteadyClock::now();
 }
 
 std::string ParentDirectory(const std::string& path) {

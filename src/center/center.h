@@ -38,8 +38,14 @@
 // acknowledged after a durability failure; the process should be restarted (recovery then decides
 // what was durable).
 //
+// Bounds: intake_capacity counts requests waiting in the queue (Submit and Read alike); the writer
+// swaps out everything waiting at once and commits it in consecutive batches of at most
+// batch_records_max, so at most about twice intake_capacity requests are ever unanswered.
+//
 // Snapshots: once the journal says one is due, the writer serializes the state and writes it
-// synchronously between batches (a pause in intake, once per snapshot_every_records records).
+// synchronously between batches: a pause in intake once per snapshot_every_records records, as long
+// as serializing and syncing the whole state takes (measured: ~0.2-0.5 s at 1M orders, ~1.1 s at
+// 3M; logged at info level each time).
 //
 // Open creates data_dir, keeps the journal and snapshots in data_dir/journal, recovers (newest
 // snapshot + journal tail) and refuses to start on corruption (the error names the file and byte
@@ -64,8 +70,8 @@ namespace surge::center {
 
 struct Options {
   std::string data_dir;
-  std::string center_id = "c1";  // 1 to 32 characters of an id (common/ids.h)
-  size_t intake_capacity = 65'536;
+  std::string center_id = "c1";     // 1 to 32 characters of an id (common/ids.h)
+  size_t intake_capacity = 65'536;  // requests waiting for the writer; more answer overloaded
   size_t batch_records_max = 4'096;
   std::chrono::microseconds batch_wait{200};
   uint64_t snapshot_every_records = 1'000'000;
@@ -83,9 +89,9 @@ struct Stats {
   uint64_t queue_depth = 0;
   uint64_t last_sequence = 0;
   uint64_t recovered_records = 0;
-  // trade::StateHash() as of the last refresh on the writer thread: after recovery, whenever the
-  // writer is idle for a tick_interval, and when it stops (not after every batch: hashing the
-  // whole state is too costly for the hot path).
+  // trade::StateHash() as of the last refresh on the writer thread: after recovery, when it stops,
+  // and when the writer is idle for a tick_interval but at most every 10 s (hashing serializes
+  // the whole state, too costly for the hot path). For a current hash, Read and call StateHash.
   uint64_t state_hash = 0;
 };
 
