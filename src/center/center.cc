@@ -113,6 +113,7 @@ class CenterImpl final : public Center {
   void Submit(trade::Body body, Done done) override;
   bool Read(ReadFunction read) override;
   void Stop() override;
+  bool failed() const override { return failed_.load(std::memory_order_acquire); }
   const std::string& center_id() const override { return options_.center_id; }
   Stats stats() const override;
 

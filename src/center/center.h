@@ -119,6 +119,10 @@ class Center {
   // joins the writer. Idempotent.
   virtual void Stop() = 0;
 
+  // True once a commit failed (see "Durability failure" above): from then on Submit answers
+  // unavailable and Read returns false. Lets a caller tell that apart from a full queue.
+  virtual bool failed() const = 0;
+
   virtual const std::string& center_id() const = 0;
   virtual Stats stats() const = 0;
 };

@@ -319,6 +319,7 @@ TEST(CenterTest, CommitFailureAnswersUnavailableAndNeverAcknowledgesAgain) {
   ASSERT_NE(center, nullptr);
   LoadCatalogue(*center, Catalogue{});
   const uint64_t applied = center->stats().commands_applied;
+  EXPECT_FALSE(center->failed());
   env.FailNth(FaultOp::kSync, 1);  // only the next sync fails
   const Reply failed = Call(*center, Order("r1", 0));
   EXPECT_EQ(failed.status.code(), Code::kUnavailable) << failed.status.ToString();
@@ -326,6 +327,7 @@ TEST(CenterTest, CommitFailureAnswersUnavailableAndNeverAcknowledgesAgain) {
   const Reply later = Call(*center, Order("r2", 1));
   EXPECT_EQ(later.status.code(), Code::kUnavailable) << later.status.ToString();
   EXPECT_FALSE(center->Read([](const trade::Trade&, int64_t) {}));
+  EXPECT_TRUE(center->failed());
   EXPECT_EQ(center->stats().commands_applied, applied);
 }
 
