@@ -280,7 +280,8 @@ class CenterHandler final : public http::Handler {
   }
 
   // Runs `read` (Response(const Trade&, int64_t now_ms)) on the writer thread and sends its
-  // response; answers overloaded when the center refuses the read.
+  // response; answers overloaded when the center's queue is full, unavailable when it has failed
+  // (a durability failure: it will not come back by retrying here).
   template <typename ReadToResponse>
   void Read(http::Responder responder, ReadToResponse read) {
     auto shared = std::make_shared<http::Responder>(std::move(responder));
@@ -288,7 +289,10 @@ class CenterHandler final : public http::Handler {
         center_.Read([shared, read = std::move(read)](const trade::Trade& state, int64_t now_ms) {
           shared->Send(read(state, now_ms));
         });
-    if (!accepted) {
+    if (!accepted && center_.failed()) {
+      SendError(*shared, Status(Code::kUnavailable,
+                                "the center stopped after a storage failure; see its log"));
+    } else if (!accepted) {
       SendError(*shared,
                 Status(Code::kOverloaded, "the center is busy or stopping; retry in a second"));
     }

@@ -104,6 +104,7 @@ class CenterImpl final : public Center {
         options_(options),
         queue_(options.intake_capacity, options.batch_records_max, options.batch_wait) {}
   ~CenterImpl() override { Stop(); }
+  void HoldLock(std::unique_ptr<FileLock> lock) { lock_ = std::move(lock); }
 
   Status Recover();
   void Start() {
@@ -138,6 +139,8 @@ class CenterImpl final : public Center {
 
   Env& env_;
   const Options options_;
+  // Declared before the journal so that it is released after the journal is closed.
+  std::unique_ptr<FileLock> lock_;
   std::unique_ptr<trade::Trade> trade_;
   std::unique_ptr<journal::Journal> journal_;
 
@@ -586,7 +589,11 @@ Result<std::unique_ptr<Center>> Center::Open(Env& env, const Options& options) {
   SURGE_RETURN_IF_ERROR(ValidateOptions(options));
   const Status created = CreateDirDurably(env, options.data_dir);
   if (!created.ok()) return created.Annotate("creating the data directory " + options.data_dir);
+  // One process per data directory: a second writer would interleave two journals.
+  auto lock = env.LockFile(JoinPath(options.data_dir, "LOCK"));
+  if (!lock.ok()) return lock.status().Annotate("locking the data directory");
   auto center = std::make_unique<CenterImpl>(env, options);
+  center->HoldLock(std::move(lock).value());
   SURGE_RETURN_IF_ERROR(center->Recover());
   center->Start();
   return std::unique_ptr<Center>(std::move(center));

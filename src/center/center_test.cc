@@ -866,5 +866,34 @@ TEST(CenterTest, BadOptionsAreRefused) {
   EXPECT_EQ(Center::Open(env, options).status().code(), Code::kInvalidArgument);
 }
 
+TEST(CenterTest, ASecondCenterOnTheSameDataDirectoryIsRefused) {
+  MemEnv env;
+  auto first = Center::Open(env, MemOptions());
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  auto second = Center::Open(env, MemOptions());
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), Code::kUnavailable);
+  EXPECT_NE(second.status().message().find("LOCK"), std::string::npos) << second.status().message();
+  first->reset();
+  auto third = Center::Open(env, MemOptions());
+  EXPECT_TRUE(third.ok()) << third.status().ToString();
+}
+
+TEST(CenterTest, TheDataDirectoryLockIsARealFlockOnDisk) {
+  char pattern[] = "/tmp/surge-lock-XXXXXX";
+  ASSERT_NE(mkdtemp(pattern), nullptr);
+  Options options;
+  options.data_dir = pattern;
+  auto first = Center::Open(*Env::Default(), options);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  auto second = Center::Open(*Env::Default(), options);
+  EXPECT_EQ(second.status().code(), Code::kUnavailable);
+  first->reset();
+  auto third = Center::Open(*Env::Default(), options);
+  EXPECT_TRUE(third.ok()) << third.status().ToString();
+  third->reset();
+  std::filesystem::remove_all(pattern);
+}
+
 }  // namespace
 }  // namespace surge::center

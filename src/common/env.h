@@ -29,6 +29,12 @@ class WritableFile {
   virtual uint64_t size() const = 0;
 };
 
+// An exclusive lock on a file, held until the object is destroyed (or the process dies).
+class FileLock {
+ public:
+  virtual ~FileLock() = default;
+};
+
 class Env {
  public:
   virtual ~Env() = default;
@@ -58,6 +64,10 @@ class Env {
   virtual Status TruncateFile(const std::string& path, uint64_t size) = 0;
   // Makes the directory's entries (creations, renames, removals) durable.
   virtual Status SyncDir(const std::string& dir) = 0;
+  // Takes an exclusive lock on `path`, creating the file if missing, so that two processes never
+  // open the same data directory. unavailable if someone else holds it. The lock does not
+  // survive the process: a kill -9 releases it.
+  virtual Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) = 0;
 
   // Monotonic time for durations and timeouts.
   virtual std::chrono::nanoseconds MonotonicNow() = 0;

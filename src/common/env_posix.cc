@@ -1,6 +1,7 @@
 // The real Env over POSIX files and clocks.
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -65,6 +66,15 @@ class PosixWritableFile final : public WritableFile {
   std::string path_;
   int fd_;
   uint64_t size_;
+};
+
+class PosixFileLock final : public FileLock {
+ public:
+  explicit PosixFileLock(int fd) : fd_(fd) {}
+  ~PosixFileLock() override { ::close(fd_); }  // closing the descriptor releases the flock
+
+ private:
+  int fd_;
 };
 
 class PosixEnv final : public Env {
@@ -177,6 +187,26 @@ class PosixEnv final : public Env {
     if (::fsync(fd) != 0) status = IoError("syncing directory", dir, errno);
     ::close(fd);
     return status;
+  }
+
+  Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) override {
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return IoError("opening lock file", path, errno);
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      const int error_number = errno;
+      ::close(fd);
+      if (error_number == EWOULDBLOCK) {
+        return Status(Code::kUnavailable,
+                      path + " is locked by another process (is another surge running on it?)");
+      }
+      return IoError("locking", path, error_number);
+    }
+    // The holder's pid, for a person who wonders who has it.
+    const std::string pid = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(fd, 0) == 0) {
+      [[maybe_unused]] const ssize_t written = ::write(fd, pid.data(), pid.size());
+    }
+    return std::unique_ptr<FileLock>(new PosixFileLock(fd));
   }
 
   std::chrono::nanoseconds MonotonicNow() override {

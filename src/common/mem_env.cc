@@ -1,5 +1,7 @@
 #include "common/mem_env.h"
 
+#include <functional>
+
 #include <algorithm>
 #include <unordered_set>
 #include <utility>
@@ -301,6 +303,7 @@ void MemEnv::RevertInodeLocked(const std::string& path, Inode& inode, const Cras
 
 void MemEnv::Crash(const CrashOptions& options) {
   const std::lock_guard<std::mutex> lock(mutex_);
+  locks_.clear();  // the crashed process's locks die with it
   if (options.keep_unsynced_directory_changes) {
     durable_files_ = files_;
     durable_dirs_ = dirs_;
@@ -391,6 +394,34 @@ uint64_t MemEnv::RandomLocked() {
   value = (value ^ (value >> 30)) * 0xbf58476d1ce4e5b9ULL;
   value = (value ^ (value >> 27)) * 0x94d049bb133111ebULL;
   return value ^ (value >> 31);
+}
+
+namespace {
+
+class MemFileLock final : public FileLock {
+ public:
+  MemFileLock(std::function<void()> release) : release_(std::move(release)) {}
+  ~MemFileLock() override { release_(); }
+
+ private:
+  std::function<void()> release_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<FileLock>> MemEnv::LockFile(const std::string& path) {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  if (locks_.count(path) != 0) {
+    return Status(Code::kUnavailable, path + " is locked by another process");
+  }
+  const uint64_t token = next_lock_token_++;
+  locks_[path] = token;
+  return std::unique_ptr<FileLock>(new MemFileLock([this, path, token] {
+    const std::lock_guard<std::mutex> relock(mutex_);
+    const auto it = locks_.find(path);
+    // After a crash the path may be held by a newer holder: leave that one alone.
+    if (it != locks_.end() && it->second == token) locks_.erase(it);
+  }));
 }
 
 uint64_t MemEnv::Random() {

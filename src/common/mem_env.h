@@ -103,6 +103,8 @@ class MemEnv final : public Env {
   Status RenameFile(const std::string& from, const std::string& to) override;
   Status TruncateFile(const std::string& path, uint64_t size) override;
   Status SyncDir(const std::string& dir) override;
+  // Locks live in memory only; Crash releases them, as the death of a process would.
+  Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) override;
   std::chrono::nanoseconds MonotonicNow() override;
   int64_t WallNowMs() override;
   uint64_t Random() override;
@@ -153,6 +155,9 @@ class MemEnv final : public Env {
   std::map<std::string, std::shared_ptr<Inode>> durable_files_;
   std::set<std::string> dirs_;
   std::set<std::string> durable_dirs_;
+  // Held locks: path -> the token of the FileLock that holds it.
+  std::map<std::string, uint64_t> locks_;
+  uint64_t next_lock_token_ = 1;
   // Bumped by every crash; a WritableFile from an earlier generation is dead.
   uint64_t generation_ = 0;
   std::array<uint64_t, kFaultOpCount> operation_counts_{};
