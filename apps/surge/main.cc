@@ -1,6 +1,7 @@
 // surge: the one command-line program.
 //   surge center ...   one center serving the HTTP API from its data directory
 //   surge up ...       what `make run` starts: a center with a demo catalogue and a live sale
+//   surge load ...     the open-loop load generator
 // Exit status: 0 after a clean stop (SIGTERM or SIGINT), 1 when the center or its server cannot
 // start, 2 for bad usage.
 #include <chrono>
@@ -13,6 +14,7 @@
 #include "common/log.h"
 #include "demo.h"
 #include "flags.h"
+#include "load_command.h"
 #include "serve.h"
 
 namespace surge::cli {
@@ -27,6 +29,7 @@ constexpr const char* kUsage =
     "  center   run one center: recover its journal, serve the HTTP API (docs/API.md)\n"
     "  up       run a center with a demo catalogue and a live flash sale (what `make run` "
     "starts)\n"
+    "  load     drive a center with an open-loop load (steady, flash or ramp) and verify it\n"
     "\n"
     "Run 'surge <command> --help' for the flags of a command.\n";
 
@@ -163,6 +166,7 @@ int main(int argc, char** argv) {
   }
   if (command == "center") return RunCenter(argc, argv);
   if (command == "up") return RunUp(argc, argv);
+  if (command == "load") return RunLoadCommand(argc, argv);
   std::fprintf(stderr, "surge: unknown command '%s'\n\n%s", argv[1], kUsage);
   return 2;
 }
