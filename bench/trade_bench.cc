@@ -1,14 +1,28 @@
 // Throughput of the trade state machine on one core: PlaceOrder (mostly accepted, and mostly
-// rejected as sold out), idempotent retries, and snapshot / restore of a large state.
+// rejected as sold out), with Apply one by one and with ApplyBatch; idempotent retries; snapshot,
+// restore and state hash of a large state.
 //
-// The order commands are built before timing starts: unique request ids, users drawn from 100k,
+// The order commands are built before timing starts: 1M unique request ids, users drawn from 100k,
 // SKUs from 100 campaign SKUs. Each benchmark iteration applies all of them to a fresh Trade
-// (built while the timer is paused), so every order is a new request, as in a flash sale.
+// (built while the timer is paused), so every order is a new request, as in a flash sale. Time
+// advances 1 ms per 1000 orders (a center taking 1M orders a second): with a 10-minute reservation
+// TTL nothing expires during the run, as in the first minutes of a sale. The *Expiring variants
+// use a 100 ms TTL instead, so that from 100k orders on, every new reservation comes with an old
+// one expiring (and its stock and per-user units returning).
+//
+// The center applies commands right after decoding and journaling them, while they are in the CPU
+// caches. So that the pre-built commands are not measured as the cold memory they would otherwise
+// be, each chunk of 4096 (the center's batch) is read once with the timer paused before it is
+// applied.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <cstdio>
+#include <functional>
 #include <memory>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -21,6 +35,11 @@ constexpr int kUsers = 100'000;
 constexpr int kSkus = 100;
 constexpr int64_t kSetupMs = 1'000;
 constexpr size_t kOrders = 1 << 20;
+constexpr int64_t kOrdersPerMs = 1'000;
+constexpr int64_t kLongTtlMs = 10 * 60 * 1000;
+constexpr int64_t kShortTtlMs = 100;
+constexpr int64_t kLargeLimit = 1'000'000;
+constexpr size_t kCenterBatch = 4'096;  // center::Options::batch_records_max
 
 Command At(int64_t now_ms, Body body) { return Command{now_ms, std::move(body)}; }
 
@@ -32,9 +51,8 @@ void MustApply(Trade& trade, const Command& command) {
   }
 }
 
-// 100k users and 100 SKUs, each with an open campaign of `stock` units and a 10-minute TTL, so
-// that reservations of the first minutes expire during the run (1 order per simulated ms).
-std::unique_ptr<Trade> MakeTrade(int64_t stock, int64_t per_user_limit) {
+// 100k users and 100 SKUs, each with an open campaign of `stock` units.
+std::unique_ptr<Trade> MakeTrade(int64_t stock, int64_t ttl_ms) {
   auto trade = Trade::Create(Options{"o.c1."});
   MustApply(*trade, At(kSetupMs, PutMerchant{"m1", "Merchant"}));
   for (int u = 0; u < kUsers; ++u) {
@@ -44,7 +62,7 @@ std::unique_ptr<Trade> MakeTrade(int64_t stock, int64_t per_user_limit) {
     const std::string sku = "sku" + std::to_string(s);
     MustApply(*trade, At(kSetupMs, PutProduct{sku, "m1", "Phone", "phones", 99'900}));
     MustApply(*trade, At(kSetupMs, PutCampaign{"camp" + std::to_string(s), sku, stock, 49'900, 0,
-                                               kTimeMsMax, per_user_limit, 10 * 60 * 1000}));
+                                               kTimeMsMax, kLargeLimit, ttl_ms}));
   }
   return trade;
 }
@@ -58,22 +76,55 @@ std::vector<Command> MakeOrders(size_t count, uint64_t seed) {
     order.request_id = "req-" + std::to_string(seed) + "-" + std::to_string(i);
     order.user = "user" + std::to_string(random() % kUsers);
     order.items.push_back(OrderItem{"sku" + std::to_string(random() % kSkus), 1});
-    commands.push_back(At(kSetupMs + 1 + static_cast<int64_t>(i), std::move(order)));
+    const auto at = kSetupMs + 1 + static_cast<int64_t>(i) / kOrdersPerMs;
+    commands.push_back(At(at, std::move(order)));
   }
   return commands;
 }
 
-void RunPlaceOrders(benchmark::State& state, int64_t stock) {
+// Reads every byte of the commands' ids, which brings them into the caches.
+uint64_t Warm(std::span<const Command> commands) {
+  uint64_t sum = 0;
+  for (const Command& command : commands) {
+    const auto& order = std::get<PlaceOrder>(command.body);
+    for (const char c : order.request_id) sum += static_cast<uint8_t>(c);
+    for (const char c : order.user) sum += static_cast<uint8_t>(c);
+    for (const OrderItem& item : order.items) {
+      for (const char c : item.sku) sum += static_cast<uint8_t>(c);
+    }
+  }
+  return sum;
+}
+
+// Applies every command to a fresh Trade per iteration, chunk by chunk of kCenterBatch: one by one
+// with Apply, or with ApplyBatch (the center applies what one journal commit made durable as one
+// batch).
+void RunPlaceOrders(benchmark::State& state, int64_t stock, bool batch, int64_t ttl_ms) {
   const std::vector<Command> commands = MakeOrders(kOrders, 1);
   uint64_t accepted = 0;
+  const std::function<void(size_t, Reply &&)> on_reply = [&](size_t, Reply&& reply) {
+    accepted += reply.status.ok() ? 1 : 0;
+    benchmark::DoNotOptimize(reply);
+  };
   for (auto _ : state) {
     state.PauseTiming();
-    auto trade = MakeTrade(stock, /*per_user_limit=*/1'000'000);
+    auto trade = MakeTrade(stock, ttl_ms);
     state.ResumeTiming();
-    for (const Command& command : commands) {
-      Reply reply = trade->Apply(command);
-      accepted += reply.status.ok() ? 1 : 0;
-      benchmark::DoNotOptimize(reply);
+    for (size_t begin = 0; begin < commands.size(); begin += kCenterBatch) {
+      const auto chunk =
+          std::span(commands).subspan(begin, std::min(kCenterBatch, commands.size() - begin));
+      state.PauseTiming();
+      benchmark::DoNotOptimize(Warm(chunk));
+      state.ResumeTiming();
+      if (batch) {
+        trade->ApplyBatch(chunk, on_reply);
+      } else {
+        for (const Command& command : chunk) {
+          Reply reply = trade->Apply(command);
+          accepted += reply.status.ok() ? 1 : 0;
+          benchmark::DoNotOptimize(reply);
+        }
+      }
     }
     state.PauseTiming();
     trade.reset();
@@ -84,16 +135,38 @@ void RunPlaceOrders(benchmark::State& state, int64_t stock) {
       static_cast<double>(accepted) / static_cast<double>(state.iterations() * commands.size());
 }
 
-void BM_PlaceOrder(benchmark::State& state) { RunPlaceOrders(state, kStockMax); }
+void BM_PlaceOrder(benchmark::State& state) { RunPlaceOrders(state, kStockMax, false, kLongTtlMs); }
 BENCHMARK(BM_PlaceOrder)->Unit(benchmark::kMillisecond);
 
+void BM_PlaceOrderBatch(benchmark::State& state) {
+  RunPlaceOrders(state, kStockMax, true, kLongTtlMs);
+}
+BENCHMARK(BM_PlaceOrderBatch)->Unit(benchmark::kMillisecond);
+
 // Campaigns of 100 units each: all but 10k of the 1M orders are rejected as sold_out.
-void BM_PlaceOrderSoldOut(benchmark::State& state) { RunPlaceOrders(state, 100); }
+void BM_PlaceOrderSoldOut(benchmark::State& state) {
+  RunPlaceOrders(state, 100, false, kLongTtlMs);
+}
 BENCHMARK(BM_PlaceOrderSoldOut)->Unit(benchmark::kMillisecond);
+
+void BM_PlaceOrderSoldOutBatch(benchmark::State& state) {
+  RunPlaceOrders(state, 100, true, kLongTtlMs);
+}
+BENCHMARK(BM_PlaceOrderSoldOutBatch)->Unit(benchmark::kMillisecond);
+
+void BM_PlaceOrderExpiring(benchmark::State& state) {
+  RunPlaceOrders(state, kStockMax, false, kShortTtlMs);
+}
+BENCHMARK(BM_PlaceOrderExpiring)->Unit(benchmark::kMillisecond);
+
+void BM_PlaceOrderExpiringBatch(benchmark::State& state) {
+  RunPlaceOrders(state, kStockMax, true, kShortTtlMs);
+}
+BENCHMARK(BM_PlaceOrderExpiringBatch)->Unit(benchmark::kMillisecond);
 
 // A client retrying the same request: answered from the idempotency record.
 void BM_IdempotentRetry(benchmark::State& state) {
-  auto trade = MakeTrade(kStockMax, 1'000'000);
+  auto trade = MakeTrade(kStockMax, kLongTtlMs);
   const Command command = MakeOrders(1, 7).front();
   MustApply(*trade, command);
   for (auto _ : state) {
@@ -105,7 +178,7 @@ void BM_IdempotentRetry(benchmark::State& state) {
 BENCHMARK(BM_IdempotentRetry);
 
 std::unique_ptr<Trade> MakeLargeTrade() {
-  auto trade = MakeTrade(kStockMax, 1'000'000);
+  auto trade = MakeTrade(kStockMax, kLongTtlMs);
   for (const Command& command : MakeOrders(kOrders, 3)) trade->Apply(command);
   return trade;
 }

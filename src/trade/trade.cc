@@ -2,6 +2,7 @@
 #include "trade/trade.h"
 
 #include <algorithm>
+#include <array>
 
 #include "trade/trade_state.h"
 
@@ -12,6 +13,8 @@ using internal::Campaign;
 using internal::Cat;
 using internal::Counts;
 using internal::Expiry;
+using internal::ExpiryQueue;
+using internal::HashId;
 using internal::IdTable;
 using internal::Item;
 using internal::kNoIndex;
@@ -87,6 +90,16 @@ Status WrongState(std::string_view order_id, OrderStatus status) {
   return Status(Code::kWrongState, Cat("order ", order_id, " is ", OrderStatusName(status)));
 }
 
+// The ids of a PlaceOrder that its apply looks up (and prefetches), hashed once.
+struct OrderHashes {
+  uint64_t request = 0;
+  uint64_t user = 0;
+};
+
+OrderHashes HashOrder(const PlaceOrder& order) {
+  return OrderHashes{HashId(order.request_id), HashId(order.user)};
+}
+
 // Returns the index of `id`, adding a default entity if it is new.
 template <typename Entity>
 uint32_t Intern(IdTable& ids, std::vector<Entity>& entities, std::string_view id) {
@@ -102,6 +115,8 @@ class TradeImpl final : public Trade {
   explicit TradeImpl(const Options& options) : prefix_(options.order_id_prefix) {}
 
   Reply Apply(const Command& command) override;
+  void ApplyBatch(std::span<const Command> commands,
+                  const std::function<void(size_t, Reply&&)>& on_reply) override;
 
   Result<MerchantView> GetMerchant(std::string_view id) const override;
   Result<ProductView> GetProduct(std::string_view sku) const override;
@@ -117,7 +132,7 @@ class TradeImpl final : public Trade {
     return state_.request_ids.Find(request_id) != kNoIndex;
   }
   void ForEachRequestId(const std::function<void(std::string_view)>& visit) const override {
-    for (const std::string_view request_id : state_.request_ids.ids()) visit(request_id);
+    for (uint32_t i = 0; i < state_.request_ids.size(); ++i) visit(state_.request_ids.id(i));
   }
   std::optional<int64_t> NextExpiryMs() const override {
     if (state_.expiry.empty()) return std::nullopt;
@@ -146,15 +161,17 @@ class TradeImpl final : public Trade {
   int64_t LargestHolding(uint32_t campaign) const;
 
   // PlaceOrder, steps 2-4 of trade.h; fills `record` with the outcome.
-  void TryReserve(const PlaceOrder& body, int64_t now_ms, uint32_t request, RequestRecord* record);
+  void TryReserve(const PlaceOrder& body, int64_t now_ms, uint32_t request, uint64_t user_hash,
+                  const uint64_t* sku_hashes, RequestRecord* record);
   // Resolves one item into state_.items.back(); kReserved if it can be reserved.
-  Outcome PlanItem(uint32_t user, const OrderItem& wanted, int64_t now_ms);
+  Outcome PlanItem(uint32_t user, const OrderItem& wanted, uint64_t sku_hash, int64_t now_ms);
   void CommitOrder(uint32_t user, uint32_t request, int64_t now_ms, size_t items_begin);
   Reply RememberedReply(const RequestRecord& record, const PlaceOrder& body, bool replayed) const;
 
-  // Expires every reservation due at `now_ms` and drops paid or cancelled orders from the front
-  // of the expiry queue, so that its front is a reserved order.
+  // Expires every reservation due at `now_ms`. Keeps the front of the expiry queue a reserved
+  // order (so NextExpiryMs is exact): drops paid or cancelled orders that reach the front.
   void Settle(int64_t now_ms);
+  void DropSettledFront();
   // reserved -> cancelled or expired: stock and per-user units return.
   void Release(Order& order, OrderStatus status);
   void AddHolding(uint32_t user, uint32_t campaign, int64_t delta);
@@ -169,27 +186,101 @@ class TradeImpl final : public Trade {
   CampaignView MakeCampaignView(uint32_t index) const;
   ProductView MakeProductView(uint32_t index) const;
 
+  // PlaceOrder with the hashes of its ids computed once (by Apply, or ahead by ApplyBatch).
+  Reply ApplyOrder(const PlaceOrder& body, int64_t now_ms, const OrderHashes& hashes);
+  Reply HandleOrder(const PlaceOrder& body, int64_t now_ms, const OrderHashes& hashes);
+  // Asserts that time does not go back, records it and expires what is due.
+  void BeginCommand(int64_t now_ms);
+  void FetchExpiring() const;
+
   std::string prefix_;
   State state_;
 };
 
 Reply TradeImpl::Apply(const Command& command) {
-  SURGE_ASSERT(command.now_ms >= state_.last_now_ms);
-  SURGE_ASSERT(command.now_ms <= kTimeMsMax);
   if (const auto* order = std::get_if<PlaceOrder>(&command.body)) {
-    // The request and user tables are large and cold: start loading their entries now, so that
+    const OrderHashes hashes = HashOrder(*order);
+    // The request and user tables are large and cold: start loading their slots now, so that
     // the misses overlap with validation and fingerprinting instead of following each other.
-    state_.request_ids.Prefetch(order->request_id);
-    state_.user_ids.Prefetch(order->user);
+    state_.request_ids.Prefetch(hashes.request);
+    state_.user_ids.Prefetch(hashes.user);
+    return ApplyOrder(*order, command.now_ms, hashes);
   }
-  state_.last_now_ms = command.now_ms;
-  Settle(command.now_ms);
+  BeginCommand(command.now_ms);
   Status valid = ValidateBody(command.body);
   if (!valid.ok()) return ErrorReply(std::move(valid));
-  Reply reply =
-      std::visit([&](const auto& body) { return Handle(body, command.now_ms); }, command.body);
-  Settle(command.now_ms);
-  return reply;
+  return std::visit([&](const auto& body) { return Handle(body, command.now_ms); }, command.body);
+}
+
+void TradeImpl::BeginCommand(int64_t now_ms) {
+  SURGE_ASSERT(now_ms >= state_.last_now_ms);
+  SURGE_ASSERT(now_ms <= kTimeMsMax);
+  state_.last_now_ms = now_ms;
+  Settle(now_ms);
+}
+
+Reply TradeImpl::ApplyOrder(const PlaceOrder& body, int64_t now_ms, const OrderHashes& hashes) {
+  BeginCommand(now_ms);
+  Status valid = internal::ValidatePlaceOrder(body);
+  if (!valid.ok()) return ErrorReply(std::move(valid));
+  return HandleOrder(body, now_ms, hashes);
+}
+
+// On a large state a PlaceOrder misses the cache in the request and user tables, then in the
+// user's stored id and record, then in the user's spilled holdings: each step needs the one
+// before. An expiring order misses in its user's record and holdings too. Running each step a few
+// commands ahead of the apply lets the misses of several commands overlap.
+void TradeImpl::ApplyBatch(std::span<const Command> commands,
+                           const std::function<void(size_t, Reply&&)>& on_reply) {
+  constexpr size_t kTablesAhead = 12;   // request and user table slots
+  constexpr size_t kUserAhead = 6;      // the user's stored id and record
+  constexpr size_t kHoldingsAhead = 2;  // the user's holdings, when they spilled to the heap
+  constexpr size_t kRing = 16;          // > kTablesAhead
+  std::array<OrderHashes, kRing> hashes;
+  std::array<uint32_t, kRing> users;
+  const auto order_at = [&](size_t i) -> const PlaceOrder* {
+    return i < commands.size() ? std::get_if<PlaceOrder>(&commands[i].body) : nullptr;
+  };
+  const auto fetch_tables = [&](size_t i) {
+    users[i % kRing] = kNoIndex;
+    if (const PlaceOrder* order = order_at(i)) {
+      hashes[i % kRing] = HashOrder(*order);
+      state_.request_ids.Prefetch(hashes[i % kRing].request);
+      state_.user_ids.Prefetch(hashes[i % kRing].user);
+    }
+  };
+  for (size_t i = 0; i < kTablesAhead; ++i) fetch_tables(i);
+  for (size_t i = 0; i < commands.size(); ++i) {
+    fetch_tables(i + kTablesAhead);
+    if (order_at(i + kUserAhead) != nullptr) {
+      const uint32_t user = state_.user_ids.Candidate(hashes[(i + kUserAhead) % kRing].user);
+      if (user < state_.users.size()) __builtin_prefetch(&state_.users[user]);
+      users[(i + kUserAhead) % kRing] = user;
+    }
+    const uint32_t soon = users[(i + kHoldingsAhead) % kRing];
+    if (soon < state_.users.size()) __builtin_prefetch(state_.users[soon].holdings.data());
+    FetchExpiring();
+    if (const PlaceOrder* order = order_at(i)) {
+      on_reply(i, ApplyOrder(*order, commands[i].now_ms, hashes[i % kRing]));
+    } else {
+      on_reply(i, Apply(commands[i]));
+    }
+  }
+}
+
+// The orders about to expire are old, and their users random: fetch them a few expiries ahead
+// (an order record, then its user's record, then the user's holdings).
+void TradeImpl::FetchExpiring() const {
+  const ExpiryQueue& expiry = state_.expiry;
+  if (const Expiry* later = expiry.PeekFrontLane(12)) {
+    __builtin_prefetch(&state_.orders[later->order]);
+  }
+  if (const Expiry* sooner = expiry.PeekFrontLane(6)) {
+    __builtin_prefetch(&state_.users[state_.orders[sooner->order].user]);
+  }
+  if (const Expiry* next = expiry.PeekFrontLane(2)) {
+    __builtin_prefetch(state_.users[state_.orders[next->order].user].holdings.data());
+  }
 }
 
 // ---- Master data ---------------------------------------------------------------------------
@@ -296,10 +387,16 @@ Reply TradeImpl::Handle(const PutCampaign& body, int64_t) {
 // ---- Orders --------------------------------------------------------------------------------
 
 Reply TradeImpl::Handle(const PlaceOrder& body, int64_t now_ms) {
-  const uint64_t fingerprint = PlaceOrderFingerprint(body);
+  return HandleOrder(body, now_ms, HashOrder(body));
+}
+
+Reply TradeImpl::HandleOrder(const PlaceOrder& body, int64_t now_ms, const OrderHashes& hashes) {
+  uint64_t sku_hashes[kItemsMax];  // filled for body.items.size() entries
+  for (size_t i = 0; i < body.items.size(); ++i) sku_hashes[i] = HashId(body.items[i].sku);
+  const uint64_t fingerprint = internal::Fingerprint(body, hashes.user, sku_hashes);
   // One probe of the request table finds a known request id or adds the new one.
   bool added = false;
-  const uint32_t request = state_.request_ids.Insert(body.request_id, &added);
+  const uint32_t request = state_.request_ids.Insert(body.request_id, hashes.request, &added);
   if (!added) {
     const RequestRecord& record = state_.requests[request];
     if (record.fingerprint != fingerprint) {
@@ -312,13 +409,13 @@ Reply TradeImpl::Handle(const PlaceOrder& body, int64_t now_ms) {
   RequestRecord& record = state_.requests.emplace_back();
   SURGE_ASSERT(state_.requests.size() == state_.request_ids.size());
   record.fingerprint = fingerprint;
-  TryReserve(body, now_ms, request, &record);
+  TryReserve(body, now_ms, request, hashes.user, sku_hashes, &record);
   return RememberedReply(record, body, /*replayed=*/false);
 }
 
 void TradeImpl::TryReserve(const PlaceOrder& body, int64_t now_ms, uint32_t request,
-                           RequestRecord* record) {
-  const uint32_t user = state_.user_ids.Find(body.user);
+                           uint64_t user_hash, const uint64_t* sku_hashes, RequestRecord* record) {
+  const uint32_t user = state_.user_ids.Find(body.user, user_hash);
   if (user == kNoIndex) {
     record->outcome = Outcome::kUserNotFound;
     return;
@@ -328,12 +425,12 @@ void TradeImpl::TryReserve(const PlaceOrder& body, int64_t now_ms, uint32_t requ
   const size_t items_begin = state_.items.size();
   SURGE_ASSERT(items_begin + kItemsMax < kNoIndex);
   for (size_t i = 0; i < body.items.size(); ++i) {
-    const Outcome outcome = PlanItem(user, body.items[i], now_ms);
+    const Outcome outcome = PlanItem(user, body.items[i], sku_hashes[i], now_ms);
     if (outcome != Outcome::kReserved) {
       record->outcome = outcome;
       record->item = static_cast<uint8_t>(i);
       record->target = state_.items.back().campaign;
-      state_.items.resize(items_begin);
+      state_.items.truncate(items_begin);
       return;
     }
   }
@@ -342,10 +439,11 @@ void TradeImpl::TryReserve(const PlaceOrder& body, int64_t now_ms, uint32_t requ
   CommitOrder(user, request, now_ms, items_begin);
 }
 
-Outcome TradeImpl::PlanItem(uint32_t user, const OrderItem& wanted, int64_t now_ms) {
+Outcome TradeImpl::PlanItem(uint32_t user, const OrderItem& wanted, uint64_t sku_hash,
+                            int64_t now_ms) {
   Item& item = state_.items.emplace_back();
   item.quantity = wanted.quantity;
-  item.product = state_.product_ids.Find(wanted.sku);
+  item.product = state_.product_ids.Find(wanted.sku, sku_hash);
   if (item.product == kNoIndex) return Outcome::kProductNotFound;
   const Product& product = state_.products[item.product];
   item.campaign = internal::ActiveCampaign(state_, product, now_ms);
@@ -448,6 +546,7 @@ Reply TradeImpl::Handle(const PayOrder& body, int64_t) {
       SellUnits(SourceCounts(state_.items[i]), state_.items[i].quantity);
     }
     order.status = OrderStatus::kPaid;
+    DropSettledFront();
   } else if (order.status != OrderStatus::kPaid) {
     return ErrorReply(WrongState(body.order_id, order.status));
   }
@@ -460,6 +559,7 @@ Reply TradeImpl::Handle(const CancelOrder& body, int64_t) {
   Order& order = state_.orders[index];
   if (order.status == OrderStatus::kReserved) {
     Release(order, OrderStatus::kCancelled);
+    DropSettledFront();
   } else if (order.status != OrderStatus::kCancelled) {
     return ErrorReply(WrongState(body.order_id, order.status));
   }
@@ -482,13 +582,19 @@ void TradeImpl::Release(Order& order, OrderStatus status) {
 }
 
 void TradeImpl::Settle(int64_t now_ms) {
-  while (!state_.expiry.empty()) {
-    const Expiry& front = state_.expiry.Front();
-    Order& order = state_.orders[front.order];
-    if (order.status == OrderStatus::kReserved) {
-      if (front.expires_at_ms > now_ms) return;
-      Release(order, OrderStatus::kExpired);
-    }
+  // Only a due front needs its order read: a front that is not due stays reserved until it is
+  // paid or cancelled, and those drop it themselves (DropSettledFront).
+  while (!state_.expiry.empty() && state_.expiry.Front().expires_at_ms <= now_ms) {
+    Order& order = state_.orders[state_.expiry.Front().order];
+    if (order.status == OrderStatus::kReserved) Release(order, OrderStatus::kExpired);
+    state_.expiry.PopFront();
+    DropSettledFront();
+  }
+}
+
+void TradeImpl::DropSettledFront() {
+  while (!state_.expiry.empty() &&
+         state_.orders[state_.expiry.Front().order].status != OrderStatus::kReserved) {
     state_.expiry.PopFront();
   }
 }
@@ -623,6 +729,11 @@ uint64_t TradeImpl::StateHash() const {
 }
 
 }  // namespace
+
+void Trade::ApplyBatch(std::span<const Command> commands,
+                       const std::function<void(size_t, Reply&&)>& on_reply) {
+  for (size_t i = 0; i < commands.size(); ++i) on_reply(i, Apply(commands[i]));
+}
 
 std::unique_ptr<Trade> Trade::Create(const Options& options) {
   const std::string& prefix = options.order_id_prefix;

@@ -53,6 +53,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -284,6 +285,14 @@ class Trade {
 
   // Applies one command. Commands must come with non-decreasing now_ms (asserted).
   virtual Reply Apply(const Command& command) = 0;
+  // Applies `commands` in order, with exactly the effect and the replies of calling Apply on each,
+  // and calls `on_reply` with each command's index in `commands` and its reply, in order, as soon
+  // as that command is applied. Prefer it for batches: while one command is applied, the memory
+  // that the next ones will touch is fetched, so that on a large state (millions of requests and
+  // users, far beyond the CPU caches) their cache misses overlap instead of following each other.
+  // `on_reply` must not call back into this Trade.
+  virtual void ApplyBatch(std::span<const Command> commands,
+                          const std::function<void(size_t index, Reply&& reply)>& on_reply);
 
   // Reads. `now_ms` only affects how a due-but-not-yet-expired reservation is shown: as expired,
   // because the next command will expire it. Unknown ids are not_found.

@@ -28,14 +28,9 @@ std::string_view OrderStatusName(OrderStatus status) {
 }
 
 uint64_t PlaceOrderFingerprint(const PlaceOrder& order) {
-  internal::StableHasher hasher(0x6f72646572ULL);  // "order"
-  hasher.AddBytes(order.user);
-  hasher.AddWord(order.items.size());
-  for (const OrderItem& item : order.items) {
-    hasher.AddBytes(item.sku);
-    hasher.AddWord(static_cast<uint64_t>(item.quantity));
-  }
-  return hasher.Finish();
+  std::vector<uint64_t> sku_hashes;
+  for (const OrderItem& item : order.items) sku_hashes.push_back(internal::HashId(item.sku));
+  return internal::Fingerprint(order, internal::HashId(order.user), sku_hashes.data());
 }
 
 // ---- Validation ----------------------------------------------------------------------------
@@ -124,6 +119,12 @@ Status Validate(const PlaceOrder& body) {
   }
   return Status::Ok();
 }
+
+}  // namespace
+
+Status internal::ValidatePlaceOrder(const PlaceOrder& body) { return Validate(body); }
+
+namespace {
 
 Status Validate(const PayOrder& body) { return CheckId("order_id", body.order_id); }
 Status Validate(const CancelOrder& body) { return CheckId("order_id", body.order_id); }

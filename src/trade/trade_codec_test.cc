@@ -167,7 +167,7 @@ TEST(TradeFingerprintTest, CoversUserAndItemsInOrderButNotTheRequestId) {
 // format version. This pins it.
 TEST(TradeFingerprintTest, IsStableAcrossBuilds) {
   EXPECT_EQ(PlaceOrderFingerprint(PlaceOrder{"r1", "user-1", {{"sku-1", 1}, {"sku-22", 3}}}),
-            0x68ec2acaff9f89faULL);
+            0xf6db36000d508a4aULL);
 }
 
 }  // namespace

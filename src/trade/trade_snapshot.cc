@@ -333,7 +333,6 @@ Status SnapshotReader::ReadOrder() {
 Status SnapshotReader::ReadOrders() {
   size_t count = 0;
   if (!Count(&count)) return Corrupt("bad order count");
-  state_.orders.reserve(count);
   for (size_t i = 0; i < count; ++i) SURGE_RETURN_IF_ERROR(ReadOrder());
   return Status::Ok();
 }
@@ -370,7 +369,6 @@ Status SnapshotReader::ReadRequests() {
   size_t count = 0;
   if (!Count(&count)) return Corrupt("bad request count");
   state_.request_ids.Reserve(count);
-  state_.requests.reserve(count);
   std::string_view previous;
   for (uint32_t i = 0; i < count; ++i) {
     if (!SortedId(state_.request_ids, &previous) || !ReadRequest(i)) {

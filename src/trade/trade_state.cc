@@ -2,6 +2,7 @@
 #include "trade/trade_state.h"
 
 #include <array>
+#include <bit>
 #include <cstring>
 
 #include "common/ids.h"
@@ -68,39 +69,69 @@ uint64_t ParseOrderCounter(std::string_view prefix, std::string_view order_id) {
   return counter;
 }
 
-IdTable::IdTable() : ids_(std::make_unique<Ids>()), set_(0, Hasher{}, Equal{ids_.get()}) {}
-
-uint32_t IdTable::Insert(std::string_view id, bool* added) {
-  SURGE_ASSERT(ids_->ids.size() < kNoIndex);
-  const auto index = static_cast<uint32_t>(ids_->ids.size());
-  const Probe probe{id, Hash32(id)};
-  *added = false;
-  const auto entry = set_.lazy_emplace(probe, [&](const auto& construct) {
-    ids_->ids.push_back(ids_->arena.Store(id));
-    construct((uint64_t{probe.hash} << 32) | index);
-    *added = true;
-  });
-  return static_cast<uint32_t>(*entry);
+uint32_t IdTable::Insert(std::string_view id, uint64_t id_hash, bool* added) {
+  // Keep the table at most 70% full (counting the id that may be added), so probes stay short.
+  if ((size_t{size_} + 1) * 10 > slots_.size() * 7) Grow(slots_.size() * 2);
+  const uint32_t hash = Hash32(id_hash);
+  size_t slot = SlotOf(hash);
+  for (;; slot = (slot + 1) & (slots_.size() - 1)) {
+    const uint64_t entry = slots_[slot];
+    if (entry == 0) break;
+    if ((entry >> 32) == hash && Equals(IndexOf(entry), id)) {
+      *added = false;
+      return IndexOf(entry);
+    }
+  }
+  SURGE_ASSERT(size_ < kNoIndex - 1);
+  SURGE_ASSERT(id.size() <= UINT8_MAX);
+  const uint32_t index = size_++;
+  if ((index >> kChunkBits) == chunks_.size()) {
+    chunks_.push_back(std::make_unique<StoredId[]>(size_t{1} << kChunkBits));
+  }
+  StoredId& stored = chunks_[index >> kChunkBits][index & ((size_t{1} << kChunkBits) - 1)];
+  stored.size = static_cast<uint8_t>(id.size());
+  if (id.size() <= kInlineMax) {
+    std::memcpy(stored.bytes, id.data(), id.size());
+  } else {
+    const char* data = arena_.Store(id).data();
+    std::memcpy(stored.bytes, &data, sizeof(data));
+  }
+  slots_[slot] = (uint64_t{hash} << 32) | (uint64_t{index} + 1);
+  *added = true;
+  return index;
 }
 
 void IdTable::Reserve(size_t count) {
-  ids_->ids.reserve(count);
-  set_.reserve(count);
+  size_t wanted = slots_.size();
+  while (count * 10 > wanted * 7) wanted *= 2;
+  if (wanted > slots_.size()) Grow(wanted);
+}
+
+void IdTable::Grow(size_t slots_wanted) {
+  std::vector<uint64_t> old = std::move(slots_);
+  slots_.assign(slots_wanted, 0);
+  shift_ = static_cast<uint32_t>(64 - std::countr_zero(slots_wanted));
+  const size_t mask = slots_wanted - 1;
+  for (const uint64_t entry : old) {
+    if (entry == 0) continue;
+    size_t slot = SlotOf(static_cast<uint32_t>(entry >> 32));
+    while (slots_[slot] != 0) slot = (slot + 1) & mask;
+    slots_[slot] = entry;
+  }
 }
 
 int64_t User::AddHeld(uint32_t campaign, int64_t delta) {
-  const auto found = std::lower_bound(
-      holdings.begin(), holdings.end(), campaign,
-      [](const Holding& holding, uint32_t wanted) { return holding.campaign < wanted; });
-  if (found == holdings.end() || found->campaign != campaign) {
+  const size_t at = Find(campaign);
+  if (at == holdings.size() || holdings[at].campaign != campaign) {
     SURGE_ASSERT(delta > 0);
-    holdings.insert(found, Holding{delta, campaign});
+    holdings.insert(holdings.begin() + static_cast<std::ptrdiff_t>(at), Holding{delta, campaign});
     return delta;
   }
-  found->units += delta;
-  const int64_t units = found->units;
+  Holding& holding = holdings[at];
+  holding.units += delta;
+  const int64_t units = holding.units;
   SURGE_ASSERT(units >= 0);
-  if (units == 0) holdings.erase(found);
+  if (units == 0) holdings.erase(holdings.begin() + static_cast<std::ptrdiff_t>(at));
   return units;
 }
 
@@ -129,20 +160,11 @@ void ExpiryQueue::PopFront() {
   const auto later = [this](uint32_t a, uint32_t b) { return Later(a, b); };
   std::pop_heap(heap_.begin(), heap_.end(), later);
   Lane& lane = lanes_[heap_.back()];
-  ++lane.head;
+  lane.entries.pop_front();
   if (lane.empty()) {
-    lane.entries.clear();
-    lane.head = 0;
     lane.queued = false;
     heap_.pop_back();
     return;
-  }
-  // Give back the consumed prefix once it is the larger part, so a lane's memory stays in
-  // proportion to its reserved orders.
-  if (lane.head >= 1024 && lane.head * 2 >= lane.entries.size()) {
-    lane.entries.erase(lane.entries.begin(),
-                       lane.entries.begin() + static_cast<std::ptrdiff_t>(lane.head));
-    lane.head = 0;
   }
   std::push_heap(heap_.begin(), heap_.end(), later);
 }
@@ -151,10 +173,10 @@ bool ExpiryQueue::WellFormed() const {
   size_t queued = 0;
   for (uint32_t l = 0; l < lanes_.size(); ++l) {
     const Lane& lane = lanes_[l];
-    if (lane.queued != !lane.empty() || lane.head > lane.entries.size()) return false;
+    if (lane.queued != !lane.empty()) return false;
     const auto found = lane_of_ttl_.find(lane.ttl_ms);
     if (found == lane_of_ttl_.end() || found->second != l) return false;
-    for (size_t i = lane.head + 1; i < lane.entries.size(); ++i) {
+    for (size_t i = 1; i < lane.entries.size(); ++i) {
       if (lane.entries[i - 1].expires_at_ms > lane.entries[i].expires_at_ms) return false;
     }
     queued += lane.queued ? 1 : 0;

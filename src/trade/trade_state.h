@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -21,7 +22,6 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/container/inlined_vector.h"
 #include "common/status.h"
 #include "trade/trade.h"
@@ -41,6 +41,59 @@ class StringArena {
   std::vector<std::unique_ptr<char[]>> blocks_;
   char* cursor_ = nullptr;
   size_t left_ = 0;
+};
+
+// A vector in fixed-size chunks, for the arrays that grow with every order: growing never copies
+// or moves an element (no doubling, so each byte of fresh memory, which costs a page fault, is
+// touched once), and elements never move.
+template <typename T>
+class ChunkedVector {
+ public:
+  static constexpr size_t kChunkBits = 12;
+  static constexpr size_t kChunkSize = size_t{1} << kChunkBits;
+
+  T& operator[](size_t i) { return chunks_[i >> kChunkBits][i & (kChunkSize - 1)]; }
+  const T& operator[](size_t i) const { return chunks_[i >> kChunkBits][i & (kChunkSize - 1)]; }
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  T& back() { return (*this)[size_ - 1]; }
+  // Appends a value-initialized element.
+  T& emplace_back() {
+    if (size_ == chunks_.size() * kChunkSize) chunks_.push_back(std::make_unique<T[]>(kChunkSize));
+    T& element = (*this)[size_++];
+    element = T{};
+    return element;
+  }
+  // Drops the elements from `size` on (keeping their memory for the next ones).
+  void truncate(size_t size) {
+    SURGE_ASSERT(size <= size_);
+    size_ = size;
+  }
+
+  template <typename Element, typename Owner>
+  class Iterator {
+   public:
+    Iterator(Owner* owner, size_t index) : owner_(owner), index_(index) {}
+    Element& operator*() const { return (*owner_)[index_]; }
+    Element* operator->() const { return &(*owner_)[index_]; }
+    Iterator& operator++() {
+      ++index_;
+      return *this;
+    }
+    bool operator==(const Iterator& other) const { return index_ == other.index_; }
+
+   private:
+    Owner* owner_;
+    size_t index_;
+  };
+  Iterator<T, ChunkedVector> begin() { return {this, 0}; }
+  Iterator<T, ChunkedVector> end() { return {this, size_}; }
+  Iterator<const T, const ChunkedVector> begin() const { return {this, 0}; }
+  Iterator<const T, const ChunkedVector> end() const { return {this, size_}; }
+
+ private:
+  std::vector<std::unique_ptr<T[]>> chunks_;
+  size_t size_ = 0;
 };
 
 inline uint64_t Load64(const char* bytes) {
@@ -76,59 +129,98 @@ inline uint64_t HashId(std::string_view id) {
   return FoldedMultiply(hash, 0x8bb84b93962eacc9ULL);
 }
 
-// Interns ids: each distinct id gets the next dense index, and a copy that lives as long as the
-// table. Entries are 8 bytes (32 bits of hash, the index); lookups compare the hash bits first and
-// the id bytes only on a match.
+// Interns ids: each distinct id gets the next dense index, and a copy that lives (at a stable
+// address) as long as the table.
+//
+// Built for tables of millions of ids far beyond the CPU caches: an open-addressing table of 8-byte
+// slots (32 bits of hash and the index; linear probing, at most 70% full), so a lookup usually
+// touches one cache line of slots, which Prefetch can load ahead exactly; and ids of up to 23 bytes
+// stored inline in 24-byte records, so comparing a candidate costs one more line.
 class IdTable {
  public:
-  IdTable();
+  IdTable() : slots_(kSlotsMin, 0), shift_(64 - kSlotsMinBits) {}
+
+  // Every method taking an id also comes with one taking its HashId too, for callers that use
+  // the hash of one id several times.
 
   // Index of `id`, or kNoIndex.
-  uint32_t Find(std::string_view id) const {
-    const auto found = set_.find(Probe{id, Hash32(id)});
-    return found == set_.end() ? kNoIndex : static_cast<uint32_t>(*found);
+  uint32_t Find(std::string_view id) const { return Find(id, HashId(id)); }
+  uint32_t Find(std::string_view id, uint64_t id_hash) const {
+    const uint32_t hash = Hash32(id_hash);
+    for (size_t slot = SlotOf(hash);; slot = (slot + 1) & (slots_.size() - 1)) {
+      const uint64_t entry = slots_[slot];
+      if (entry == 0) return kNoIndex;
+      if ((entry >> 32) == hash && Equals(IndexOf(entry), id)) return IndexOf(entry);
+    }
   }
   // Index of `id`, adding it with index size() if absent (then *added is true).
-  uint32_t Insert(std::string_view id, bool* added);
-  // Starts loading the memory that a Find or Insert of `id` will touch.
-  void Prefetch(std::string_view id) const { set_.prefetch(Probe{id, Hash32(id)}); }
+  uint32_t Insert(std::string_view id, bool* added) { return Insert(id, HashId(id), added); }
+  uint32_t Insert(std::string_view id, uint64_t id_hash, bool* added);
+  // Starts loading the slots that a Find or Insert of the id will probe first.
+  void Prefetch(uint64_t id_hash) const { __builtin_prefetch(&slots_[SlotOf(Hash32(id_hash))]); }
+  // The index the id most likely has (its hash matches), or kNoIndex; compares no id bytes, so it
+  // touches only the slots (after Prefetch, in cache). Starts loading the stored id.
+  uint32_t Candidate(uint64_t id_hash) const {
+    const uint32_t hash = Hash32(id_hash);
+    for (size_t slot = SlotOf(hash);; slot = (slot + 1) & (slots_.size() - 1)) {
+      const uint64_t entry = slots_[slot];
+      if (entry == 0) return kNoIndex;
+      if ((entry >> 32) == hash) {
+        __builtin_prefetch(&Stored(IndexOf(entry)));
+        return IndexOf(entry);
+      }
+    }
+  }
 
-  std::string_view id(uint32_t index) const { return ids_->ids[index]; }
-  const std::vector<std::string_view>& ids() const { return ids_->ids; }
-  size_t size() const { return ids_->ids.size(); }
+  std::string_view id(uint32_t index) const {
+    const StoredId& stored = Stored(index);
+    if (stored.size <= kInlineMax) return std::string_view(stored.bytes, stored.size);
+    const char* data;
+    std::memcpy(&data, stored.bytes, sizeof(data));
+    return std::string_view(data, stored.size);
+  }
+  size_t size() const { return size_; }
   void Reserve(size_t count);
 
  private:
-  struct Ids {
-    StringArena arena;
-    std::vector<std::string_view> ids;
+  static constexpr size_t kInlineMax = 23;
+  struct StoredId {
+    char bytes[kInlineMax];  // the id, or (when longer) a pointer to it in arena_
+    uint8_t size;
   };
-  struct Probe {
-    std::string_view id;
-    uint32_t hash;
-  };
-  static uint32_t Hash32(std::string_view id) { return static_cast<uint32_t>(HashId(id) >> 32); }
-  static size_t Spread(uint64_t hash32) { return hash32 * 0x9e3779b97f4a7c15ULL; }
-  struct Hasher {
-    using is_transparent = void;
-    size_t operator()(uint64_t entry) const { return Spread(entry >> 32); }
-    size_t operator()(const Probe& probe) const { return Spread(probe.hash); }
-  };
-  struct Equal {
-    using is_transparent = void;
-    const Ids* ids;
-    bool operator()(uint64_t a, uint64_t b) const {
-      return (a >> 32) == (b >> 32) &&
-             ids->ids[static_cast<uint32_t>(a)] == ids->ids[static_cast<uint32_t>(b)];
-    }
-    bool operator()(uint64_t entry, const Probe& probe) const {
-      return (entry >> 32) == probe.hash && ids->ids[static_cast<uint32_t>(entry)] == probe.id;
-    }
-    bool operator()(const Probe& probe, uint64_t entry) const { return (*this)(entry, probe); }
-  };
+  static_assert(sizeof(StoredId) == 24);
+  static constexpr size_t kChunkBits = 12;  // records per chunk: 4096; chunks never move
+  static constexpr size_t kSlotsMinBits = 4;
+  static constexpr size_t kSlotsMin = size_t{1} << kSlotsMinBits;
 
-  std::unique_ptr<Ids> ids_;  // on the heap: Equal points to it, and tables move
-  absl::flat_hash_set<uint64_t, Hasher, Equal> set_;
+  static uint32_t Hash32(uint64_t id_hash) { return static_cast<uint32_t>(id_hash >> 32); }
+  // id(index) == id, comparing short ids inline with overlapping 8-byte loads.
+  bool Equals(uint32_t index, std::string_view id) const {
+    const StoredId& stored = Stored(index);
+    if (stored.size != id.size()) return false;
+    const size_t size = id.size();
+    if (size < 8 || size > kInlineMax) return this->id(index) == id;
+    const char* a = stored.bytes;
+    const char* b = id.data();
+    uint64_t differ = Load64(a) ^ Load64(b);
+    differ |= Load64(a + size - 8) ^ Load64(b + size - 8);
+    if (size > 16) differ |= Load64(a + 8) ^ Load64(b + 8);
+    return differ == 0;
+  }
+  static uint32_t IndexOf(uint64_t entry) { return static_cast<uint32_t>(entry) - 1; }
+  size_t SlotOf(uint32_t hash) const {
+    return static_cast<size_t>((hash * 0x9e3779b97f4a7c15ULL) >> shift_);
+  }
+  const StoredId& Stored(uint32_t index) const {
+    return chunks_[index >> kChunkBits][index & ((size_t{1} << kChunkBits) - 1)];
+  }
+  void Grow(size_t slots_wanted);
+
+  std::vector<std::unique_ptr<StoredId[]>> chunks_;
+  StringArena arena_;            // ids longer than kInlineMax
+  std::vector<uint64_t> slots_;  // 0: empty; else hash << 32 | (index + 1)
+  uint32_t size_ = 0;
+  uint32_t shift_;  // 64 - log2(slots_.size())
 };
 
 // stock == available + reserved + sold, all of them >= 0.
@@ -152,10 +244,21 @@ struct alignas(64) User {
   absl::InlinedVector<Holding, 3> holdings;
 
   int64_t Held(uint32_t campaign) const {
-    const auto found = std::lower_bound(
-        holdings.begin(), holdings.end(), campaign,
-        [](const Holding& holding, uint32_t wanted) { return holding.campaign < wanted; });
-    return found != holdings.end() && found->campaign == campaign ? found->units : 0;
+    const size_t at = Find(campaign);
+    return at < holdings.size() && holdings[at].campaign == campaign ? holdings[at].units : 0;
+  }
+  // The position of the first holding with a campaign >= `campaign` (a branchless binary search:
+  // which way it goes is unpredictable, and a mispredicted branch costs more than the compare).
+  size_t Find(uint32_t campaign) const {
+    const Holding* base = holdings.data();
+    size_t count = holdings.size();
+    while (count > 1) {
+      const size_t half = count / 2;
+      base = base[half - 1].campaign < campaign ? base + half : base;
+      count -= half;
+    }
+    return static_cast<size_t>(base - holdings.data()) +
+           (count == 1 && base->campaign < campaign ? 1 : 0);
   }
   // Adds `delta` (positive or negative) to the units held in `campaign`; returns the new units.
   int64_t AddHeld(uint32_t campaign, int64_t delta);
@@ -243,10 +346,17 @@ class ExpiryQueue {
   // The entry with the earliest expires_at (ties: the lane created first). Not empty().
   const Expiry& Front() const { return lanes_[heap_.front()].Front(); }
   void PopFront();
+  // The entry `ahead` places behind the front in the front's lane, if there is one: most likely
+  // among the next to expire (for prefetching).
+  const Expiry* PeekFrontLane(size_t ahead) const {
+    if (heap_.empty()) return nullptr;
+    const Lane& lane = lanes_[heap_.front()];
+    return ahead < lane.entries.size() ? &lane.entries[ahead] : nullptr;
+  }
   template <typename Visit>
   void ForEach(Visit visit) const {
     for (const Lane& lane : lanes_) {
-      for (size_t i = lane.head; i < lane.entries.size(); ++i) visit(lane.ttl_ms, lane.entries[i]);
+      for (const Expiry& entry : lane.entries) visit(lane.ttl_ms, entry);
     }
   }
   // Lanes sorted, heap valid, and the lanes in the heap exactly the non-empty ones.
@@ -255,11 +365,12 @@ class ExpiryQueue {
  private:
   struct Lane {
     int64_t ttl_ms = 0;
-    std::vector<Expiry> entries;
-    size_t head = 0;
+    // A deque gives back the blocks it has consumed and reuses them for new entries, so a lane
+    // that is consumed as fast as it grows stops touching fresh memory.
+    std::deque<Expiry> entries;
     bool queued = false;  // in heap_, exactly when not empty
-    const Expiry& Front() const { return entries[head]; }
-    bool empty() const { return head == entries.size(); }
+    const Expiry& Front() const { return entries.front(); }
+    bool empty() const { return entries.empty(); }
   };
   bool Later(uint32_t a, uint32_t b) const {
     const int64_t a_ms = lanes_[a].Front().expires_at_ms;
@@ -287,10 +398,10 @@ struct State {
   std::vector<std::string> user_regions;
   std::vector<Product> products;
   std::vector<Campaign> campaigns;
-  std::vector<RequestRecord> requests;
+  ChunkedVector<RequestRecord> requests;
 
-  std::vector<Order> orders;  // order counter - 1
-  std::vector<Item> items;
+  ChunkedVector<Order> orders;  // order counter - 1
+  ChunkedVector<Item> items;
   // Every reserved order; its front is always a reserved one (settled fronts are dropped after
   // every command).
   ExpiryQueue expiry;
@@ -348,6 +459,23 @@ std::string Cat(const Pieces&... pieces) {
   (AppendPiece(&out, pieces), ...);
   return out;
 }
+
+// PlaceOrderFingerprint, from the HashId of the user and of each item's SKU (which the state
+// machine computes anyway for its lookups).
+inline uint64_t Fingerprint(const PlaceOrder& order, uint64_t user_hash,
+                            const uint64_t* sku_hashes) {
+  StableHasher hasher(0x6f72646572ULL);  // "order"
+  hasher.AddWord(user_hash);
+  hasher.AddWord(order.items.size());
+  for (size_t i = 0; i < order.items.size(); ++i) {
+    hasher.AddWord(sku_hashes[i]);
+    hasher.AddWord(static_cast<uint64_t>(order.items[i].quantity));
+  }
+  return hasher.Finish();
+}
+
+// ValidateBody of a PlaceOrder.
+Status ValidatePlaceOrder(const PlaceOrder& body);
 
 // True if `id` is a valid id (common/ids.h), by table lookup.
 bool IsIdFast(std::string_view id);
