@@ -16,7 +16,8 @@ bool ParseInt(std::string_view text, int64_t* value) {
 }  // namespace
 
 Result<Flags> Flags::Parse(int argc, char** argv, int first,
-                           std::initializer_list<std::string_view> known) {
+                           std::initializer_list<std::string_view> known,
+                           std::initializer_list<std::string_view> switches) {
   Flags flags;
   for (int i = first; i < argc; ++i) {
     const std::string_view argument = argv[i];
@@ -35,9 +36,14 @@ Result<Flags> Flags::Parse(int argc, char** argv, int first,
       name = name.substr(0, equals);
     }
     bool is_known = false;
+    bool is_switch = false;
     for (const std::string_view candidate : known) is_known = is_known || candidate == name;
-    if (!is_known) return Invalid("unknown flag --" + std::string(name));
-    if (equals == std::string_view::npos) {
+    for (const std::string_view candidate : switches) is_switch = is_switch || candidate == name;
+    if (!is_known && !is_switch) return Invalid("unknown flag --" + std::string(name));
+    if (is_switch && equals != std::string_view::npos) {
+      return Invalid("flag --" + std::string(name) + " takes no value");
+    }
+    if (is_known && equals == std::string_view::npos) {
       if (i + 1 >= argc) return Invalid("flag --" + std::string(name) + " needs a value");
       value = argv[++i];
     }

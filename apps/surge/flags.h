@@ -15,10 +15,12 @@ namespace surge::cli {
 
 class Flags {
  public:
-  // Parses argv[first..argc). `known` are the flag names without "--"; "--help" and "-h" are
+  // Parses argv[first..argc). `known` are the flag names without "--" that take a value;
+  // `switches` those that take none (Has tells whether they were given). "--help" and "-h" are
   // always accepted and set help().
   static Result<Flags> Parse(int argc, char** argv, int first,
-                             std::initializer_list<std::string_view> known);
+                             std::initializer_list<std::string_view> known,
+                             std::initializer_list<std::string_view> switches = {});
 
   bool help() const { return help_; }
   bool Has(std::string_view name) const { return values_.count(std::string(name)) != 0; }

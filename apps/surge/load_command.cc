@@ -89,8 +89,8 @@ int RunLoadCommand(int argc, char** argv) {
       argc, argv, 2,
       {"target", "profile", "rate", "duration-s", "spike", "spike-start-s", "spike-length-s",
        "ramp-factor-pct", "ramp-step-s", "ramp-p99-ms", "connections", "threads", "pipeline",
-       "users", "skus", "setup", "stock", "limit", "get", "no-verify", "server-pid", "json",
-       "svg"});
+       "users", "skus", "stock", "limit", "get", "server-pid", "json", "svg"},
+      {"setup", "no-verify"});
   if (!parsed.ok()) return UsageError(parsed.status().message());
   const Flags& flags = *parsed;
   if (flags.help()) {

@@ -161,7 +161,14 @@ std::string LoadReport::Svg() const {
     rate_max = std::max({rate_max, second.offered_per_s, static_cast<double>(second.completed)});
     p99_max_us = std::max(p99_max_us, second.p99_us);
   }
-  rate_max *= 1.1;
+  // Round the axis up to 1, 2 or 5 times a power of ten, so that its ticks read as round numbers.
+  const double magnitude = std::pow(10.0, std::floor(std::log10(rate_max * 1.05)));
+  for (double step : {1.0, 2.0, 4.0, 5.0, 10.0}) {
+    if (step * magnitude >= rate_max * 1.05) {
+      rate_max = step * magnitude;
+      break;
+    }
+  }
   const double log_min = std::log10(100.0), log_max = std::log10(static_cast<double>(p99_max_us) * 2);
   auto x = [&](size_t i) { return kLeft + plot_width * (static_cast<double>(i) + 0.5) / count; };
   auto y_rate = [&](double rate) { return kTop + plot_height * (1 - rate / rate_max); };
@@ -177,6 +184,9 @@ std::string LoadReport::Svg() const {
   svg += Format("<text x=\"%.0f\" y=\"22\" font-size=\"15\">surge load: %s profile, answered/s "
                 "and p99 latency per second</text>\n",
                 kLeft, profile.c_str());
+  svg += Format("<text x=\"12\" y=\"%.0f\" transform=\"rotate(-90 12 %.0f)\" "
+                "text-anchor=\"middle\" fill=\"#1f77b4\">requests per second</text>\n",
+                kTop + plot_height / 2, kTop + plot_height / 2);
   svg += Format("<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" "
                 "stroke=\"#888\"/>\n",
                 kLeft, kTop, plot_width, plot_height);
