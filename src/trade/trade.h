@@ -29,11 +29,10 @@
 //        request_id with another fingerprint answers request_id_reused, which is not remembered.
 //     2. The user must exist (not_found).
 //     3. Each item, in order: the product must exist (not_found). If a campaign of the SKU is
-//     active
-//        (starts_at <= now_ms < ends_at): quantity > its available is sold_out, held + quantity >
-//        per_user_limit is limit_exceeded. Else if the SKU has a regular inventory record: quantity
-//        > available is sold_out. Else if the SKU has any campaign: campaign_not_active. Else
-//        sold_out (the SKU has no stock at all).
+//        active (starts_at <= now_ms < ends_at): quantity > its available is sold_out, and held
+//        + quantity > per_user_limit is limit_exceeded. Else if the SKU has a regular inventory
+//        record: quantity > available is sold_out. Else if the SKU has any campaign:
+//        campaign_not_active. Else sold_out (the SKU has no stock at all).
 //     4. Everything is reserved at once; the order id is order_id_prefix + a decimal counter that
 //        starts at 1. expires_at = now_ms + the smallest reserve_ttl_ms of its campaigns, or
 //        kDefaultReserveTtlMs if it has none.
@@ -45,6 +44,11 @@
 //     cancelled -> ok (idempotent); paid or expired -> wrong_state.
 //   Error messages name the SKU, campaign, user or order concerned; they depend only on the
 //   command and on ids, so a replayed error carries the same message as the original.
+//
+// Performance: a PlaceOrder allocates nothing but its reply and amortized growth of the state.
+// On a state far larger than the CPU caches it is bound by cache misses (the request and user
+// tables, the user's record): ApplyBatch overlaps them across commands, use it for batches.
+// bench/trade_bench.cc measures both.
 //
 // Thread safety: none. One thread (the center's writer) owns a Trade.
 #pragma once

@@ -4,6 +4,10 @@
 // cheaper than a few long ones; trade_model_slow_test.cc makes the long ones.)
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <random>
+#include <span>
+
 #include "trade/trade_model_testing.h"
 
 namespace surge::trade::testing {
@@ -38,6 +42,47 @@ TEST(TradeModelTest, AgreesWithTheReferenceModel) {
     std::printf("orders %-13s %zu\n", std::string(OrderStatusName(status)).c_str(), count);
   }
   std::printf("replayed             %zu\n", replayed);
+}
+
+}  // namespace
+}  // namespace surge::trade::testing
+
+namespace surge::trade::testing {
+namespace {
+
+// ApplyBatch must be Apply, only faster: same replies (messages included), same state, whatever
+// the batch boundaries.
+TEST(TradeBatchTest, ApplyBatchAgreesWithApply) {
+  for (uint64_t seed = 1; seed <= 5; ++seed) {
+    Generator generator(seed, "o.t.");
+    std::vector<Command> commands = generator.Setup();
+    for (int i = 0; i < 3'000; ++i) commands.push_back(generator.Next());
+
+    const auto one_by_one = Trade::Create(Options{"o.t."});
+    const auto batched = Trade::Create(Options{"o.t."});
+    std::vector<Reply> expected;
+    for (const Command& command : commands) expected.push_back(one_by_one->Apply(command));
+
+    std::mt19937_64 random(seed);
+    size_t begin = 0;
+    while (begin < commands.size()) {
+      const size_t size = std::min<size_t>(commands.size() - begin, 1 + random() % 300);
+      size_t next = 0;
+      batched->ApplyBatch(std::span(commands).subspan(begin, size),
+                          [&](size_t index, Reply&& reply) {
+                            ASSERT_EQ(index, next++);
+                            const Reply& want = expected[begin + index];
+                            ASSERT_EQ(reply.status.ToString(), want.status.ToString())
+                                << Describe(commands[begin + index]);
+                            ASSERT_EQ(reply.value, want.value);
+                            ASSERT_EQ(reply.replayed, want.replayed);
+                          });
+      ASSERT_EQ(next, size);
+      begin += size;
+    }
+    EXPECT_EQ(batched->StateHash(), one_by_one->StateHash());
+    EXPECT_TRUE(batched->CheckInvariants().ok());
+  }
 }
 
 }  // namespace

@@ -46,14 +46,28 @@ bool IsIdFast(std::string_view id) {
 }
 
 void AppendOrderId(std::string_view prefix, uint64_t counter, std::string* out) {
+  // Two digits at a time from a table: every reply to an order formats one of these.
+  static constexpr char kPairs[] =
+      "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+      "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+      "8081828384858687888990919293949596979899";
   char digits[20];
-  size_t length = 0;
-  do {
-    digits[length++] = static_cast<char>('0' + counter % 10);
-    counter /= 10;
-  } while (counter > 0);
+  char* cursor = digits + sizeof(digits);
+  while (counter >= 100) {
+    const uint64_t pair = counter % 100;
+    counter /= 100;
+    cursor -= 2;
+    std::memcpy(cursor, kPairs + pair * 2, 2);
+  }
+  if (counter >= 10) {
+    cursor -= 2;
+    std::memcpy(cursor, kPairs + counter * 2, 2);
+  } else {
+    *--cursor = static_cast<char>('0' + counter);
+  }
+  out->reserve(prefix.size() + static_cast<size_t>(digits + sizeof(digits) - cursor));
   out->append(prefix);
-  for (size_t i = length; i > 0; --i) out->push_back(digits[i - 1]);
+  out->append(cursor, static_cast<size_t>(digits + sizeof(digits) - cursor));
 }
 
 uint64_t ParseOrderCounter(std::string_view prefix, std::string_view order_id) {

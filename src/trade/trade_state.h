@@ -254,7 +254,7 @@ struct alignas(64) User {
     size_t count = holdings.size();
     while (count > 1) {
       const size_t half = count / 2;
-      base = base[half - 1].campaign < campaign ? base + half : base;
+      base += static_cast<size_t>(base[half - 1].campaign < campaign) * half;
       count -= half;
     }
     return static_cast<size_t>(base - holdings.data()) +

@@ -6,8 +6,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
+
+#include "trade/trade_state.h"
 
 namespace surge::trade {
 namespace {
@@ -522,6 +525,22 @@ TEST_F(TradeTest, InvariantsHoldThroughAMixOfEverything) {
   EXPECT_EQ(SaleCounts(), Counts(5, 3, 0, 2));
   // r3 came from regular stock: it holds the default TTL of 15 minutes.
   EXPECT_EQ(trade_->GetInventory("watch")->counts, Counts(3, 0, 2, 1));
+}
+
+TEST(TradeOrderIdTest, FormatsAndParsesTheCounter) {
+  for (const uint64_t counter :
+       {uint64_t{1}, uint64_t{9}, uint64_t{10}, uint64_t{99}, uint64_t{100}, uint64_t{101},
+        uint64_t{12'345}, uint64_t{1'000'000}, uint64_t{9'223'372'036'854'775'807}}) {
+    std::string id;
+    internal::AppendOrderId("o.c1.", counter, &id);
+    EXPECT_EQ(id, "o.c1." + std::to_string(counter));
+    EXPECT_EQ(internal::ParseOrderCounter("o.c1.", id), counter);
+  }
+  for (const std::string_view id :
+       {"o.c1.", "o.c1.0", "o.c1.007", "o.c1.1x", "o.c2.1", "o.c1.99999999999999999999", "x"}) {
+    EXPECT_EQ(internal::ParseOrderCounter("o.c1.", id), 0u) << id;
+  }
+  EXPECT_EQ(internal::ParseOrderCounter("", "42"), 42u);
 }
 
 TEST(TradeNamesTest, OrderStatusNames) {
