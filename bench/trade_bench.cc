@@ -8,7 +8,8 @@
 // advances 1 ms per 1000 orders (a center taking 1M orders a second): with a 10-minute reservation
 // TTL nothing expires during the run, as in the first minutes of a sale. The *Expiring variants
 // use a 100 ms TTL instead, so that from 100k orders on, every new reservation comes with an old
-// one expiring (and its stock and per-user units returning).
+// one expiring (and its stock and per-user units returning). BM_PlaceOrderInCache measures a state
+// small enough to stay in the CPU caches.
 //
 // The center applies commands right after decoding and journaling them, while they are in the CPU
 // caches. So that the pre-built commands are not measured as the cold memory they would otherwise
@@ -51,11 +52,11 @@ void MustApply(Trade& trade, const Command& command) {
   }
 }
 
-// 100k users and 100 SKUs, each with an open campaign of `stock` units.
-std::unique_ptr<Trade> MakeTrade(int64_t stock, int64_t ttl_ms) {
+// `users` users and 100 SKUs, each with an open campaign of `stock` units.
+std::unique_ptr<Trade> MakeTrade(int64_t stock, int64_t ttl_ms, int users = kUsers) {
   auto trade = Trade::Create(Options{"o.c1."});
   MustApply(*trade, At(kSetupMs, PutMerchant{"m1", "Merchant"}));
-  for (int u = 0; u < kUsers; ++u) {
+  for (int u = 0; u < users; ++u) {
     MustApply(*trade, At(kSetupMs, PutUser{"user" + std::to_string(u), "cn-north"}));
   }
   for (int s = 0; s < kSkus; ++s) {
@@ -67,14 +68,14 @@ std::unique_ptr<Trade> MakeTrade(int64_t stock, int64_t ttl_ms) {
   return trade;
 }
 
-std::vector<Command> MakeOrders(size_t count, uint64_t seed) {
+std::vector<Command> MakeOrders(size_t count, uint64_t seed, int users = kUsers) {
   std::mt19937_64 random(seed);
   std::vector<Command> commands;
   commands.reserve(count);
   for (size_t i = 0; i < count; ++i) {
     PlaceOrder order;
     order.request_id = "req-" + std::to_string(seed) + "-" + std::to_string(i);
-    order.user = "user" + std::to_string(random() % kUsers);
+    order.user = "user" + std::to_string(random() % static_cast<uint64_t>(users));
     order.items.push_back(OrderItem{"sku" + std::to_string(random() % kSkus), 1});
     const auto at = kSetupMs + 1 + static_cast<int64_t>(i) / kOrdersPerMs;
     commands.push_back(At(at, std::move(order)));
@@ -99,8 +100,9 @@ uint64_t Warm(std::span<const Command> commands) {
 // Applies every command to a fresh Trade per iteration, chunk by chunk of kCenterBatch: one by one
 // with Apply, or with ApplyBatch (the center applies what one journal commit made durable as one
 // batch).
-void RunPlaceOrders(benchmark::State& state, int64_t stock, bool batch, int64_t ttl_ms) {
-  const std::vector<Command> commands = MakeOrders(kOrders, 1);
+void RunPlaceOrders(benchmark::State& state, int64_t stock, bool batch, int64_t ttl_ms,
+                    int users = kUsers, size_t orders = kOrders) {
+  const std::vector<Command> commands = MakeOrders(orders, 1, users);
   uint64_t accepted = 0;
   const std::function<void(size_t, Reply &&)> on_reply = [&](size_t, Reply&& reply) {
     accepted += reply.status.ok() ? 1 : 0;
@@ -108,7 +110,7 @@ void RunPlaceOrders(benchmark::State& state, int64_t stock, bool batch, int64_t 
   };
   for (auto _ : state) {
     state.PauseTiming();
-    auto trade = MakeTrade(stock, ttl_ms);
+    auto trade = MakeTrade(stock, ttl_ms, users);
     state.ResumeTiming();
     for (size_t begin = 0; begin < commands.size(); begin += kCenterBatch) {
       const auto chunk =
@@ -163,6 +165,14 @@ void BM_PlaceOrderExpiringBatch(benchmark::State& state) {
   RunPlaceOrders(state, kStockMax, true, kShortTtlMs);
 }
 BENCHMARK(BM_PlaceOrderExpiringBatch)->Unit(benchmark::kMillisecond);
+
+// A small state that stays in the CPU caches (1000 users, 64k orders per fresh Trade, whose memory
+// the allocator reuses from one iteration to the next): the cost of the rules themselves, without
+// cache misses or page faults.
+void BM_PlaceOrderInCache(benchmark::State& state) {
+  RunPlaceOrders(state, kStockMax, false, kLongTtlMs, 1'000, 1 << 16);
+}
+BENCHMARK(BM_PlaceOrderInCache)->Unit(benchmark::kMillisecond);
 
 // A client retrying the same request: answered from the idempotency record.
 void BM_IdempotentRetry(benchmark::State& state) {
