@@ -112,7 +112,10 @@ uint32_t Intern(IdTable& ids, std::vector<Entity>& entities, std::string_view id
 
 class TradeImpl final : public Trade {
  public:
-  explicit TradeImpl(const Options& options) : prefix_(options.order_id_prefix) {}
+  explicit TradeImpl(const Options& options)
+      : prefix_(options.order_id_prefix), expected_orders_(options.expected_orders) {
+    ReserveExpected();
+  }
 
   Reply Apply(const Command& command) override;
   void ApplyBatch(std::span<const Command> commands,
@@ -193,7 +196,17 @@ class TradeImpl final : public Trade {
   void BeginCommand(int64_t now_ms);
   void FetchExpiring() const;
 
+  // Sizes the order-growing parts of state_ for Options::expected_orders.
+  void ReserveExpected() {
+    if (expected_orders_ == 0) return;
+    state_.request_ids.Reserve(expected_orders_);
+    state_.requests.reserve(expected_orders_);
+    state_.orders.reserve(expected_orders_);
+    state_.items.reserve(expected_orders_);
+  }
+
   std::string prefix_;
+  size_t expected_orders_;
   State state_;
 };
 
@@ -719,6 +732,7 @@ Status TradeImpl::Restore(std::string_view snapshot) {
   State restored;
   SURGE_RETURN_IF_ERROR(internal::DecodeSnapshot(snapshot, prefix_, &restored));
   state_ = std::move(restored);
+  ReserveExpected();
   return Status::Ok();
 }
 

@@ -280,6 +280,12 @@ struct Options {
   // is a valid id (Create asserts it); order ids stay unique across centers as long as prefixes
   // differ. A Trade only recognizes order ids with its own prefix.
   std::string order_id_prefix = "o.";
+  // How many orders (and order requests) the center expects to take, a sizing hint like a
+  // database's initial size: Create (and Restore) allocates and touches the memory of that many
+  // request ids, orders and items up front, so that taking them neither rehashes the request
+  // table nor page-faults on fresh memory. 0 (the default): everything grows on demand. It changes
+  // no behaviour and no snapshot byte.
+  size_t expected_orders = 0;
 };
 
 class Trade {

@@ -99,7 +99,7 @@ uint32_t IdTable::Insert(std::string_view id, uint64_t id_hash, bool* added) {
   SURGE_ASSERT(size_ < kNoIndex - 1);
   SURGE_ASSERT(id.size() <= UINT8_MAX);
   const uint32_t index = size_++;
-  if ((index >> kChunkBits) == chunks_.size()) {
+  if ((index >> kChunkBits) >= chunks_.size()) {
     chunks_.push_back(std::make_unique<StoredId[]>(size_t{1} << kChunkBits));
   }
   StoredId& stored = chunks_[index >> kChunkBits][index & ((size_t{1} << kChunkBits) - 1)];
@@ -119,6 +119,9 @@ void IdTable::Reserve(size_t count) {
   size_t wanted = slots_.size();
   while (count * 10 > wanted * 7) wanted *= 2;
   if (wanted > slots_.size()) Grow(wanted);
+  while (chunks_.size() << kChunkBits < count) {
+    chunks_.push_back(std::make_unique<StoredId[]>(size_t{1} << kChunkBits));
+  }
 }
 
 void IdTable::Grow(size_t slots_wanted) {

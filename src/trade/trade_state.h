@@ -59,10 +59,19 @@ class ChunkedVector {
   T& back() { return (*this)[size_ - 1]; }
   // Appends a value-initialized element.
   T& emplace_back() {
-    if (size_ == chunks_.size() * kChunkSize) chunks_.push_back(std::make_unique<T[]>(kChunkSize));
+    if ((size_ >> kChunkBits) == chunks_.size()) {
+      chunks_.push_back(std::make_unique<T[]>(kChunkSize));
+    }
     T& element = (*this)[size_++];
     element = T{};
     return element;
+  }
+  // Allocates (and, by value-initializing them, touches) the chunks of the first `count`
+  // elements, so that appending them later neither allocates nor page-faults.
+  void reserve(size_t count) {
+    while (chunks_.size() * kChunkSize < count) {
+      chunks_.push_back(std::make_unique<T[]>(kChunkSize));
+    }
   }
   // Drops the elements from `size` on (keeping their memory for the next ones).
   void truncate(size_t size) {
@@ -180,6 +189,7 @@ class IdTable {
     return std::string_view(data, stored.size);
   }
   size_t size() const { return size_; }
+  // Makes room for `count` ids without growing: slots and id records, allocated and touched.
   void Reserve(size_t count);
 
  private:

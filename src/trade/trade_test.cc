@@ -543,6 +543,34 @@ TEST(TradeOrderIdTest, FormatsAndParsesTheCounter) {
   EXPECT_EQ(internal::ParseOrderCounter("", "42"), 42u);
 }
 
+// Sizing only reserves memory: the same commands give the same replies and the same snapshot,
+// also past the reserved size, and after a restore.
+TEST(TradeSizingTest, ExpectedOrdersChangesNothingVisible) {
+  auto plain = Trade::Create(Options{"o.c1."});
+  auto sized = Trade::Create(Options{.order_id_prefix = "o.c1.", .expected_orders = 5'000});
+  std::vector<Command> commands = {
+      Command{1, PutMerchant{"m", "M"}}, Command{1, PutUser{"u1", "r"}},
+      Command{1, PutUser{"u2", "r"}}, Command{1, PutProduct{"p", "m", "P", "c", 10}},
+      Command{1, PutCampaign{"c", "p", 1'000'000, 5, 0, kTimeMsMax, 1'000'000, 60'000}}};
+  for (int i = 0; i < 9'000; ++i) {  // past the 5'000 reserved, across several storage chunks
+    commands.push_back(Command{
+        2 + i / 100, PlaceOrder{"r" + std::to_string(i), i % 3 == 0 ? "u1" : "u2", {{"p", 1}}}});
+  }
+  for (size_t i = 0; i < commands.size(); ++i) {
+    const Reply a = plain->Apply(commands[i]);
+    const Reply b = sized->Apply(commands[i]);
+    ASSERT_EQ(a.status.ToString(), b.status.ToString()) << i;
+    ASSERT_EQ(a.value, b.value) << i;
+  }
+  EXPECT_EQ(plain->Snapshot(), sized->Snapshot());
+  auto restored = Trade::Create(Options{.order_id_prefix = "o.c1.", .expected_orders = 20'000});
+  ASSERT_TRUE(restored->Restore(plain->Snapshot()).ok());
+  const Command more{200, PlaceOrder{"more", "u1", {{"p", 2}}}};
+  EXPECT_EQ(plain->Apply(more).value, restored->Apply(more).value);
+  EXPECT_EQ(plain->Snapshot(), restored->Snapshot());
+  EXPECT_TRUE(restored->CheckInvariants().ok());
+}
+
 TEST(TradeNamesTest, OrderStatusNames) {
   EXPECT_EQ(OrderStatusName(OrderStatus::kReserved), "reserved");
   EXPECT_EQ(OrderStatusName(OrderStatus::kPaid), "paid");
