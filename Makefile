@@ -2,6 +2,7 @@
 #   make run         build and start the platform's main job (surge up) on 127.0.0.1:8080
 #   make test        unit, model-based, crash and process tests, sanitizer tests, short fuzz runs
 #   make bench       in-process benchmarks (Google Benchmark); figures go to docs/BENCHMARKS.md
+#   make bench-peers surge against Redis + Lua, PostgreSQL and nginx in one run
 #   make test-slow   the long randomized runs (label slow)
 #   make fuzz        longer fuzz runs (FUZZ_SECONDS each, default 300)
 BUILD ?= build
@@ -12,7 +13,7 @@ FUZZ_SHORT_SECONDS ?= 20
 CMAKE_FLAGS ?=
 
 .PHONY: all bootstrap build build-san run test test-fast test-slow test-san fuzz fuzz-short \
-        bench format lint clean
+        bench bench-peers format lint clean
 
 all: build
 
@@ -56,6 +57,10 @@ fuzz: build-san
 
 bench: build
 	bash scripts/bench.sh $(BUILD)
+
+# surge against Redis + Lua, PostgreSQL and nginx in one run (installs them from Debian).
+bench-peers: build
+	bash bench/peers.sh $(BUILD) $(or $(SECONDS),10) $(or $(CONNECTIONS),256)
 
 format:
 	find src apps tests bench -name '*.cc' -o -name '*.h' | xargs clang-format -i
