@@ -4,6 +4,7 @@
 // time from its data directory. Afterwards the checker proves that every acknowledged order exists
 // with its status, nothing was oversold, no user is over the limit, and every acknowledged request
 // id still returns its order id.
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
 
@@ -14,8 +15,6 @@
 #include <mutex>
 #include <random>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "drill/drill.h"
 #include "http/http.h"
@@ -91,9 +90,8 @@ void LoadCatalogue(http::Client& client, int64_t now_ms) {
   MustPut(client, "/v1/campaigns/c1",
           "{\"sku\":\"flash\",\"stock\":" + std::to_string(kCampaignStock) +
               ",\"price_cents\":49900,\"starts_at\":" + std::to_string(now_ms - 1000) +
-              ",\"ends_at\":" + std::to_string(now_ms + 3'600'000) +
-              ",\"per_user_limit\":" + std::to_string(kPerUserLimit) +
-              ",\"reserve_ttl_ms\":600000}");
+              ",\"ends_at\":" + std::to_string(now_ms + 3'600'000) + ",\"per_user_limit\":" +
+              std::to_string(kPerUserLimit) + ",\"reserve_ttl_ms\":600000}");
   for (int i = 0; i < kUsers; ++i) MustPut(client, "/v1/users/" + User(i), R"({"region":"north"})");
 }
 
@@ -184,8 +182,7 @@ class Worker {
   void PayOrCancel(const std::string& action) {
     const drill::OrderAttempt& attempt = history_[random_() % history_.size()];
     if (attempt.status != 201) return;
-    auto response =
-        Connection().Do("POST", "/v1/orders/" + attempt.order_id + "/" + action, "");
+    auto response = Connection().Do("POST", "/v1/orders/" + attempt.order_id + "/" + action, "");
     if (!response.ok()) std::this_thread::sleep_for(milliseconds(20));
     if (response.ok() && response->status != 200 && response->status != 409) {
       errors_.push_back(action + " " + attempt.order_id + " answered " +
@@ -236,9 +233,9 @@ TEST(CrashTest, KillNineDuringASaleLosesNothingAndOversellsNothing) {
     const auto restart_began = std::chrono::steady_clock::now();
     port.store(center.Start());
     ASSERT_NE(port.load(), 0) << "restart " << kill << " failed";
-    restart_ms.push_back(std::chrono::duration_cast<milliseconds>(
-                             std::chrono::steady_clock::now() - restart_began)
-                             .count());
+    restart_ms.push_back(
+        std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - restart_began)
+            .count());
   }
   std::this_thread::sleep_for(milliseconds(300));
   stop.store(true);
@@ -255,10 +252,11 @@ TEST(CrashTest, KillNineDuringASaleLosesNothingAndOversellsNothing) {
     sold_out += attempt.error_code == "sold_out";
     unanswered += attempt.status == 0;
   }
-  std::printf("crash test: %d kills, %zu order requests: %lld acknowledged, %lld sold_out, "
-              "%lld unanswered\n",
-              kKills, history.size(), static_cast<long long>(acknowledged),
-              static_cast<long long>(sold_out), static_cast<long long>(unanswered));
+  std::printf(
+      "crash test: %d kills, %zu order requests: %lld acknowledged, %lld sold_out, "
+      "%lld unanswered\n",
+      kKills, history.size(), static_cast<long long>(acknowledged),
+      static_cast<long long>(sold_out), static_cast<long long>(unanswered));
   std::sort(restart_ms.begin(), restart_ms.end());
   std::printf("restart to listening: median %lld ms, max %lld ms\n",
               static_cast<long long>(restart_ms[restart_ms.size() / 2]),

@@ -3,13 +3,12 @@
 // verifies afterwards that no campaign sold more than its stock and that every order id it
 // received is readable; this test also reads its JSON report and checks that every request is
 // accounted for.
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
 
 #include <chrono>
 #include <filesystem>
-
-#include <gtest/gtest.h>
 
 #include "drill/drill.h"
 #include "json/json.h"
@@ -41,12 +40,21 @@ TEST(FlashTest, ASpikeSellsOutWithoutOversellAndEveryRequestIsAccountedFor) {
   const std::string address = line->substr(line->rfind(' ') + 1);
 
   // 3 campaigns x 2000 units; the spike offers ~12000 orders from 5000 users (limit 2 each).
-  auto load = drill::Process::Start(
-      {SURGE_BINARY, "load", "--target", address, "--setup", "--users", "5000", "--stock", "2000",
-       "--limit", "2", "--profile", "flash", "--rate", "500", "--spike", "10", "--duration-s",
-       "5", "--spike-start-s", "1", "--spike-length-s", "2", "--connections", "64", "--json",
-       "-"},
-      root + "/load.stderr");
+  auto load = drill::Process::Start({SURGE_BINARY, "load",
+                                     "--target",   address,
+                                     "--setup",    "--users",
+                                     "5000",       "--stock",
+                                     "2000",       "--limit",
+                                     "2",          "--profile",
+                                     "flash",      "--rate",
+                                     "500",        "--spike",
+                                     "10",         "--duration-s",
+                                     "5",          "--spike-start-s",
+                                     "1",          "--spike-length-s",
+                                     "2",          "--connections",
+                                     "64",         "--json",
+                                     "-"},
+                                    root + "/load.stderr");
   ASSERT_TRUE(load.ok());
   auto report_line = (*load)->WaitForLine("\"profile\"", milliseconds(120'000));
   ASSERT_TRUE(report_line.ok()) << report_line.status().ToString() << "; see " << root;

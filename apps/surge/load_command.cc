@@ -30,7 +30,8 @@ constexpr const char* kLoadUsage =
     "  flash    --rate N, then --spike times that from --spike-start-s for --spike-length-s,\n"
     "           then back down, for --duration-s in all\n"
     "  ramp     from --rate, times --ramp-factor every --ramp-step-s, until a step's p99 exceeds\n"
-    "           --ramp-p99-ms or more than 1% of its answers are errors or overloaded; reports the\n"
+    "           --ramp-p99-ms or more than 1% of its answers are errors or overloaded; reports "
+    "the\n"
     "           maximum sustainable rate\n"
     "\n"
     "Flags:\n"
@@ -85,12 +86,14 @@ bool WriteFile(const std::string& path, const std::string& content) {
 }  // namespace
 
 int RunLoadCommand(int argc, char** argv) {
-  auto parsed = Flags::Parse(
-      argc, argv, 2,
-      {"target", "profile", "rate", "duration-s", "spike", "spike-start-s", "spike-length-s",
-       "ramp-factor-pct", "ramp-step-s", "ramp-p99-ms", "connections", "threads", "pipeline",
-       "users", "skus", "stock", "limit", "get", "server-pid", "json", "svg"},
-      {"setup", "no-verify"});
+  auto parsed = Flags::Parse(argc, argv, 2,
+                             {"target",      "profile",       "rate",           "duration-s",
+                              "spike",       "spike-start-s", "spike-length-s", "ramp-factor-pct",
+                              "ramp-step-s", "ramp-p99-ms",   "connections",    "threads",
+                              "pipeline",    "users",         "skus",           "stock",
+                              "limit",       "get",           "server-pid",     "json",
+                              "svg"},
+                             {"setup", "no-verify"});
   if (!parsed.ok()) return UsageError(parsed.status().message());
   const Flags& flags = *parsed;
   if (flags.help()) {
@@ -118,13 +121,20 @@ int RunLoadCommand(int argc, char** argv) {
     int64_t value = 0;
   };
   IntFlag numbers[] = {
-      {"rate", 1000, 1, 10'000'000},         {"duration-s", 10, 1, 86'400},
-      {"spike", 20, 1, 1000},                {"spike-start-s", 3, 0, 86'400},
-      {"spike-length-s", 3, 0, 86'400},      {"ramp-factor-pct", 25, 1, 1000},
-      {"ramp-step-s", 2, 1, 3600},           {"ramp-p99-ms", 20, 1, 600'000},
-      {"connections", 256, 1, 60'000},       {"threads", 2, 1, 64},
-      {"pipeline", 16, 1, 4096},             {"users", 10'000, 1, 100'000'000},
-      {"stock", 1'000'000, 0, 1'000'000'000'000}, {"limit", 1'000'000, 1, 1'000'000'000},
+      {"rate", 1000, 1, 10'000'000},
+      {"duration-s", 10, 1, 86'400},
+      {"spike", 20, 1, 1000},
+      {"spike-start-s", 3, 0, 86'400},
+      {"spike-length-s", 3, 0, 86'400},
+      {"ramp-factor-pct", 25, 1, 1000},
+      {"ramp-step-s", 2, 1, 3600},
+      {"ramp-p99-ms", 20, 1, 600'000},
+      {"connections", 256, 1, 60'000},
+      {"threads", 2, 1, 64},
+      {"pipeline", 16, 1, 4096},
+      {"users", 10'000, 1, 100'000'000},
+      {"stock", 1'000'000, 0, 1'000'000'000'000},
+      {"limit", 1'000'000, 1, 1'000'000'000},
       {"server-pid", 0, 0, 1 << 30},
   };
   for (IntFlag& number : numbers) {
@@ -160,13 +170,11 @@ int RunLoadCommand(int argc, char** argv) {
   }
   options.verify = !flags.Has("no-verify");
   // Request ids must not collide with an earlier run against the same center.
-  options.request_prefix = "load" + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
-                                                       std::chrono::system_clock::now()
-                                                           .time_since_epoch())
-                                                       .count());
-  options.progress = [](const std::string& line) {
-    std::fprintf(stderr, "%s\n", line.c_str());
-  };
+  options.request_prefix =
+      "load" + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count());
+  options.progress = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
 
   if (flags.Has("setup")) {
     std::fprintf(stderr, "surge load: creating %zu campaigns and %d users...\n",

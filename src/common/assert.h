@@ -8,14 +8,14 @@ namespace surge::detail {
                                const char* message);
 }  // namespace surge::detail
 
-#define SURGE_ASSERT(condition)                                                        \
-  do {                                                                                 \
-    if (__builtin_expect(!(condition), 0))                                             \
-      ::surge::detail::AssertFailed(#condition, __FILE__, __LINE__, nullptr);          \
+#define SURGE_ASSERT(condition)                                               \
+  do {                                                                        \
+    if (__builtin_expect(!(condition), 0))                                    \
+      ::surge::detail::AssertFailed(#condition, __FILE__, __LINE__, nullptr); \
   } while (false)
 
-#define SURGE_ASSERT_MSG(condition, message)                                           \
-  do {                                                                                 \
-    if (__builtin_expect(!(condition), 0))                                             \
-      ::surge::detail::AssertFailed(#condition, __FILE__, __LINE__, (message));        \
+#define SURGE_ASSERT_MSG(condition, message)                                    \
+  do {                                                                          \
+    if (__builtin_expect(!(condition), 0))                                      \
+      ::surge::detail::AssertFailed(#condition, __FILE__, __LINE__, (message)); \
   } while (false)

@@ -1,8 +1,8 @@
 #include "common/coding.h"
 
-#include <array>
-
 #include <nmmintrin.h>
+
+#include <array>
 
 namespace surge {
 namespace {

@@ -49,8 +49,7 @@ class Env {
   // Reads the whole file.
   virtual Result<std::string> ReadFile(const std::string& path) = 0;
   // Reads up to `length` bytes at `offset`; fewer at the end of the file.
-  virtual Result<std::string> ReadAt(const std::string& path, uint64_t offset,
-                                     uint64_t length) = 0;
+  virtual Result<std::string> ReadAt(const std::string& path, uint64_t offset, uint64_t length) = 0;
   virtual Result<uint64_t> FileSize(const std::string& path) = 0;
   virtual bool FileExists(const std::string& path) = 0;
   // Names (not paths) of the entries of `dir`, in no particular order.

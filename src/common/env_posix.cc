@@ -106,8 +106,8 @@ class PosixEnv final : public Env {
     std::string data(length, '\0');
     uint64_t done = 0;
     while (done < length) {
-      const ssize_t got = ::pread(fd, data.data() + done, length - done,
-                                  static_cast<off_t>(offset + done));
+      const ssize_t got =
+          ::pread(fd, data.data() + done, length - done, static_cast<off_t>(offset + done));
       if (got < 0) {
         if (errno == EINTR) continue;
         const int error_number = errno;

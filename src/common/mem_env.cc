@@ -1,8 +1,7 @@
 #include "common/mem_env.h"
 
-#include <functional>
-
 #include <algorithm>
+#include <functional>
 #include <unordered_set>
 #include <utility>
 

@@ -69,7 +69,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : value_(std::move(value)) {}        // NOLINT(google-explicit-constructor)
   Result(Status status) : value_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     SURGE_ASSERT(!std::get<Status>(value_).ok());
   }
@@ -106,15 +106,15 @@ class [[nodiscard]] Result {
 #define SURGE_CONCAT(a, b) SURGE_CONCAT_INNER(a, b)
 
 // Returns the Status from the enclosing function if it is not ok.
-#define SURGE_RETURN_IF_ERROR(expression)              \
-  do {                                                 \
-    ::surge::Status surge_status_ = (expression);      \
-    if (!surge_status_.ok()) return surge_status_;     \
+#define SURGE_RETURN_IF_ERROR(expression)          \
+  do {                                             \
+    ::surge::Status surge_status_ = (expression);  \
+    if (!surge_status_.ok()) return surge_status_; \
   } while (false)
 
 // SURGE_ASSIGN_OR_RETURN(auto x, MakeX()); assigns the value or returns the Status.
-#define SURGE_ASSIGN_OR_RETURN(declaration, expression)                                   \
-  auto SURGE_CONCAT(surge_result_, __LINE__) = (expression);                              \
-  if (!SURGE_CONCAT(surge_result_, __LINE__).ok())                                        \
-    return SURGE_CONCAT(surge_result_, __LINE__).status();                                \
+#define SURGE_ASSIGN_OR_RETURN(declaration, expression)      \
+  auto SURGE_CONCAT(surge_result_, __LINE__) = (expression); \
+  if (!SURGE_CONCAT(surge_result_, __LINE__).ok())           \
+    return SURGE_CONCAT(surge_result_, __LINE__).status();   \
   declaration = std::move(SURGE_CONCAT(surge_result_, __LINE__)).value()

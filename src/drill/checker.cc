@@ -82,7 +82,8 @@ Status Checker::Resend(const OrderAttempt& attempt) {
   SURGE_ASSIGN_OR_RETURN(http::ClientResponse response,
                          client_.Do("POST", "/v1/orders", OrderBody(attempt)));
   ++report_->requests_resent;
-  if (attempt.status != 201) return Status::Ok();  // any answer is fine; uniqueness is checked later
+  if (attempt.status != 201)
+    return Status::Ok();  // any answer is fine; uniqueness is checked later
   if (response.status != 201) {
     Violation("re-sending acknowledged request " + Quoted(attempt.request_id) + " answered " +
               std::to_string(response.status) + " " + response.body);
@@ -120,8 +121,8 @@ Status Checker::ReadUserOrders(const std::string& user) {
     if (!order.request_id.empty()) {
       auto [it, inserted] = request_orders_.emplace(order.request_id, order.order_id);
       if (!inserted && it->second != order.order_id) {
-        Violation("request " + Quoted(order.request_id) + " has two orders: " +
-                  Quoted(it->second) + " and " + Quoted(order.order_id));
+        Violation("request " + Quoted(order.request_id) + " has two orders: " + Quoted(it->second) +
+                  " and " + Quoted(order.order_id));
       }
     }
     if (!orders_.emplace(order.order_id, order).second) {

@@ -120,7 +120,7 @@ struct LoadOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;
   Profile profile = Profile::kSteady;
-  double rate_per_s = 1000;  // steady rate; flash baseline; ramp start
+  double rate_per_s = 1000;                    // steady rate; flash baseline; ramp start
   std::chrono::milliseconds duration{10'000};  // steady and flash
   // flash: the spike to rate * spike_multiplier starts at spike_start and lasts spike_length.
   double spike_multiplier = 20;

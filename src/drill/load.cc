@@ -108,7 +108,7 @@ std::string_view HeaderValue(std::string_view headers, std::string_view lower_na
     const size_t line_end = headers.find("\r\n", line_start);
     const std::string_view line =
         headers.substr(line_start, line_end == std::string_view::npos ? std::string_view::npos
-                                                                       : line_end - line_start);
+                                                                      : line_end - line_start);
     if (line.size() > lower_name.size() && line[lower_name.size()] == ':') {
       bool same = true;
       for (size_t i = 0; i < lower_name.size() && same; ++i) {
@@ -254,11 +254,11 @@ void Worker::AppendRequest(Connection& connection) {
       options_.user_prefix.c_str(), static_cast<unsigned long long>(user), sku.c_str());
   SURGE_ASSERT(body_length > 0 && body_length < static_cast<int>(sizeof(body)));
   char head[160];
-  const int head_length = std::snprintf(
-      head, sizeof(head),
-      "POST /v1/orders HTTP/1.1\r\nHost: load\r\nContent-Type: application/json\r\n"
-      "Content-Length: %d\r\n\r\n",
-      body_length);
+  const int head_length =
+      std::snprintf(head, sizeof(head),
+                    "POST /v1/orders HTTP/1.1\r\nHost: load\r\nContent-Type: application/json\r\n"
+                    "Content-Length: %d\r\n\r\n",
+                    body_length);
   out.append(head, static_cast<size_t>(head_length));
   out.append(body, static_cast<size_t>(body_length));
 }
@@ -295,9 +295,8 @@ void Worker::SendDue(int64_t now_ns) {
 void Worker::Flush(size_t slot, int64_t now_ns) {
   Connection& connection = connections_[slot];
   while (connection.out_sent < connection.out.size()) {
-    const ssize_t written =
-        ::send(connection.fd, connection.out.data() + connection.out_sent,
-               connection.out.size() - connection.out_sent, MSG_NOSIGNAL);
+    const ssize_t written = ::send(connection.fd, connection.out.data() + connection.out_sent,
+                                   connection.out.size() - connection.out_sent, MSG_NOSIGNAL);
     if (written < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN) break;
@@ -340,8 +339,8 @@ void Worker::Complete(Connection& connection, int status, std::string_view body,
         const size_t start = body.find(kKey);
         if (start != std::string_view::npos) {
           const size_t end = body.find('"', start + kKey.size());
-          result_.order_ids.emplace_back(body.substr(start + kKey.size(),
-                                                     end - start - kKey.size()));
+          result_.order_ids.emplace_back(
+              body.substr(start + kKey.size(), end - start - kKey.size()));
         }
       }
       return;
@@ -397,8 +396,8 @@ void Worker::Receive(size_t slot, int64_t now_ns) {
       return;
     }
     const std::string_view length_text = HeaderValue(headers, "content-length");
-    const size_t body_length = length_text.empty() ? 0 : std::strtoull(
-        std::string(length_text).c_str(), nullptr, 10);
+    const size_t body_length =
+        length_text.empty() ? 0 : std::strtoull(std::string(length_text).c_str(), nullptr, 10);
     if (rest.size() < header_end + 4 + body_length) break;
     Complete(connection, status, rest.substr(header_end + 4, body_length), now_ns);
     connection.in_parsed += header_end + 4 + body_length;
@@ -481,8 +480,8 @@ uint64_t ResidentBytes(int pid) {
 }
 
 LoadReport::Percentiles Summarize(const Histogram& histogram) {
-  return {histogram.count(),          histogram.Quantile(0.5),   histogram.Quantile(0.9),
-          histogram.Quantile(0.99),   histogram.Quantile(0.999), histogram.max()};
+  return {histogram.count(),        histogram.Quantile(0.5),   histogram.Quantile(0.9),
+          histogram.Quantile(0.99), histogram.Quantile(0.999), histogram.max()};
 }
 
 // Runs one schedule of phases with fresh connections and appends what it saw to `report`.
@@ -513,8 +512,8 @@ Status RunPhases(const LoadOptions& options, const std::vector<Phase>& phases, i
   ready.arrive_and_wait();
   if (connected.load() == 0) {
     for (std::thread& thread : pool) thread.join();
-    return Status(Code::kUnavailable, "could not connect to " + options.host + ":" +
-                                          std::to_string(options.port));
+    return Status(Code::kUnavailable,
+                  "could not connect to " + options.host + ":" + std::to_string(options.port));
   }
   int64_t total_ns = 0;
   for (const Phase& phase : phases) total_ns += phase.duration_ns;
@@ -598,7 +597,9 @@ Status RunPhases(const LoadOptions& options, const std::vector<Phase>& phases, i
 namespace {
 
 std::vector<Phase> PhasesOf(const LoadOptions& options) {
-  auto ns = [](std::chrono::milliseconds value) { return static_cast<int64_t>(value.count()) * 1'000'000; };
+  auto ns = [](std::chrono::milliseconds value) {
+    return static_cast<int64_t>(value.count()) * 1'000'000;
+  };
   if (options.profile == Profile::kSteady) return {{ns(options.duration), options.rate_per_s}};
   SURGE_ASSERT(options.profile == Profile::kFlash);
   const int64_t total = ns(options.duration);
@@ -665,15 +666,16 @@ void Verify(const LoadOptions& options, LoadReport* report) {
       auto value = document.root().Field(names[i]);
       auto number = value.ok() ? value->Int(INT64_MIN, INT64_MAX) : Result<int64_t>(value.status());
       if (!number.ok()) {
-        report->verify_problems.push_back("campaign " + campaign + ": " + number.status().ToString());
+        report->verify_problems.push_back("campaign " + campaign + ": " +
+                                          number.status().ToString());
       } else {
         counts[i] = *number;
       }
     }
     if (counts[1] < 0 || counts[2] < 0 || counts[3] < 0 ||
         counts[1] + counts[2] + counts[3] != counts[0]) {
-      report->verify_problems.push_back("campaign " + campaign + " does not add up: " +
-                                        response->body);
+      report->verify_problems.push_back("campaign " + campaign +
+                                        " does not add up: " + response->body);
     }
     held_total += counts[2] + counts[3];
   }
@@ -708,12 +710,13 @@ Result<LoadReport> RunLoad(const LoadOptions& options, int server_pid) {
       Histogram step_all, step_accepted, step_rejected;
       SURGE_RETURN_IF_ERROR(RunPhases(options, {{step_ns, rate}}, server_pid, &step_report,
                                       &step_all, &step_accepted, &step_rejected));
-      const double bad = static_cast<double>(step_report.overloaded + step_report.other_errors +
-                                             step_report.connection_errors +
-                                             step_report.unanswered);
+      const double bad =
+          static_cast<double>(step_report.overloaded + step_report.other_errors +
+                              step_report.connection_errors + step_report.unanswered);
       const bool broke =
           step_all.Quantile(0.99) > static_cast<uint64_t>(options.ramp_p99_max.count()) * 1000 ||
-          bad > options.ramp_errors_max * static_cast<double>(std::max<uint64_t>(1, step_report.sent));
+          bad > options.ramp_errors_max *
+                    static_cast<double>(std::max<uint64_t>(1, step_report.sent));
       if (options.progress) {
         options.progress("  ramp step at " + std::to_string(static_cast<int64_t>(rate)) +
                          "/s: p99 " + std::to_string(step_all.Quantile(0.99)) + " us, " +
@@ -774,9 +777,8 @@ Status SetupCatalogue(const LoadOptions& options, int64_t stock, int64_t per_use
         client, "/v1/campaigns/camp-" + sku,
         "{\"sku\":\"" + sku + "\",\"stock\":" + std::to_string(stock) +
             ",\"price_cents\":5000,\"starts_at\":" + std::to_string(now_ms - 1000) +
-            ",\"ends_at\":" + std::to_string(now_ms + 24 * 3600 * 1000LL) +
-            ",\"per_user_limit\":" + std::to_string(per_user_limit) +
-            ",\"reserve_ttl_ms\":3600000}"));
+            ",\"ends_at\":" + std::to_string(now_ms + 24 * 3600 * 1000LL) + ",\"per_user_limit\":" +
+            std::to_string(per_user_limit) + ",\"reserve_ttl_ms\":3600000}"));
   }
   // Users from a few connections at once: a large population takes a while otherwise.
   constexpr int kWriters = 4;
@@ -788,8 +790,9 @@ Status SetupCatalogue(const LoadOptions& options, int64_t stock, int64_t per_use
     writers.emplace_back([&] {
       http::Client connection(options.host, options.port, std::chrono::milliseconds(5000));
       for (int user = next++; user < options.users_count; user = next++) {
-        const Status status = put(connection, "/v1/users/" + options.user_prefix +
-                                                  std::to_string(user), R"({"region":"load"})");
+        const Status status =
+            put(connection, "/v1/users/" + options.user_prefix + std::to_string(user),
+                R"({"region":"load"})");
         if (!status.ok()) {
           const std::lock_guard<std::mutex> lock(mutex);
           failure = status;

@@ -1,11 +1,11 @@
 // The load generator's own tests: it must not hide a server's stall (coordinated omission), and
 // every request it sends must be accounted for exactly once.
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <chrono>
 #include <mutex>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "drill/drill.h"
 #include "drill/histogram.h"
@@ -73,8 +73,8 @@ TEST(LoadTest, OpenLoopLatencyIncludesAOneSecondStallThatAClosedLoopHides) {
         const auto sent = Clock::now();
         auto response = client.Do("GET", "/");
         ASSERT_TRUE(response.ok());
-        mine.Record(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - sent)
-                        .count());
+        mine.Record(
+            std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - sent).count());
       }
       const std::lock_guard<std::mutex> lock(mutex);
       closed_loop.Add(mine);

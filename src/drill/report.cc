@@ -43,16 +43,14 @@ std::string LoadReport::Table() const {
                  profile.c_str(), elapsed_s, static_cast<unsigned long long>(sent),
                  static_cast<unsigned long long>(completed), achieved_per_s(),
                  static_cast<unsigned long long>(created), created_per_s());
-  text += Format("outcomes: created %llu, ok %llu, sold_out %llu, limit_exceeded %llu, "
-                 "overloaded %llu, other errors %llu, connection errors %llu, unanswered %llu\n",
-                 static_cast<unsigned long long>(created),
-                 static_cast<unsigned long long>(ok_other),
-                 static_cast<unsigned long long>(sold_out),
-                 static_cast<unsigned long long>(limit_exceeded),
-                 static_cast<unsigned long long>(overloaded),
-                 static_cast<unsigned long long>(other_errors),
-                 static_cast<unsigned long long>(connection_errors),
-                 static_cast<unsigned long long>(unanswered));
+  text += Format(
+      "outcomes: created %llu, ok %llu, sold_out %llu, limit_exceeded %llu, "
+      "overloaded %llu, other errors %llu, connection errors %llu, unanswered %llu\n",
+      static_cast<unsigned long long>(created), static_cast<unsigned long long>(ok_other),
+      static_cast<unsigned long long>(sold_out), static_cast<unsigned long long>(limit_exceeded),
+      static_cast<unsigned long long>(overloaded), static_cast<unsigned long long>(other_errors),
+      static_cast<unsigned long long>(connection_errors),
+      static_cast<unsigned long long>(unanswered));
   text += "latency (ms, from when each request was due)\n";
   text += "             count      p50      p90      p99    p99.9      max\n";
   const std::pair<const char*, const Percentiles*> rows[] = {
@@ -63,19 +61,20 @@ std::string LoadReport::Table() const {
                    Milliseconds(row->p90).c_str(), Milliseconds(row->p99).c_str(),
                    Milliseconds(row->p999).c_str(), Milliseconds(row->max).c_str());
   }
-  text += "per second\n     s   offered      sent  answered   created  rejected    errors"
-          "   p50 ms   p99 ms   max ms   rss MiB\n";
+  text +=
+      "per second\n     s   offered      sent  answered   created  rejected    errors"
+      "   p50 ms   p99 ms   max ms   rss MiB\n";
   for (size_t i = 0; i < seconds.size(); ++i) {
     const SecondStats& second = seconds[i];
-    text += Format("  %4zu %9.0f %9llu %9llu %9llu %9llu %9llu %8s %8s %8s %9.1f\n", i + 1,
-                   second.offered_per_s, static_cast<unsigned long long>(second.sent),
-                   static_cast<unsigned long long>(second.completed),
-                   static_cast<unsigned long long>(second.created),
-                   static_cast<unsigned long long>(second.rejected),
-                   static_cast<unsigned long long>(second.errors),
-                   Milliseconds(second.p50_us).c_str(), Milliseconds(second.p99_us).c_str(),
-                   Milliseconds(second.max_us).c_str(),
-                   static_cast<double>(second.rss_bytes) / (1024.0 * 1024.0));
+    text +=
+        Format("  %4zu %9.0f %9llu %9llu %9llu %9llu %9llu %8s %8s %8s %9.1f\n", i + 1,
+               second.offered_per_s, static_cast<unsigned long long>(second.sent),
+               static_cast<unsigned long long>(second.completed),
+               static_cast<unsigned long long>(second.created),
+               static_cast<unsigned long long>(second.rejected),
+               static_cast<unsigned long long>(second.errors), Milliseconds(second.p50_us).c_str(),
+               Milliseconds(second.p99_us).c_str(), Milliseconds(second.max_us).c_str(),
+               static_cast<double>(second.rss_bytes) / (1024.0 * 1024.0));
   }
   if (profile == "ramp") {
     text += Format("maximum sustainable rate: %.0f/s\n", max_sustainable_rate_per_s);
@@ -169,7 +168,8 @@ std::string LoadReport::Svg() const {
       break;
     }
   }
-  const double log_min = std::log10(100.0), log_max = std::log10(static_cast<double>(p99_max_us) * 2);
+  const double log_min = std::log10(100.0),
+               log_max = std::log10(static_cast<double>(p99_max_us) * 2);
   auto x = [&](size_t i) { return kLeft + plot_width * (static_cast<double>(i) + 0.5) / count; };
   auto y_rate = [&](double rate) { return kTop + plot_height * (1 - rate / rate_max); };
   auto y_latency = [&](uint64_t us) {
@@ -181,15 +181,18 @@ std::string LoadReport::Svg() const {
       "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" "
       "fill=\"white\"/>\n",
       kWidth, kHeight);
-  svg += Format("<text x=\"%.0f\" y=\"22\" font-size=\"15\">surge load: %s profile, answered/s "
-                "and p99 latency per second</text>\n",
-                kLeft, profile.c_str());
-  svg += Format("<text x=\"12\" y=\"%.0f\" transform=\"rotate(-90 12 %.0f)\" "
-                "text-anchor=\"middle\" fill=\"#1f77b4\">requests per second</text>\n",
-                kTop + plot_height / 2, kTop + plot_height / 2);
-  svg += Format("<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" "
-                "stroke=\"#888\"/>\n",
-                kLeft, kTop, plot_width, plot_height);
+  svg += Format(
+      "<text x=\"%.0f\" y=\"22\" font-size=\"15\">surge load: %s profile, answered/s "
+      "and p99 latency per second</text>\n",
+      kLeft, profile.c_str());
+  svg += Format(
+      "<text x=\"12\" y=\"%.0f\" transform=\"rotate(-90 12 %.0f)\" "
+      "text-anchor=\"middle\" fill=\"#1f77b4\">requests per second</text>\n",
+      kTop + plot_height / 2, kTop + plot_height / 2);
+  svg += Format(
+      "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" "
+      "stroke=\"#888\"/>\n",
+      kLeft, kTop, plot_width, plot_height);
   for (int tick = 0; tick <= 4; ++tick) {
     const double rate = rate_max * tick / 4;
     svg += Format("<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\" fill=\"#1f77b4\">%.0f</text>\n",
@@ -208,17 +211,16 @@ std::string LoadReport::Svg() const {
   auto polyline = [&](const char* color, const char* dash, auto y_of) {
     std::string points;
     for (size_t i = 0; i < seconds.size(); ++i) points += Format("%.1f,%.1f ", x(i), y_of(i));
-    return Format("<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" "
-                  "stroke-dasharray=\"%s\" points=\"%s\"/>\n",
-                  color, dash, points.c_str());
+    return Format(
+        "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" "
+        "stroke-dasharray=\"%s\" points=\"%s\"/>\n",
+        color, dash, points.c_str());
   };
   svg += polyline("#aec7e8", "6,4", [&](size_t i) { return y_rate(seconds[i].offered_per_s); });
-  svg += polyline("#1f77b4", "", [&](size_t i) {
-    return y_rate(static_cast<double>(seconds[i].completed));
-  });
-  svg += polyline("#2ca02c", "", [&](size_t i) {
-    return y_rate(static_cast<double>(seconds[i].created));
-  });
+  svg += polyline("#1f77b4", "",
+                  [&](size_t i) { return y_rate(static_cast<double>(seconds[i].completed)); });
+  svg += polyline("#2ca02c", "",
+                  [&](size_t i) { return y_rate(static_cast<double>(seconds[i].created)); });
   svg += polyline("#d62728", "", [&](size_t i) { return y_latency(seconds[i].p99_us); });
   const char* legend[][2] = {{"#aec7e8", "offered/s"},
                              {"#1f77b4", "answered/s"},
@@ -226,10 +228,10 @@ std::string LoadReport::Svg() const {
                              {"#d62728", "p99 latency (right, log)"}};
   for (int i = 0; i < 4; ++i) {
     const double left = kLeft + 10 + i * 170.0;
-    svg += Format("<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"%s\" "
-                  "stroke-width=\"3\"/><text x=\"%.0f\" y=\"%.0f\">%s</text>\n",
-                  left, kTop + 14, left + 20, kTop + 14, legend[i][0], left + 26, kTop + 18,
-                  legend[i][1]);
+    svg += Format(
+        "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"%s\" "
+        "stroke-width=\"3\"/><text x=\"%.0f\" y=\"%.0f\">%s</text>\n",
+        left, kTop + 14, left + 20, kTop + 14, legend[i][0], left + 26, kTop + 18, legend[i][1]);
   }
   svg += "</svg>\n";
   return svg;

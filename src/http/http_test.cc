@@ -238,8 +238,9 @@ TEST(HttpServer, PostWithoutContentLengthHasAnEmptyBody) {
   auto server = Server::Start(ServerOptions{}, handler);
   ASSERT_TRUE(server.ok()) << server.status().ToString();
   RawSocket socket((*server)->port());
-  ASSERT_TRUE(socket.Send("POST /v1/orders/o.1/pay HTTP/1.1\r\nHost: x\r\n\r\n"
-                          "PUT /o HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(
+      socket.Send("POST /v1/orders/o.1/pay HTTP/1.1\r\nHost: x\r\n\r\n"
+                  "PUT /o HTTP/1.1\r\nHost: x\r\n\r\n"));
   for (int i = 0; i < 2; ++i) {
     auto response = socket.Read();
     ASSERT_TRUE(response.has_value());
