@@ -134,26 +134,11 @@ Status Checker::ReadUserOrders(const std::string& user) {
 }
 
 Status Checker::CheckCampaign(const CampaignSpec& campaign) {
-  SURGE_ASSIGN_OR_RETURN(http::ClientResponse response,
-                         client_.Do("GET", "/v1/campaigns/" + campaign.id));
-  if (response.status != 200) {
-    return Status(Code::kUnavailable, "reading campaign " + campaign.id + " answered " +
-                                          std::to_string(response.status));
-  }
-  json::Document document;
-  SURGE_RETURN_IF_ERROR(document.Parse(response.body));
-  int64_t counts[3];
-  const char* names[3] = {"available", "reserved", "sold"};
-  for (int i = 0; i < 3; ++i) {
-    SURGE_ASSIGN_OR_RETURN(json::Value value, document.root().Field(names[i]));
-    SURGE_ASSIGN_OR_RETURN(counts[i], value.Int(INT64_MIN, INT64_MAX));
-    if (counts[i] < 0) Violation("campaign " + campaign.id + ": " + names[i] + " is negative");
-  }
-  const int64_t available = counts[0], reserved = counts[1], sold = counts[2];
-  if (available + reserved + sold != campaign.stock) {
-    Violation("campaign " + campaign.id + ": available " + std::to_string(available) +
-              " + reserved " + std::to_string(reserved) + " + sold " + std::to_string(sold) +
-              " != stock " + std::to_string(campaign.stock));
+  SURGE_ASSIGN_OR_RETURN(StockReading counts, ReadStock(client_, "/v1/campaigns/" + campaign.id));
+  const int64_t reserved = counts.reserved, sold = counts.sold;
+  if (!counts.adds_up() || counts.stock != campaign.stock) {
+    Violation("campaign " + campaign.id + " does not add up to its stock " +
+              std::to_string(campaign.stock) + ": " + counts.ToString());
   }
   // Units held by the orders we read, by status, and per user.
   int64_t held_reserved = 0, held_sold = 0;
@@ -229,6 +214,31 @@ std::string CheckReport::Summary() const {
                      std::to_string(violations.size()) + " violations";
   for (size_t i = 0; i < violations.size() && i < 20; ++i) text += "\n  " + violations[i];
   return text;
+}
+
+std::string StockReading::ToString() const {
+  return "stock " + std::to_string(stock) + ", available " + std::to_string(available) +
+         ", reserved " + std::to_string(reserved) + ", sold " + std::to_string(sold);
+}
+
+Result<StockReading> ReadStock(http::Client& client, const std::string& target) {
+  SURGE_ASSIGN_OR_RETURN(http::ClientResponse response, client.Do("GET", target));
+  if (response.status != 200) {
+    return Status(Code::kUnavailable, "GET " + target + " answered " +
+                                          std::to_string(response.status) + " " + response.body);
+  }
+  json::Document document;
+  SURGE_RETURN_IF_ERROR(document.Parse(response.body));
+  StockReading reading;
+  const std::pair<const char*, int64_t*> fields[] = {{"stock", &reading.stock},
+                                                     {"available", &reading.available},
+                                                     {"reserved", &reading.reserved},
+                                                     {"sold", &reading.sold}};
+  for (const auto& [name, into] : fields) {
+    SURGE_ASSIGN_OR_RETURN(json::Value value, document.root().Field(name));
+    SURGE_ASSIGN_OR_RETURN(*into, value.Int(INT64_MIN, INT64_MAX));
+  }
+  return reading;
 }
 
 std::string OrderBody(const OrderAttempt& attempt) {

@@ -103,6 +103,22 @@ struct CheckReport {
 Result<CheckReport> Check(const std::vector<OrderAttempt>& history, const CheckOptions& options,
                           http::Client& client);
 
+// The counts of a campaign or of a SKU's regular stock, as its GET answers them.
+struct StockReading {
+  int64_t stock = 0;
+  int64_t available = 0;
+  int64_t reserved = 0;
+  int64_t sold = 0;
+  // available + reserved + sold = stock and none negative: the conservation invariant.
+  bool adds_up() const {
+    return available >= 0 && reserved >= 0 && sold >= 0 && available + reserved + sold == stock;
+  }
+  std::string ToString() const;
+};
+// GETs `target` ("/v1/campaigns/c1", "/v1/inventory/sku") and reads its counts. unavailable if
+// it does not answer 200 with those four integers.
+Result<StockReading> ReadStock(http::Client& client, const std::string& target);
+
 // Builds the JSON body of a POST /v1/orders.
 std::string OrderBody(const OrderAttempt& attempt);
 

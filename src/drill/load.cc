@@ -650,34 +650,16 @@ void Verify(const LoadOptions& options, LoadReport* report) {
   http::Client client(options.host, options.port, std::chrono::milliseconds(5000));
   int64_t held_total = 0;
   for (const std::string& campaign : campaigns) {
-    auto response = client.Do("GET", "/v1/campaigns/" + campaign);
-    if (!response.ok() || response->status != 200) {
-      report->verify_problems.push_back("campaign " + campaign + " could not be read");
+    auto counts = ReadStock(client, "/v1/campaigns/" + campaign);
+    if (!counts.ok()) {
+      report->verify_problems.push_back("campaign " + campaign + ": " + counts.status().ToString());
       continue;
     }
-    json::Document document;
-    if (!document.Parse(response->body).ok()) {
-      report->verify_problems.push_back("campaign " + campaign + ": unparsable " + response->body);
-      continue;
-    }
-    int64_t counts[4] = {0, 0, 0, 0};
-    const char* names[4] = {"stock", "available", "reserved", "sold"};
-    for (int i = 0; i < 4; ++i) {
-      auto value = document.root().Field(names[i]);
-      auto number = value.ok() ? value->Int(INT64_MIN, INT64_MAX) : Result<int64_t>(value.status());
-      if (!number.ok()) {
-        report->verify_problems.push_back("campaign " + campaign + ": " +
-                                          number.status().ToString());
-      } else {
-        counts[i] = *number;
-      }
-    }
-    if (counts[1] < 0 || counts[2] < 0 || counts[3] < 0 ||
-        counts[1] + counts[2] + counts[3] != counts[0]) {
+    if (!counts->adds_up()) {
       report->verify_problems.push_back("campaign " + campaign +
-                                        " does not add up: " + response->body);
+                                        " does not add up: " + counts->ToString());
     }
-    held_total += counts[2] + counts[3];
+    held_total += counts->reserved + counts->sold;
   }
   // Every order of the run holds one unit of one of these campaigns (unless it was cancelled or
   // expired since, which a load run does not do), so more created orders than held units would be
