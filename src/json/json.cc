@@ -301,6 +301,12 @@ Status Document::Parse(std::string_view text) {
     if (result.error() == simdjson::DEPTH_ERROR) {
       return Status(Code::kBadJson, "invalid JSON: nested deeper than 64 levels");
     }
+    if (result.error() == simdjson::NUMBER_ERROR) {
+      // simdjson refuses these before any field is read, so the field cannot be named here.
+      return Status(Code::kBadJson,
+                    "invalid JSON: a number is malformed or out of range (integers must lie "
+                    "between -9223372036854775808 and 18446744073709551615)");
+    }
     return Status(Code::kBadJson,
                   std::string("invalid JSON: ") + simdjson::error_message(result.error()));
   }

@@ -480,3 +480,16 @@ TEST_F(ValueDeathTest, DefaultValueAccessorsAssert) {
 
 }  // namespace
 }  // namespace surge::json
+
+namespace surge::json {
+namespace {
+
+TEST(JsonReaderTest, AHugeIntegerIsRejectedWithAMessageThatSaysSo) {
+  Document document;
+  const Status status = document.Parse(R"({"quantity":99999999999999999999999})");
+  EXPECT_EQ(status.code(), Code::kBadJson);
+  EXPECT_NE(status.message().find("out of range"), std::string::npos) << status.message();
+}
+
+}  // namespace
+}  // namespace surge::json
