@@ -113,8 +113,9 @@ class [[nodiscard]] Result {
   } while (false)
 
 // SURGE_ASSIGN_OR_RETURN(auto x, MakeX()); assigns the value or returns the Status.
-#define SURGE_ASSIGN_OR_RETURN(declaration, expression)      \
-  auto SURGE_CONCAT(surge_result_, __LINE__) = (expression); \
-  if (!SURGE_CONCAT(surge_result_, __LINE__).ok())           \
-    return SURGE_CONCAT(surge_result_, __LINE__).status();   \
-  declaration = std::move(SURGE_CONCAT(surge_result_, __LINE__)).value()
+#define SURGE_ASSIGN_OR_RETURN(declaration, expression)          \
+  auto SURGE_CONCAT(surge_result_, __LINE__) = (expression);     \
+  if (!SURGE_CONCAT(surge_result_, __LINE__).ok())               \
+    return SURGE_CONCAT(surge_result_, __LINE__).status();       \
+  declaration = std::move(SURGE_CONCAT(surge_result_, __LINE__)) \
+                    .value()  // NOLINT(bugprone-macro-parentheses): a declaration

@@ -29,7 +29,7 @@ namespace {
 constexpr int64_t kSecondNs = 1'000'000'000;
 // How long to wait for answers after the last request was due before counting them unanswered.
 constexpr int64_t kDrainNs = 3 * kSecondNs;
-constexpr size_t kReadChunkBytes = 64 * 1024;
+constexpr size_t kReadChunkBytes = size_t{64} * 1024;
 
 int64_t NowNs() {
   timespec now{};
@@ -536,7 +536,7 @@ Status RunPhases(const LoadOptions& options, const std::vector<Phase>& phases, i
       char line[200];
       std::snprintf(line, sizeof(line),
                     "  %3lld s  offered %8.0f/s  sent %9llu  answered %9llu  created %9llu",
-                    static_cast<long long>(tick + static_cast<int64_t>(seconds_before)),
+                    static_cast<long long>(tick) + static_cast<long long>(seconds_before),
                     RateAt(phases, (tick - 1) * kSecondNs), static_cast<unsigned long long>(sent),
                     static_cast<unsigned long long>(completed),
                     static_cast<unsigned long long>(created));
@@ -759,7 +759,7 @@ Status SetupCatalogue(const LoadOptions& options, int64_t stock, int64_t per_use
         client, "/v1/campaigns/camp-" + sku,
         "{\"sku\":\"" + sku + "\",\"stock\":" + std::to_string(stock) +
             ",\"price_cents\":5000,\"starts_at\":" + std::to_string(now_ms - 1000) +
-            ",\"ends_at\":" + std::to_string(now_ms + 24 * 3600 * 1000LL) + ",\"per_user_limit\":" +
+            ",\"ends_at\":" + std::to_string(now_ms + 24LL * 3600 * 1000) + ",\"per_user_limit\":" +
             std::to_string(per_user_limit) + ",\"reserve_ttl_ms\":3600000}"));
   }
   // Users from a few connections at once: a large population takes a while otherwise.

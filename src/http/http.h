@@ -83,8 +83,8 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 0;  // 0: the kernel picks (see Server::port)
   int threads = 0;    // 0: one per core
-  size_t header_bytes_max = 16 * 1024;
-  size_t body_bytes_max = 1024 * 1024;
+  size_t header_bytes_max = size_t{16} * 1024;
+  size_t body_bytes_max = size_t{1024} * 1024;
   size_t connections_max = 200'000;
   // Requests read but not yet answered on one connection; reading pauses beyond it.
   size_t pipeline_depth_max = 256;
