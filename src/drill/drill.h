@@ -197,6 +197,9 @@ struct LoadReport {
   uint64_t other_errors = 0;
   uint64_t connection_errors = 0;
   uint64_t unanswered = 0;  // still pending when the run ended
+  // Due before the run ended but never sent, because every connection was full of requests
+  // the server had not answered: the offered load it could not even take in.
+  uint64_t unsent = 0;
   // Latency percentiles in microseconds: all answers, accepted (2xx) and rejected (409/503).
   struct Percentiles {
     uint64_t count = 0, p50 = 0, p90 = 0, p99 = 0, p999 = 0, max = 0;

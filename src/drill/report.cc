@@ -45,12 +45,13 @@ std::string LoadReport::Table() const {
                  static_cast<unsigned long long>(created), created_per_s());
   text += Format(
       "outcomes: created %llu, ok %llu, sold_out %llu, limit_exceeded %llu, "
-      "overloaded %llu, other errors %llu, connection errors %llu, unanswered %llu\n",
+      "overloaded %llu, other errors %llu, connection errors %llu, unanswered %llu, never sent "
+      "(every connection full) %llu\n",
       static_cast<unsigned long long>(created), static_cast<unsigned long long>(ok_other),
       static_cast<unsigned long long>(sold_out), static_cast<unsigned long long>(limit_exceeded),
       static_cast<unsigned long long>(overloaded), static_cast<unsigned long long>(other_errors),
       static_cast<unsigned long long>(connection_errors),
-      static_cast<unsigned long long>(unanswered));
+      static_cast<unsigned long long>(unanswered), static_cast<unsigned long long>(unsent));
   text += "latency (ms, from when each request was due)\n";
   text += "             count      p50      p90      p99    p99.9      max\n";
   const std::pair<const char*, const Percentiles*> rows[] = {
@@ -113,6 +114,7 @@ std::string LoadReport::Json() const {
   writer.Field("other_errors", static_cast<int64_t>(other_errors));
   writer.Field("connection_errors", static_cast<int64_t>(connection_errors));
   writer.Field("unanswered", static_cast<int64_t>(unanswered));
+  writer.Field("unsent", static_cast<int64_t>(unsent));
   writer.EndObject();
   WritePercentiles(writer, "latency_all", all);
   WritePercentiles(writer, "latency_accepted", accepted);
