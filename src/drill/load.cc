@@ -157,7 +157,6 @@ class Worker {
   void Receive(size_t slot, int64_t now_ns);
   void Complete(Connection& connection, int status, std::string_view body, int64_t now_ns);
   void WaitForEvents(int64_t until_ns);
-  double RateAt(int64_t offset_ns) const;
   uint64_t NextRandom() {
     random_state_ ^= random_state_ << 13;
     random_state_ ^= random_state_ >> 7;
@@ -178,8 +177,6 @@ class Worker {
   ThreadResult result_;
   std::atomic<uint64_t> sent_{0}, completed_{0}, created_{0};
 };
-
-double Worker::RateAt(int64_t offset_ns) const { return drill::RateAt(phases_, offset_ns); }
 
 bool Worker::StartConnect(size_t slot) {
   Connection& connection = connections_[slot];
@@ -269,7 +266,7 @@ void Worker::AppendRequest(Connection& connection) {
 void Worker::SendDue(int64_t now_ns) {
   const size_t count = connections_.size();
   while (next_due_ns_ <= now_ns) {
-    const double rate = RateAt(next_due_ns_ - start_ns_) / options_.threads;
+    const double rate = RateAt(phases_, next_due_ns_ - start_ns_) / options_.threads;
     if (rate <= 0) return;
     // Round robin over connections that are up and below the pipelining bound.
     size_t tried = 0;
@@ -471,7 +468,7 @@ void Worker::Run(int64_t start_ns) {
     if (schedule_over && (pending == 0 || now_ns > end_ns + kDrainNs)) {
       result_.unanswered = pending;
       while (next_due_ns_ < end_ns) {
-        const double rate = RateAt(next_due_ns_ - start_ns_) / options_.threads;
+        const double rate = RateAt(phases_, next_due_ns_ - start_ns_) / options_.threads;
         if (rate <= 0) break;
         ++result_.unsent;
         next_due_ns_ += static_cast<int64_t>(1e9 / rate);
