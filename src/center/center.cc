@@ -54,6 +54,9 @@ Status ValidateOptions(const Options& options) {
   if (options.tick_interval.count() <= 0) {
     return Status(Code::kInvalidArgument, "tick_interval must be positive");
   }
+  if (options.max_queue_delay.count() < 0) {
+    return Status(Code::kInvalidArgument, "max_queue_delay must not be negative");
+  }
   if (options.snapshot_every_records == 0) {
     return Status(Code::kInvalidArgument, "snapshot_every_records must be at least 1");
   }
@@ -120,7 +123,7 @@ class CenterImpl final : public Center {
 
  private:
   Status ReplayRecord(uint64_t sequence, std::string_view payload);
-  bool AnswerEarlySoldOut(const trade::PlaceOrder& order, Done& done);
+  bool AnswerSoldOutEarly(const trade::PlaceOrder& order, Done& done);
 
   // Writer thread only, from here on.
   void WriterLoop();
@@ -135,6 +138,7 @@ class CenterImpl final : public Center {
   int64_t SoldOutUntilMs(std::string_view sku, int64_t now_ms) const;
   void MaybeSnapshot();
   void RefreshStateHash();
+  void MeasureDrain(size_t commands, SteadyClock::duration busy);
   int64_t NowMs() const { return std::max(last_now_ms_, env_.WallNowMs()); }
 
   Env& env_;
@@ -166,6 +170,9 @@ class CenterImpl final : public Center {
   uint64_t next_snapshot_attempt_sequence_ = 0;
   bool state_hash_stale_ = true;
   SteadyClock::time_point state_hash_at_;
+  // The drain rate's current measurement window.
+  uint64_t drain_window_commands_ = 0;
+  SteadyClock::duration drain_window_busy_{};
 
   std::atomic<uint64_t> commands_applied_{0};
   std::atomic<uint64_t> batches_committed_{0};
@@ -175,6 +182,7 @@ class CenterImpl final : public Center {
   std::atomic<uint64_t> last_sequence_{0};
   std::atomic<uint64_t> recovered_records_{0};
   std::atomic<uint64_t> state_hash_{0};
+  std::atomic<uint64_t> drain_rate_per_s_{0};
 };
 
 // ---- Recovery -------------------------------------------------------------------------------
@@ -268,17 +276,29 @@ void CenterImpl::Submit(trade::Body body, Done done) {
     done(std::move(reply));
     return;
   }
+  const auto answer_overloaded = [this](Done& answer) {
+    rejected_overloaded_.fetch_add(1, std::memory_order_relaxed);
+    answer(ErrorReply(Code::kOverloaded,
+                      "center " + options_.center_id + " is overloaded (intake queue full)"));
+  };
   if (const auto* order = std::get_if<trade::PlaceOrder>(&body)) {
-    if (AnswerEarlySoldOut(*order, done)) return;
+    if (AnswerSoldOutEarly(*order, done)) return;
+    // Shed before the request id is recorded as admitted: under overload most requests end here,
+    // and recording theirs would grow memory with every one of them. (If the queue fills between
+    // this check and the push, the id stays recorded: harmless, it only sends a retry of it
+    // through the queue.)
+    if (queue_.LikelyFull()) {
+      answer_overloaded(done);
+      return;
+    }
+    request_ids_.Insert(StableHash64(order->request_id));
   }
   Request request{std::move(body), std::move(done), nullptr};
   switch (queue_.Push(request)) {
     case IntakeQueue::PushResult::kOk:
       return;
     case IntakeQueue::PushResult::kFull:
-      rejected_overloaded_.fetch_add(1, std::memory_order_relaxed);
-      request.done(ErrorReply(Code::kOverloaded, "center " + options_.center_id +
-                                                     " is overloaded (intake queue full)"));
+      answer_overloaded(request.done);
       return;
     case IntakeQueue::PushResult::kClosed:
       request.done(ErrorReply(Code::kUnavailable, "center " + options_.center_id + " is stopping"));
@@ -287,22 +307,17 @@ void CenterImpl::Submit(trade::Body body, Done done) {
 }
 
 // Answers sold_out and returns true if an item's campaign is sold out and the request id was
-// never admitted; otherwise records the request id as admitted and returns false.
-bool CenterImpl::AnswerEarlySoldOut(const trade::PlaceOrder& order, Done& done) {
-  const uint64_t hash = StableHash64(order.request_id);
-  if (!sold_out_.empty()) {
-    const int64_t now_ms =
-        std::max(env_.WallNowMs(), published_now_ms_.load(std::memory_order_relaxed));
-    const trade::OrderItem* item = sold_out_.FindSoldOut(order.items, now_ms);
-    if (item != nullptr && !request_ids_.Contains(hash)) {
-      rejected_sold_out_early_.fetch_add(1, std::memory_order_relaxed);
-      done(ErrorReply(Code::kSoldOut, "the flash sale of " + item->sku + " is sold out"));
-      return true;
-    }
-  }
-  // Before the push: a retry must find the id even while the original still waits in the queue.
-  request_ids_.Insert(hash);
-  return false;
+// never admitted. Otherwise the caller records the request id as admitted before it pushes the
+// request: a retry must find the id even while the original still waits in the queue.
+bool CenterImpl::AnswerSoldOutEarly(const trade::PlaceOrder& order, Done& done) {
+  if (sold_out_.empty()) return false;
+  const int64_t now_ms =
+      std::max(env_.WallNowMs(), published_now_ms_.load(std::memory_order_relaxed));
+  const trade::OrderItem* item = sold_out_.FindSoldOut(order.items, now_ms);
+  if (item == nullptr || request_ids_.Contains(StableHash64(order.request_id))) return false;
+  rejected_sold_out_early_.fetch_add(1, std::memory_order_relaxed);
+  done(ErrorReply(Code::kSoldOut, "the flash sale of " + item->sku + " is sold out"));
+  return true;
 }
 
 bool CenterImpl::Read(ReadFunction read) {
@@ -340,6 +355,8 @@ Stats CenterImpl::stats() const {
   stats.rejected_overloaded = rejected_overloaded_.load(std::memory_order_relaxed);
   stats.rejected_sold_out_early = rejected_sold_out_early_.load(std::memory_order_relaxed);
   stats.queue_depth = queue_.depth();
+  stats.queue_admit_limit = queue_.admit_limit();
+  stats.drain_rate_per_s = drain_rate_per_s_.load(std::memory_order_relaxed);
   stats.last_sequence = last_sequence_.load(std::memory_order_relaxed);
   stats.recovered_records = recovered_records_.load(std::memory_order_relaxed);
   stats.state_hash = state_hash_.load(std::memory_order_relaxed);
@@ -354,11 +371,13 @@ void CenterImpl::WriterLoop() {
   while (open) {
     open = queue_.Take(&batch, options_.tick_interval);
     const bool idle = batch.empty();
+    const SteadyClock::time_point taken_at = SteadyClock::now();
     // Everything queued was taken at once; it is committed in batches of batch_records_max.
     for (size_t begin = 0; begin < batch.size(); begin += options_.batch_records_max) {
       const size_t end = std::min(batch.size(), begin + options_.batch_records_max);
       ProcessBatch(batch.data() + begin, batch.data() + end);
     }
+    if (!idle) MeasureDrain(batch.size(), SteadyClock::now() - taken_at);
     batch.clear();
     if (failed_.load(std::memory_order_relaxed)) continue;
     MaybeTick();
@@ -551,6 +570,28 @@ void CenterImpl::MaybeSnapshot() {
                     options_.center_id.c_str(), static_cast<unsigned long long>(sequence),
                     status.ToString().c_str());
   }
+}
+
+// Estimates how many commands the writer drains per second while busy (so it measures what the
+// center can take, however little it is offered), and lets into the queue only as many as it
+// drains in max_queue_delay. Never below one batch, so the writer always finds a full one.
+void CenterImpl::MeasureDrain(size_t commands, SteadyClock::duration busy) {
+  if (options_.max_queue_delay.count() == 0) return;
+  drain_window_commands_ += commands;
+  drain_window_busy_ += busy;
+  constexpr SteadyClock::duration kWindow = std::chrono::milliseconds(10);
+  if (drain_window_busy_ < kWindow) return;
+  const double seconds = std::chrono::duration<double>(drain_window_busy_).count();
+  const double measured = static_cast<double>(drain_window_commands_) / seconds;
+  const auto previous = static_cast<double>(drain_rate_per_s_.load(std::memory_order_relaxed));
+  // Smoothed, but quick to follow: a spike grows the batches, and with them the rate, within a
+  // few windows.
+  const double rate = previous == 0 ? measured : 0.5 * previous + 0.5 * measured;
+  drain_rate_per_s_.store(static_cast<uint64_t>(rate), std::memory_order_relaxed);
+  drain_window_commands_ = 0;
+  drain_window_busy_ = {};
+  const double delay_s = std::chrono::duration<double>(options_.max_queue_delay).count();
+  queue_.SetAdmitLimit(std::max(options_.batch_records_max, static_cast<size_t>(rate * delay_s)));
 }
 
 void CenterImpl::RefreshStateHash() {

@@ -8,7 +8,13 @@
 // it is durable.
 //
 // Overload control, in front of the queue:
-//   - a full queue answers overloaded at once (the API layer adds Retry-After);
+//   - a full queue answers overloaded at once (the API layer adds Retry-After). The queue is full
+//     at intake_capacity requests, or earlier: at as many as the writer drains in max_queue_delay
+//     (its drain rate is measured over the time it is busy, so it is what the center can take, not
+//     what it is offered). Under any overload an admitted request then waits about
+//     max_queue_delay at most, and the rest is shed at once instead of queueing for seconds;
+//     it also answers overloaded before recording the request id, so that shed requests cost no
+//     memory;
 //   - an order for a campaign that is sold out answers sold_out at once without entering the
 //     queue, unless its request id was seen before (then it goes through the queue so that a retry
 //     gets its original answer).
@@ -72,6 +78,9 @@ struct Options {
   std::string data_dir;
   std::string center_id = "c1";     // 1 to 32 characters of an id (common/ids.h)
   size_t intake_capacity = 65'536;  // requests waiting for the writer; more answer overloaded
+  // The longest an admitted request should wait in the queue (see Overload control); 0: no bound
+  // but intake_capacity.
+  std::chrono::milliseconds max_queue_delay{50};
   size_t batch_records_max = 4'096;
   std::chrono::microseconds batch_wait{200};
   uint64_t snapshot_every_records = 1'000'000;
@@ -91,6 +100,8 @@ struct Stats {
   uint64_t rejected_overloaded = 0;
   uint64_t rejected_sold_out_early = 0;
   uint64_t queue_depth = 0;
+  uint64_t queue_admit_limit = 0;  // the queue depth at which requests are shed now
+  uint64_t drain_rate_per_s = 0;   // commands the writer takes per second of busy time (estimate)
   uint64_t last_sequence = 0;
   uint64_t recovered_records = 0;
   // trade::StateHash() as of the last refresh on the writer thread: after recovery, when it stops,

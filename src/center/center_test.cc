@@ -412,6 +412,53 @@ TEST(CenterTest, FullQueueAnswersOverloadedAtOnce) {
   EXPECT_TRUE(Call(*center, Order("r-over", 5)).status.ok());
 }
 
+// With one command per batch the writer drains slowly (a sync per order); the queue then admits
+// only what it drains in max_queue_delay, and sheds the rest at once.
+TEST(CenterTest, QueueAdmitsOnlyWhatDrainsWithinTheMaxDelay) {
+  TempDir dir;
+  Options options;
+  options.data_dir = dir.path();
+  options.batch_records_max = 1;
+  options.max_queue_delay = milliseconds(5);
+  auto center = MustOpen(*Env::Default(), options);
+  ASSERT_NE(center, nullptr);
+  LoadCatalogue(*center, Catalogue{.users = 10, .campaign_stock = 100'000});
+  EXPECT_EQ(center->stats().queue_admit_limit, options.intake_capacity);
+  // Enough busy writer time (one sync per order) for the drain rate to be measured.
+  Replies warmup;
+  for (int i = 0; i < 400; ++i)
+    center->Submit(Order("w" + std::to_string(i), i % 10), warmup.Add());
+  for (const Reply& reply : warmup.Wait())
+    EXPECT_TRUE(reply.status.ok()) << reply.status.ToString();
+  const Stats measured = center->stats();
+  ASSERT_GT(measured.drain_rate_per_s, 0u);
+  // A sync per order cannot drain anywhere near intake_capacity in 5 ms.
+  const uint64_t limit = measured.queue_admit_limit;
+  EXPECT_GE(limit, 1u);
+  EXPECT_LT(limit, options.intake_capacity / 4);
+  const auto expected = static_cast<double>(measured.drain_rate_per_s) * 0.005;
+  EXPECT_NEAR(static_cast<double>(limit), std::max(1.0, expected), 1.0);
+
+  WriterGate gate(*center);
+  Replies queued;
+  for (uint64_t i = 0; i < limit; ++i)
+    center->Submit(Order("q" + std::to_string(i), 1), queued.Add());
+  int overloaded = 0;
+  for (int i = 0; i < 50; ++i) {
+    center->Submit(Order("shed" + std::to_string(i), 2), [&](Reply reply) {
+      EXPECT_EQ(reply.status.code(), Code::kOverloaded) << reply.status.ToString();
+      ++overloaded;
+    });
+  }
+  EXPECT_EQ(overloaded, 50);  // all answered on this thread, before Submit returned
+  EXPECT_EQ(center->stats().queue_depth, limit);
+  gate.Release();
+  for (const Reply& reply : queued.Wait())
+    EXPECT_TRUE(reply.status.ok()) << reply.status.ToString();
+  // A shed request was never admitted: its retry is a new order.
+  EXPECT_TRUE(Call(*center, Order("shed0", 2)).status.ok());
+}
+
 TEST(CenterTest, InvalidBodyIsAnsweredAtOnceAndNotJournaled) {
   MemEnv env;
   auto center = MustOpen(env, MemOptions());

@@ -1,5 +1,6 @@
 #include "center/intake.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "common/assert.h"
@@ -8,7 +9,10 @@ namespace surge::center {
 
 IntakeQueue::IntakeQueue(size_t capacity, size_t batch_records_max,
                          std::chrono::microseconds batch_wait)
-    : capacity_(capacity), batch_records_max_(batch_records_max), batch_wait_(batch_wait) {
+    : capacity_(capacity),
+      batch_records_max_(batch_records_max),
+      batch_wait_(batch_wait),
+      admit_limit_(capacity) {
   SURGE_ASSERT(capacity_ > 0);
   SURGE_ASSERT(batch_records_max_ > 0);
 }
@@ -18,9 +22,12 @@ IntakeQueue::PushResult IntakeQueue::Push(Request& request) {
   {
     std::lock_guard lock(mutex_);
     if (closed_) return PushResult::kClosed;
-    if (pending_.size() >= capacity_) return PushResult::kFull;
+    if (pending_.size() >= admit_limit_.load(std::memory_order_relaxed)) {
+      return PushResult::kFull;
+    }
     if (pending_.empty()) first_queued_at_ = std::chrono::steady_clock::now();
     pending_.push_back(std::move(request));
+    depth_.store(pending_.size(), std::memory_order_relaxed);
     // The consumer waits either for a first request or for a full batch; waking it for anything
     // else would cost a futex call per request and buy nothing.
     const size_t size = pending_.size();
@@ -47,6 +54,7 @@ bool IntakeQueue::Take(std::vector<Request>* batch, std::chrono::nanoseconds idl
     consumer_waiting_ = false;
   }
   batch->swap(pending_);
+  depth_.store(0, std::memory_order_relaxed);
   return true;
 }
 
@@ -58,9 +66,8 @@ void IntakeQueue::Close() {
   consumer_wakeup_.notify_one();
 }
 
-size_t IntakeQueue::depth() const {
-  std::lock_guard lock(mutex_);
-  return pending_.size();
+void IntakeQueue::SetAdmitLimit(size_t limit) {
+  admit_limit_.store(std::clamp<size_t>(limit, 1, capacity_), std::memory_order_relaxed);
 }
 
 void RequestIdSet::Insert(uint64_t hash) {

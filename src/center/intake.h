@@ -54,12 +54,26 @@ class IntakeQueue {
   // Any thread. Later pushes answer kClosed; the consumer still drains what is queued.
   void Close();
 
-  size_t depth() const;
+  // Consumer. Lowers the number of requests admitted to the queue below the capacity (the center
+  // sets it from how fast it drains, so that a queue never holds more than a bounded wait); it is
+  // clamped to [1, capacity].
+  void SetAdmitLimit(size_t limit);
+  size_t admit_limit() const { return admit_limit_.load(std::memory_order_relaxed); }
+
+  // Any thread, without the lock: true if a Push now would most likely answer kFull. A hint for
+  // answering overloaded before doing other work; Push decides.
+  bool LikelyFull() const {
+    return depth_.load(std::memory_order_relaxed) >= admit_limit_.load(std::memory_order_relaxed);
+  }
+
+  size_t depth() const { return depth_.load(std::memory_order_relaxed); }
 
  private:
   const size_t capacity_;
   const size_t batch_records_max_;
   const std::chrono::microseconds batch_wait_;
+  std::atomic<size_t> admit_limit_;
+  std::atomic<size_t> depth_{0};  // pending_.size(), published for lock-free readers
 
   mutable std::mutex mutex_;
   std::condition_variable consumer_wakeup_;

@@ -48,6 +48,26 @@ TEST(IntakeQueueTest, FullQueueRefusesAndLeavesTheRequestToTheCaller) {
   EXPECT_EQ(queue.Push(third), IntakeQueue::PushResult::kOk);
 }
 
+TEST(IntakeQueueTest, AdmitLimitShedsBeforeTheCapacityAndIsClamped) {
+  IntakeQueue queue(/*capacity=*/8, /*batch_records_max=*/8, std::chrono::microseconds(0));
+  EXPECT_EQ(queue.admit_limit(), 8u);
+  queue.SetAdmitLimit(2);
+  Request requests[] = {Order("r1"), Order("r2"), Order("r3")};
+  EXPECT_FALSE(queue.LikelyFull());
+  EXPECT_EQ(queue.Push(requests[0]), IntakeQueue::PushResult::kOk);
+  EXPECT_EQ(queue.Push(requests[1]), IntakeQueue::PushResult::kOk);
+  EXPECT_TRUE(queue.LikelyFull());
+  EXPECT_EQ(queue.Push(requests[2]), IntakeQueue::PushResult::kFull);
+  std::vector<Request> batch;
+  EXPECT_TRUE(queue.Take(&batch, milliseconds(10)));
+  EXPECT_EQ(batch.size(), 2u);
+  EXPECT_FALSE(queue.LikelyFull());
+  queue.SetAdmitLimit(0);
+  EXPECT_EQ(queue.admit_limit(), 1u);
+  queue.SetAdmitLimit(1'000);
+  EXPECT_EQ(queue.admit_limit(), 8u);
+}
+
 TEST(IntakeQueueTest, IdleTakeReturnsEmptyAfterTheTimeout) {
   IntakeQueue queue(4, 4, std::chrono::microseconds(0));
   std::vector<Request> batch;
