@@ -54,6 +54,9 @@ constexpr const char* kCenterUsage =
     "                         microseconds (default 200)\n"
     "  --queue N              intake queue capacity; beyond it requests get 503 overloaded\n"
     "                         (default 65536)\n"
+    "  --max-queue-delay-ms N admit to the queue only what the writer drains in N ms (its\n"
+    "                         drain rate is measured); the rest gets 503 overloaded at once.\n"
+    "                         0: bounded by --queue only (default 50)\n"
     "  --expected-orders N    size the state for N orders up front (about 130 bytes each), so\n"
     "                         that the sale itself pays no table growth (default 0: on demand)\n";
 
@@ -95,7 +98,7 @@ Status ApplyCommonFlags(const Flags& flags, std::string_view default_data,
 int RunCenter(int argc, char** argv) {
   auto parsed = Flags::Parse(argc, argv, 2,
                              {"data", "listen", "id", "threads", "batch-max", "batch-wait-us",
-                              "queue", "expected-orders"});
+                              "queue", "max-queue-delay-ms", "expected-orders"});
   if (!parsed.ok()) return UsageError("center", parsed.status().message(), kCenterUsage);
   const Flags& flags = *parsed;
   if (flags.help()) {
@@ -116,15 +119,17 @@ int RunCenter(int argc, char** argv) {
   const auto batch_max = flags.GetInt("batch-max", 4096, 1, 1'000'000);
   const auto batch_wait = flags.GetInt("batch-wait-us", 200, 0, 10'000'000);
   const auto queue = flags.GetInt("queue", 65'536, 1, 100'000'000);
+  const auto queue_delay = flags.GetInt("max-queue-delay-ms", 50, 0, 3'600'000);
   const auto expected_orders = flags.GetInt("expected-orders", 0, 0, 1'000'000'000);
   for (const Status* check : {&threads.status(), &batch_max.status(), &batch_wait.status(),
-                              &queue.status(), &expected_orders.status()}) {
+                              &queue.status(), &queue_delay.status(), &expected_orders.status()}) {
     if (!check->ok()) return UsageError("center", check->message(), kCenterUsage);
   }
   options.http.threads = static_cast<int>(*threads);
   options.center.batch_records_max = static_cast<size_t>(*batch_max);
   options.center.batch_wait = std::chrono::microseconds(*batch_wait);
   options.center.intake_capacity = static_cast<size_t>(*queue);
+  options.center.max_queue_delay = std::chrono::milliseconds(*queue_delay);
   options.center.expected_orders = static_cast<size_t>(*expected_orders);
   return Serve(options);
 }

@@ -85,6 +85,7 @@ struct Connection {
   std::deque<int64_t> due_ns;  // of the requests sent and not yet answered, in order
   bool want_write = false;
   bool watching_out = false;  // EPOLLOUT is in the interest set (only while a send is blocked)
+  uint32_t generation = 0;    // bumped when the slot gets a new socket; tells stale tokens apart
 };
 
 enum class Outcome { kCreated, kOkOther, kSoldOut, kLimitExceeded, kOverloaded, kOtherError };
@@ -152,12 +153,14 @@ class Worker {
 
  private:
   bool StartConnect(size_t slot);
+  void Connected(size_t slot);
+  void MarkForWrite(size_t slot);
   void Fail(size_t slot, int64_t now_ns);
   void SendDue(int64_t now_ns);
   void AppendRequest(Connection& connection);
   void Flush(size_t slot, int64_t now_ns);
   void Receive(size_t slot, int64_t now_ns);
-  void Complete(Connection& connection, int status, std::string_view body, int64_t now_ns);
+  void Complete(size_t slot, int status, std::string_view body, int64_t now_ns);
   void WaitForEvents(int64_t until_ns);
   uint64_t NextRandom() {
     random_state_ ^= random_state_ << 13;
@@ -171,7 +174,12 @@ class Worker {
   const std::vector<Phase> phases_;
   std::vector<Connection> connections_;
   int epoll_fd_ = -1;
-  size_t next_slot_ = 0;
+  // Every connected slot with room for one more request in flight has exactly one token here
+  // (slot, generation), in the order they got room: sending takes the front one, so finding a
+  // connection costs O(1) however many there are, and requests rotate over the connections.
+  std::deque<std::pair<uint32_t, uint32_t>> free_;
+  std::vector<uint32_t> to_flush_;  // slots whose want_write went up since the last flush
+  uint64_t pending_ = 0;            // requests sent and not yet answered (or lost)
   uint64_t sequence_ = 0;
   uint64_t random_state_;
   int64_t start_ns_ = 0;
@@ -182,7 +190,9 @@ class Worker {
 
 bool Worker::StartConnect(size_t slot) {
   Connection& connection = connections_[slot];
+  const uint32_t generation = connection.generation + 1;
   connection = Connection();
+  connection.generation = generation;
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return false;
   const int one = 1;
@@ -207,7 +217,21 @@ bool Worker::StartConnect(size_t slot) {
   event.events = EPOLLIN | (connection.want_write ? static_cast<uint32_t>(EPOLLOUT) : 0U);
   event.data.u64 = slot;
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event);
+  if (connection.connected) Connected(slot);
   return true;
+}
+
+void Worker::Connected(size_t slot) {
+  Connection& connection = connections_[slot];
+  connection.connected = true;
+  free_.emplace_back(static_cast<uint32_t>(slot), connection.generation);
+}
+
+void Worker::MarkForWrite(size_t slot) {
+  Connection& connection = connections_[slot];
+  if (connection.want_write) return;
+  connection.want_write = true;
+  to_flush_.push_back(static_cast<uint32_t>(slot));
 }
 
 int Worker::ConnectAll(int64_t deadline_ns) {
@@ -227,6 +251,7 @@ int Worker::ConnectAll(int64_t deadline_ns) {
 void Worker::Fail(size_t slot, int64_t now_ns) {
   Connection& connection = connections_[slot];
   const uint64_t lost = connection.due_ns.size();
+  pending_ -= lost;
   result_.connection_errors += lost;
   if (lost > 0) result_.last_answer_ns = std::max(result_.last_answer_ns, now_ns);
   if (lost > 0) result_.Second(now_ns - start_ns_).errors += lost;
@@ -267,30 +292,30 @@ void Worker::AppendRequest(Connection& connection) {
 }
 
 void Worker::SendDue(int64_t now_ns) {
-  const size_t count = connections_.size();
+  const auto pipeline_max = static_cast<size_t>(options_.pipeline_max);
   while (next_due_ns_ <= now_ns) {
     const double rate = RateAt(phases_, next_due_ns_ - start_ns_) / options_.threads;
     if (rate <= 0) return;
-    // Round robin over connections that are up and below the pipelining bound.
-    size_t tried = 0;
-    while (tried < count) {
-      Connection& candidate = connections_[next_slot_];
-      if (candidate.connected &&
-          candidate.due_ns.size() < static_cast<size_t>(options_.pipeline_max)) {
-        break;
-      }
-      next_slot_ = (next_slot_ + 1) % count;
-      ++tried;
+    // The connection that has had room the longest; tokens of replaced sockets are dropped.
+    size_t slot = connections_.size();
+    while (!free_.empty() && slot == connections_.size()) {
+      const auto [candidate, generation] = free_.front();
+      free_.pop_front();
+      const Connection& connection = connections_[candidate];
+      if (connection.generation == generation && connection.connected) slot = candidate;
     }
-    if (tried == count) return;  // all full: the request stays due, and its wait will count
-    Connection& connection = connections_[next_slot_];
+    if (slot == connections_.size()) return;  // all full: the request stays due; its wait counts
+    Connection& connection = connections_[slot];
     AppendRequest(connection);
     connection.due_ns.push_back(next_due_ns_);
-    connection.want_write = true;
+    if (connection.due_ns.size() < pipeline_max) {
+      free_.emplace_back(static_cast<uint32_t>(slot), connection.generation);
+    }
+    MarkForWrite(slot);
+    ++pending_;
     ++result_.sent;
     ++result_.Second(next_due_ns_ - start_ns_).sent;
     sent_.fetch_add(1, std::memory_order_relaxed);
-    next_slot_ = (next_slot_ + 1) % count;
     next_due_ns_ += static_cast<int64_t>(1e9 / rate);
   }
 }
@@ -325,10 +350,16 @@ void Worker::Flush(size_t slot, int64_t now_ns) {
   connection.want_write = false;
 }
 
-void Worker::Complete(Connection& connection, int status, std::string_view body, int64_t now_ns) {
+void Worker::Complete(size_t slot, int status, std::string_view body, int64_t now_ns) {
+  Connection& connection = connections_[slot];
   SURGE_ASSERT(!connection.due_ns.empty());
   const int64_t due_ns = connection.due_ns.front();
   connection.due_ns.pop_front();
+  --pending_;
+  // It was full, so it had no token: now it has room again.
+  if (connection.due_ns.size() + 1 == static_cast<size_t>(options_.pipeline_max)) {
+    free_.emplace_back(static_cast<uint32_t>(slot), connection.generation);
+  }
   const auto latency_us = static_cast<uint64_t>(std::max<int64_t>(0, now_ns - due_ns) / 1000);
   result_.last_answer_ns = std::max(result_.last_answer_ns, now_ns);
   SecondBucket& second = result_.Second(now_ns - start_ns_);
@@ -413,7 +444,7 @@ void Worker::Receive(size_t slot, int64_t now_ns) {
       return;
     }
     if (rest.size() < header_end + 4 + body_length) break;
-    Complete(connection, status, rest.substr(header_end + 4, body_length), now_ns);
+    Complete(slot, status, rest.substr(header_end + 4, body_length), now_ns);
     connection.in_parsed += header_end + 4 + body_length;
   }
   if (connection.in_parsed == connection.in.size()) {
@@ -446,7 +477,7 @@ void Worker::WaitForEvents(int64_t until_ns) {
         connection.fd = -1;
         continue;
       }
-      connection.connected = true;
+      Connected(slot);
       Flush(slot, now_ns);
       continue;
     }
@@ -466,17 +497,18 @@ void Worker::Run(int64_t start_ns) {
     // The run ends on time even when every connection is full and requests fell behind their
     // schedule: what was due but never sent is counted as unsent, not sent late.
     if (next_due_ns_ < end_ns && now_ns < end_ns) SendDue(now_ns);
-    for (size_t slot = 0; slot < connections_.size(); ++slot) {
+    // Every request due is written before waiting, one send per connection however many.
+    for (const uint32_t slot : to_flush_) {
       if (connections_[slot].want_write && connections_[slot].connected) Flush(slot, now_ns);
     }
+    to_flush_.clear();
     if (now_ns - last_reconnect_ns > 50'000'000) {  // reopen refused connections every 50 ms
       last_reconnect_ns = now_ns;
       for (size_t slot = 0; slot < connections_.size(); ++slot) {
         if (connections_[slot].fd < 0) StartConnect(slot);
       }
     }
-    uint64_t pending = 0;
-    for (const Connection& connection : connections_) pending += connection.due_ns.size();
+    const uint64_t pending = pending_;
     const bool schedule_over = next_due_ns_ >= end_ns || now_ns >= end_ns;
     if (schedule_over && (pending == 0 || now_ns > end_ns + kDrainNs)) {
       result_.unanswered = pending;
