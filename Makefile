@@ -3,6 +3,7 @@
 #   make test        unit, model-based, crash and process tests, sanitizer tests, short fuzz runs
 #   make bench       in-process benchmarks (Google Benchmark); figures go to docs/BENCHMARKS.md
 #   make bench-peers surge against Redis + Lua, PostgreSQL and nginx in one run
+#   make bench-overload a center offered 30x what it can take (shedding, memory, nothing lost)
 #   make test-slow   the long randomized runs (label slow)
 #   make fuzz        longer fuzz runs (FUZZ_SECONDS each, default 300)
 BUILD ?= build
@@ -13,7 +14,7 @@ FUZZ_SHORT_SECONDS ?= 20
 CMAKE_FLAGS ?=
 
 .PHONY: all bootstrap build build-san run test test-fast test-slow test-san fuzz fuzz-short \
-        bench bench-peers format lint clean
+        bench bench-peers bench-overload format lint clean
 
 all: build
 
@@ -61,6 +62,10 @@ bench: build
 # surge against Redis + Lua, PostgreSQL and nginx in one run (installs them from Debian).
 bench-peers: build
 	bash bench/peers.sh $(BUILD) $(or $(SECONDS),10) $(or $(CONNECTIONS),256)
+
+# A center offered 30x what it can take: sheds quickly, keeps its peak, loses nothing.
+bench-overload: build
+	bash bench/overload.sh $(BUILD) $(or $(SECONDS),10) $(or $(FACTOR),30) $(OUT)
 
 format:
 	find src apps tests bench -name '*.cc' -o -name '*.h' | xargs clang-format -i

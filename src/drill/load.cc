@@ -750,7 +750,12 @@ Result<LoadReport> RunLoad(const LoadOptions& options, int server_pid) {
     for (int step = 0; step < options.ramp_steps_max; ++step) {
       LoadReport step_report;
       Histogram step_all, step_accepted, step_rejected;
-      SURGE_RETURN_IF_ERROR(RunPhases(options, {{step_ns, rate}}, server_pid, &step_report,
+      // Each step starts fresh workers, whose request sequences start again at 0: without a
+      // prefix of its own, a step would resend the previous steps' requests, which a center
+      // answers as cheap idempotent retries (and the ramp would overstate its peak).
+      LoadOptions step_options = options;
+      step_options.request_prefix += "s" + std::to_string(step);
+      SURGE_RETURN_IF_ERROR(RunPhases(step_options, {{step_ns, rate}}, server_pid, &step_report,
                                       &step_all, &step_accepted, &step_rejected));
       const double bad =
           static_cast<double>(step_report.overloaded + step_report.other_errors +

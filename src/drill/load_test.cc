@@ -5,6 +5,8 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <set>
+#include <string>
 #include <thread>
 
 #include "drill/drill.h"
@@ -188,6 +190,57 @@ TEST(LoadTest, OutcomeCountsAddUpToRequestsSent) {
   EXPECT_EQ(per_second_sent, report->sent);
   EXPECT_NE(report->Json().find("\"sold_out\":"), std::string::npos);
   EXPECT_NE(report->Svg().find("<polyline"), std::string::npos);
+}
+
+// Answers 201 and records each request id, so a test can see whether any was sent twice.
+class RecordingHandler : public http::Handler {
+ public:
+  void Handle(const http::Request& request, http::Responder responder) override {
+    constexpr std::string_view kKey = "\"request_id\":\"";
+    const size_t start = request.body.find(kKey);
+    if (start != std::string_view::npos) {
+      const size_t end = request.body.find('"', start + kKey.size());
+      const std::lock_guard<std::mutex> lock(mutex_);
+      ids_.emplace_back(request.body.substr(start + kKey.size(), end - start - kKey.size()));
+    }
+    responder.Send({201, R"({"order_id":"o.1","status":"reserved"})"});
+  }
+  std::vector<std::string> ids() {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    return ids_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::string> ids_;
+};
+
+// Every order a run sends is a new request: a resent request id would be answered by a center as
+// an idempotent retry, far cheaper than an order, and the run would measure the wrong thing.
+TEST(LoadTest, RequestIdsAreUniqueAcrossRampSteps) {
+  RecordingHandler handler;
+  http::ServerOptions server_options;
+  server_options.threads = 1;
+  auto server = http::Server::Start(server_options, handler);
+  ASSERT_TRUE(server.ok());
+  LoadOptions options;
+  options.port = (*server)->port();
+  options.skus = {"hot"};
+  options.profile = Profile::kRamp;
+  options.rate_per_s = 500;
+  options.ramp_step = milliseconds(1000);
+  options.ramp_steps_max = 3;
+  options.connections = 8;
+  options.threads = 2;
+  options.verify = false;
+  auto report = RunLoad(options);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  (*server)->Stop();
+  const std::vector<std::string> ids = handler.ids();
+  EXPECT_EQ(ids.size(), report->sent);
+  EXPECT_GT(ids.size(), 1'000u);  // three steps ran
+  const std::set<std::string> unique(ids.begin(), ids.end());
+  EXPECT_EQ(unique.size(), ids.size());
 }
 
 }  // namespace
