@@ -166,9 +166,12 @@ class TradeImpl final : public Trade {
   // PlaceOrder, steps 2-4 of trade.h; fills `record` with the outcome.
   void TryReserve(const PlaceOrder& body, int64_t now_ms, uint32_t request, uint64_t user_hash,
                   const uint64_t* sku_hashes, RequestRecord* record);
-  // Resolves one item into state_.items.back(); kReserved if it can be reserved.
-  Outcome PlanItem(uint32_t user, const OrderItem& wanted, uint64_t sku_hash, int64_t now_ms);
-  void CommitOrder(uint32_t user, uint32_t request, int64_t now_ms, size_t items_begin);
+  // Resolves one item into state_.items.back(); kReserved if it can be reserved. Sets *holding to
+  // where the user's holding of the item's campaign is (State::FindHolding), for CommitOrder.
+  Outcome PlanItem(uint32_t user, const OrderItem& wanted, uint64_t sku_hash, int64_t now_ms,
+                   uint32_t* holding);
+  void CommitOrder(uint32_t user, uint32_t request, int64_t now_ms, size_t items_begin,
+                   const uint32_t* holdings);
   Reply RememberedReply(const RequestRecord& record, const PlaceOrder& body, bool replayed) const;
 
   // Expires every reservation due at `now_ms`. Keeps the front of the expiry queue a reserved
@@ -177,7 +180,7 @@ class TradeImpl final : public Trade {
   void DropSettledFront();
   // reserved -> cancelled or expired: stock and per-user units return.
   void Release(Order& order, OrderStatus status);
-  void AddHolding(uint32_t user, uint32_t campaign, int64_t delta);
+  void AddHolding(uint32_t user, uint32_t campaign, uint32_t where, int64_t delta);
   Counts& SourceCounts(const Item& item) {
     return item.campaign != kNoIndex ? state_.campaigns[item.campaign].counts
                                      : state_.products[item.product].inventory;
@@ -195,6 +198,12 @@ class TradeImpl final : public Trade {
   // Asserts that time does not go back, records it and expires what is due.
   void BeginCommand(int64_t now_ms);
   void FetchExpiring() const;
+  // Starts loading both cache lines of a user's record.
+  void FetchUser(uint32_t user) const {
+    const char* record = reinterpret_cast<const char*>(&state_.users[user]);
+    __builtin_prefetch(record);
+    __builtin_prefetch(record + 64);
+  }
 
   // Sizes the order-growing parts of state_ for Options::expected_orders.
   void ReserveExpected() {
@@ -240,22 +249,19 @@ Reply TradeImpl::ApplyOrder(const PlaceOrder& body, int64_t now_ms, const OrderH
 }
 
 // On a large state a PlaceOrder misses the cache in the request and user tables, then in the
-// user's stored id and record, then in the user's spilled holdings: each step needs the one
-// before. An expiring order misses in its user's record and holdings too. Running each step a few
+// user's stored id and record: each step needs the one before. An expiring order misses in its
+// user's record too. Running each step a few
 // commands ahead of the apply lets the misses of several commands overlap.
 void TradeImpl::ApplyBatch(std::span<const Command> commands,
                            const std::function<void(size_t, Reply&&)>& on_reply) {
-  constexpr size_t kTablesAhead = 12;   // request and user table slots
-  constexpr size_t kUserAhead = 6;      // the user's stored id and record
-  constexpr size_t kHoldingsAhead = 2;  // the user's holdings, when they spilled to the heap
-  constexpr size_t kRing = 16;          // > kTablesAhead
+  constexpr size_t kTablesAhead = 12;  // request and user table slots
+  constexpr size_t kUserAhead = 6;     // the user's stored id and record
+  constexpr size_t kRing = 16;         // > kTablesAhead
   std::array<OrderHashes, kRing> hashes;
-  std::array<uint32_t, kRing> users;
   const auto order_at = [&](size_t i) -> const PlaceOrder* {
     return i < commands.size() ? std::get_if<PlaceOrder>(&commands[i].body) : nullptr;
   };
   const auto fetch_tables = [&](size_t i) {
-    users[i % kRing] = kNoIndex;
     if (const PlaceOrder* order = order_at(i)) {
       hashes[i % kRing] = HashOrder(*order);
       state_.request_ids.Prefetch(hashes[i % kRing].request);
@@ -267,11 +273,8 @@ void TradeImpl::ApplyBatch(std::span<const Command> commands,
     fetch_tables(i + kTablesAhead);
     if (order_at(i + kUserAhead) != nullptr) {
       const uint32_t user = state_.user_ids.Candidate(hashes[(i + kUserAhead) % kRing].user);
-      if (user < state_.users.size()) __builtin_prefetch(&state_.users[user]);
-      users[(i + kUserAhead) % kRing] = user;
+      if (user < state_.users.size()) FetchUser(user);
     }
-    const uint32_t soon = users[(i + kHoldingsAhead) % kRing];
-    if (soon < state_.users.size()) __builtin_prefetch(state_.users[soon].holdings.data());
     FetchExpiring();
     if (const PlaceOrder* order = order_at(i)) {
       on_reply(i, ApplyOrder(*order, commands[i].now_ms, hashes[i % kRing]));
@@ -282,18 +285,13 @@ void TradeImpl::ApplyBatch(std::span<const Command> commands,
 }
 
 // The orders about to expire are old, and their users random: fetch them a few expiries ahead
-// (an order record, then its user's record, then the user's holdings).
+// (an order record, then its user's record).
 void TradeImpl::FetchExpiring() const {
   const ExpiryQueue& expiry = state_.expiry;
   if (const Expiry* later = expiry.PeekFrontLane(12)) {
     __builtin_prefetch(&state_.orders[later->order]);
   }
-  if (const Expiry* sooner = expiry.PeekFrontLane(6)) {
-    __builtin_prefetch(&state_.users[state_.orders[sooner->order].user]);
-  }
-  if (const Expiry* next = expiry.PeekFrontLane(2)) {
-    __builtin_prefetch(state_.users[state_.orders[next->order].user].holdings.data());
-  }
+  if (const Expiry* sooner = expiry.PeekFrontLane(6)) FetchUser(state_.orders[sooner->order].user);
 }
 
 // ---- Master data ---------------------------------------------------------------------------
@@ -340,7 +338,9 @@ Reply TradeImpl::Handle(const PutInventory& body, int64_t) {
 
 int64_t TradeImpl::LargestHolding(uint32_t campaign) const {
   int64_t largest = 0;
-  for (const User& user : state_.users) largest = std::max(largest, user.Held(campaign));
+  state_.ForEachHolding([&](uint32_t, uint32_t held_campaign, int64_t units) {
+    if (held_campaign == campaign) largest = std::max(largest, units);
+  });
   return largest;
 }
 
@@ -433,12 +433,13 @@ void TradeImpl::TryReserve(const PlaceOrder& body, int64_t now_ms, uint32_t requ
     record->outcome = Outcome::kUserNotFound;
     return;
   }
-  __builtin_prefetch(&state_.users[user]);
+  FetchUser(user);
   // Items are planned straight into state_.items and dropped again if any of them fails.
   const size_t items_begin = state_.items.size();
   SURGE_ASSERT(items_begin + kItemsMax < kNoIndex);
+  uint32_t holdings[kItemsMax];  // filled for body.items.size() entries
   for (size_t i = 0; i < body.items.size(); ++i) {
-    const Outcome outcome = PlanItem(user, body.items[i], sku_hashes[i], now_ms);
+    const Outcome outcome = PlanItem(user, body.items[i], sku_hashes[i], now_ms, &holdings[i]);
     if (outcome != Outcome::kReserved) {
       record->outcome = outcome;
       record->item = static_cast<uint8_t>(i);
@@ -449,11 +450,11 @@ void TradeImpl::TryReserve(const PlaceOrder& body, int64_t now_ms, uint32_t requ
   }
   record->outcome = Outcome::kReserved;
   record->target = static_cast<uint32_t>(state_.orders.size());
-  CommitOrder(user, request, now_ms, items_begin);
+  CommitOrder(user, request, now_ms, items_begin, holdings);
 }
 
 Outcome TradeImpl::PlanItem(uint32_t user, const OrderItem& wanted, uint64_t sku_hash,
-                            int64_t now_ms) {
+                            int64_t now_ms, uint32_t* holding) {
   Item& item = state_.items.emplace_back();
   item.quantity = wanted.quantity;
   item.product = state_.product_ids.Find(wanted.sku, sku_hash);
@@ -464,7 +465,8 @@ Outcome TradeImpl::PlanItem(uint32_t user, const OrderItem& wanted, uint64_t sku
     const Campaign& campaign = state_.campaigns[item.campaign];
     item.price_cents = campaign.price_cents;
     if (wanted.quantity > campaign.counts.available) return Outcome::kCampaignSoldOut;
-    const int64_t held = state_.users[user].Held(item.campaign);
+    int64_t held;
+    *holding = state_.FindHolding(user, item.campaign, &held);
     if (held + wanted.quantity > campaign.per_user_limit) return Outcome::kLimitExceeded;
     return Outcome::kReserved;
   }
@@ -476,7 +478,8 @@ Outcome TradeImpl::PlanItem(uint32_t user, const OrderItem& wanted, uint64_t sku
   return product.campaigns.empty() ? Outcome::kNoStock : Outcome::kNotActive;
 }
 
-void TradeImpl::CommitOrder(uint32_t user, uint32_t request, int64_t now_ms, size_t items_begin) {
+void TradeImpl::CommitOrder(uint32_t user, uint32_t request, int64_t now_ms, size_t items_begin,
+                            const uint32_t* holdings) {
   SURGE_ASSERT(state_.orders.size() < kNoIndex - 1);
   const auto index = static_cast<uint32_t>(state_.orders.size());
   Order& order = state_.orders.emplace_back();
@@ -491,7 +494,8 @@ void TradeImpl::CommitOrder(uint32_t user, uint32_t request, int64_t now_ms, siz
     ReserveUnits(SourceCounts(item), item.quantity);
     order.total_cents += item.quantity * item.price_cents;
     if (item.campaign != kNoIndex) {
-      AddHolding(user, item.campaign, item.quantity);
+      // Items of one order are of distinct campaigns: adding one moves no other's holding.
+      AddHolding(user, item.campaign, holdings[i - items_begin], item.quantity);
       ttl_ms = std::min(ttl_ms, state_.campaigns[item.campaign].reserve_ttl_ms);
     }
   }
@@ -579,8 +583,8 @@ Reply TradeImpl::Handle(const CancelOrder& body, int64_t) {
   return ValueReply(MakeOrderView(index, order.status));
 }
 
-void TradeImpl::AddHolding(uint32_t user, uint32_t campaign, int64_t delta) {
-  const int64_t units = state_.users[user].AddHeld(campaign, delta);
+void TradeImpl::AddHolding(uint32_t user, uint32_t campaign, uint32_t where, int64_t delta) {
+  const int64_t units = state_.AddHeldAt(user, campaign, where, delta);
   SURGE_ASSERT(units <= state_.campaigns[campaign].per_user_limit);
 }
 
@@ -589,7 +593,11 @@ void TradeImpl::Release(Order& order, OrderStatus status) {
   for (uint32_t i = order.items_begin; i < order.items_begin + order.items_count; ++i) {
     const Item& item = state_.items[i];
     ReturnUnits(SourceCounts(item), item.quantity);
-    if (item.campaign != kNoIndex) AddHolding(order.user, item.campaign, -item.quantity);
+    if (item.campaign != kNoIndex) {
+      int64_t held;
+      const uint32_t where = state_.FindHolding(order.user, item.campaign, &held);
+      AddHolding(order.user, item.campaign, where, -item.quantity);
+    }
   }
   order.status = status;
 }

@@ -3,6 +3,7 @@
 // expiry heap, users' order lists) from the orders, and compares.
 #include <algorithm>
 
+#include "absl/container/flat_hash_set.h"
 #include "trade/trade_state.h"
 
 namespace surge::trade::internal {
@@ -124,31 +125,41 @@ Status CheckOrder(const State& state, uint32_t index, std::vector<Counts>* produ
 }
 
 Status CheckHoldings(const State& state, const HoldingMap& holdings) {
-  size_t stored = 0;
-  for (uint32_t u = 0; u < state.users.size(); ++u) {
-    const User& user = state.users[u];
+  absl::flat_hash_set<uint64_t> seen;
+  std::vector<uint32_t> spilled(state.users.size());
+  Status status = Status::Ok();
+  state.ForEachHolding([&](uint32_t u, uint32_t campaign, int64_t units) {
+    if (!status.ok()) return;
+    if (u >= state.users.size()) {
+      status = Violation("a holding of an unknown user");
+      return;
+    }
     const std::string_view id = state.user_ids.id(u);
-    uint32_t previous = kNoIndex;
-    for (const Holding& holding : user.holdings) {
-      if (previous != kNoIndex && holding.campaign <= previous) {
-        return Violation("holdings of user ", id, " are not sorted");
-      }
-      previous = holding.campaign;
-      const auto found = holdings.find((uint64_t{u} << 32) | holding.campaign);
-      if (holding.campaign >= state.campaigns.size() || found == holdings.end() ||
-          found->second != holding.units) {
-        return Violation("holdings of user ", id, " differ from the orders");
-      }
-      const Campaign& campaign = state.campaigns[holding.campaign];
-      if (holding.units > campaign.per_user_limit) {
-        return Violation("user ", id, " holds ", holding.units, " units of campaign ",
-                         state.campaign_ids.id(holding.campaign), " over its limit ",
-                         campaign.per_user_limit);
-      }
-      ++stored;
+    const uint64_t key = State::SpillKey(u, campaign);
+    const auto found = holdings.find(key);
+    if (campaign >= state.campaigns.size() || found == holdings.end() || found->second != units) {
+      status = Violation("holdings of user ", id, " differ from the orders");
+      return;
+    }
+    if (!seen.insert(key).second) {
+      status =
+          Violation("user ", id, " holds campaign ", state.campaign_ids.id(campaign), " twice");
+      return;
+    }
+    const Campaign& c = state.campaigns[campaign];
+    if (units > c.per_user_limit) {
+      status = Violation("user ", id, " holds ", units, " units of campaign ",
+                         state.campaign_ids.id(campaign), " over its limit ", c.per_user_limit);
+    }
+  });
+  SURGE_RETURN_IF_ERROR(status);
+  if (seen.size() != holdings.size()) return Violation("a holding is missing");
+  for (const auto& [key, units] : state.spilled_holdings) ++spilled[key >> 32];
+  for (uint32_t u = 0; u < state.users.size(); ++u) {
+    if (spilled[u] != state.users[u].spilled) {
+      return Violation("user ", state.user_ids.id(u), " miscounts its spilled holdings");
     }
   }
-  if (stored != holdings.size()) return Violation("a holding is missing");
   return Status::Ok();
 }
 

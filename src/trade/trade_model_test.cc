@@ -9,6 +9,7 @@
 #include <span>
 
 #include "trade/trade_model_testing.h"
+#include "trade/trade_state.h"
 
 namespace surge::trade::testing {
 namespace {
@@ -42,6 +43,20 @@ TEST(TradeModelTest, AgreesWithTheReferenceModel) {
     std::printf("orders %-13s %zu\n", std::string(OrderStatusName(status)).c_str(), count);
   }
   std::printf("replayed             %zu\n", replayed);
+}
+
+// Many campaign ids, so that users come to hold units of more campaigns than their record keeps
+// inline (trade_state.h's kHoldingsInline) and the rest spill to the shared table.
+TEST(TradeModelTest, AgreesWithTheReferenceModelWhenUsersHoldManyCampaigns) {
+  size_t most_campaigns_held = 0;
+  for (uint64_t seed = 1; seed <= 4; ++seed) {
+    const ModelCheckResult result =
+        RunModelCheck({.seed = 100 + seed, .commands = 6'000, .campaigns = 40});
+    ASSERT_EQ(result.failure, "");
+    most_campaigns_held = std::max(most_campaigns_held, result.most_campaigns_held);
+  }
+  EXPECT_GT(most_campaigns_held, internal::kHoldingsInline + 2);
+  std::printf("most campaigns held by a user: %zu\n", most_campaigns_held);
 }
 
 }  // namespace

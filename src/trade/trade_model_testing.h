@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <random>
+#include <set>
 #include <sstream>
 #include <string>
 #include <type_traits>
@@ -93,6 +94,19 @@ class Model {
   std::vector<std::string> Skus() const { return Keys(products_); }
   std::vector<std::string> UserIds() const { return Keys(users_); }
   std::vector<std::string> MerchantIds() const { return Keys(merchants_); }
+  // The most campaigns any one user holds units of (to tell that a run reached many).
+  size_t MostCampaignsHeld() const {
+    std::map<std::string, std::set<std::string>> held;  // user -> campaigns
+    for (const OrderView& order : orders_) {
+      if (!Holds(order)) continue;
+      for (const OrderItemView& item : order.items) {
+        if (!item.campaign.empty()) held[order.user].insert(item.campaign);
+      }
+    }
+    size_t most = 0;
+    for (const auto& [user, campaigns] : held) most = std::max(most, campaigns.size());
+    return most;
+  }
 
  private:
   struct ModelProduct {
@@ -394,10 +408,18 @@ class Model {
 // milliseconds with time advancing a few ms per command (so they expire), campaign windows that
 // open and close around the current time, retries of earlier request ids with the same and with
 // a different body, and pays and cancels of existing and unknown order ids. A few percent of the
-// commands are malformed.
+// commands are malformed. With `campaigns` larger than the default, the world is wide instead: as
+// many SKUs as campaign ids, longer sales with more stock, and most pays aim at recent orders
+// (before they expire), so that
+// users come to hold units of many campaigns at once.
 class Generator {
  public:
-  Generator(uint64_t seed, std::string prefix) : random_(seed), prefix_(std::move(prefix)) {}
+  Generator(uint64_t seed, std::string prefix, int campaigns = kCampaignsDefault)
+      : random_(seed),
+        prefix_(std::move(prefix)),
+        campaigns_(campaigns),
+        wide_(campaigns > kCampaignsDefault),
+        skus_(wide_ ? campaigns : kSkusDefault) {}
 
   Command Next() {
     now_ms_ += Advance();
@@ -410,17 +432,17 @@ class Generator {
   std::vector<Command> Setup() {
     std::vector<Command> commands;
     for (int m = 0; m < 2; ++m) commands.push_back(At(PutMerchant{Merchant(m), "merchant"}));
-    for (int s = 0; s < kSkus; ++s) commands.push_back(At(RandomProduct(s)));
+    for (int s = 0; s < skus_; ++s) commands.push_back(At(RandomProduct(s)));
     for (int u = 0; u < kUsers; ++u) commands.push_back(At(PutUser{User(u), "region"}));
-    for (int c = 0; c < kCampaigns; ++c) commands.push_back(At(RandomCampaign(c)));
-    for (int s = 0; s < kSkus; s += 2) commands.push_back(At(PutInventory{Sku(s), Pick(0, 8)}));
+    for (int c = 0; c < campaigns_; ++c) commands.push_back(At(RandomCampaign(c)));
+    for (int s = 0; s < skus_; s += 2) commands.push_back(At(PutInventory{Sku(s), Pick(0, 8)}));
     return commands;
   }
 
  private:
-  static constexpr int kSkus = 5;
+  static constexpr int kSkusDefault = 5;
   static constexpr int kUsers = 8;
-  static constexpr int kCampaigns = 6;
+  static constexpr int kCampaignsDefault = 6;
 
   int64_t Pick(int64_t low, int64_t high) {
     return std::uniform_int_distribution<int64_t>(low, high)(random_);
@@ -451,13 +473,17 @@ class Generator {
     campaign.id = CampaignId(c);
     // Mostly a fixed SKU per campaign id, sometimes another one (moving a campaign is only
     // allowed while it holds no units), sometimes an unknown SKU.
-    campaign.sku = Chance(85) ? Sku(c % kSkus) : Sku(Chance(90) ? Pick(0, kSkus - 1) : 7);
+    campaign.sku = Chance(85) ? Sku(c % skus_) : Sku(Chance(90) ? Pick(0, skus_ - 1) : 7);
     campaign.stock = Pick(0, 12);
     campaign.price_cents = Pick(1, 30) * 10;
     campaign.starts_at_ms = std::max<int64_t>(0, now_ms_ + Pick(-100, 150));
     campaign.ends_at_ms = campaign.starts_at_ms + Pick(1, 300);
     campaign.per_user_limit = Pick(1, 3);
     campaign.reserve_ttl_ms = Pick(5, 60);
+    if (wide_) {  // longer sales with more stock: more of them are open at once
+      campaign.stock = Pick(0, 40);
+      campaign.ends_at_ms = campaign.starts_at_ms + Pick(1, 3'000);
+    }
     if (Chance(3)) campaign.ends_at_ms = campaign.starts_at_ms;  // malformed window
     if (Chance(2)) campaign.per_user_limit = 0;                  // malformed limit
     return campaign;
@@ -469,7 +495,7 @@ class Generator {
     order.user = User(Chance(3) ? 9 : Pick(0, kUsers - 1));  // u9 never exists
     const int64_t count = Chance(80) ? 1 : Pick(2, 3);
     for (int64_t i = 0; i < count; ++i) {
-      order.items.push_back(OrderItem{Sku(Chance(3) ? 8 : Pick(0, kSkus - 1)), Pick(1, 3)});
+      order.items.push_back(OrderItem{Sku(Chance(3) ? 8 : Pick(0, skus_ - 1)), Pick(1, 3)});
     }
     if (Chance(2)) order.items[0].quantity = Chance(50) ? 0 : kQuantityMax + 1;
     if (Chance(2)) order.request_id = "bad id";
@@ -490,6 +516,10 @@ class Generator {
 
   std::string RandomOrderId() {
     if (Chance(5)) return Chance(50) ? "zz.1" : prefix_ + "0";  // not ours, non-canonical
+    if (wide_ && Chance(70)) {
+      return prefix_ +
+             std::to_string(Pick(std::max<int64_t>(1, order_count_ - 8), order_count_ + 1));
+    }
     return prefix_ + std::to_string(Pick(1, order_count_ + 2));
   }
 
@@ -503,9 +533,9 @@ class Generator {
     if (roll < 55 && !sent_.empty()) return RetryOrder();
     if (roll < 70) return PayOrder{RandomOrderId()};
     if (roll < 80) return CancelOrder{RandomOrderId()};
-    if (roll < 88) return RandomCampaign(Pick(0, kCampaigns - 1));
-    if (roll < 91) return PutInventory{Sku(Pick(0, kSkus)), Pick(0, 10)};
-    if (roll < 93) return RandomProduct(Pick(0, kSkus - 1));
+    if (roll < 88) return RandomCampaign(Pick(0, campaigns_ - 1));
+    if (roll < 91) return PutInventory{Sku(Pick(0, skus_)), Pick(0, 10)};
+    if (roll < 93) return RandomProduct(Pick(0, skus_ - 1));
     if (roll < 95) return PutUser{User(Pick(0, kUsers - 1)), "region" + std::to_string(Pick(0, 3))};
     if (roll < 96) return PutMerchant{Merchant(Pick(0, 1)), "renamed"};
     return Tick{};
@@ -513,6 +543,9 @@ class Generator {
 
   std::mt19937_64 random_;
   std::string prefix_;
+  int campaigns_;
+  bool wide_;
+  int skus_;
   int64_t now_ms_ = 1'000;
   int64_t next_request_ = 0;
   int64_t order_count_ = 0;
@@ -604,6 +637,7 @@ struct ModelCheckOptions {
   // Every this many commands: compare every read, and replace the Trade by one restored from its
   // snapshot (which must have the same StateHash).
   size_t full_check_every = 500;
+  int campaigns = 6;  // campaign ids of the generator
 };
 
 struct ModelCheckResult {
@@ -611,6 +645,7 @@ struct ModelCheckResult {
   std::map<Code, size_t> replies_by_code;
   size_t replayed = 0;
   std::map<OrderStatus, size_t> orders_by_status;  // at the end
+  size_t most_campaigns_held = 0;                  // by one user, at any full check
 };
 
 // Runs the generator's commands through a Trade and the Model, comparing every reply, the
@@ -620,7 +655,7 @@ inline std::string RunModelCheckInto(const ModelCheckOptions& options, ModelChec
   const std::string prefix = "o.t.";
   std::unique_ptr<Trade> trade = Trade::Create(Options{prefix});
   Model model(prefix);
-  Generator generator(options.seed, prefix);
+  Generator generator(options.seed, prefix, options.campaigns);
   std::vector<Command> commands = generator.Setup();
   size_t applied = 0;
   const auto fail = [&](const Command& command, const std::string& what) {
@@ -658,6 +693,8 @@ inline std::string RunModelCheckInto(const ModelCheckOptions& options, ModelChec
       }
     }
     if (applied % options.full_check_every == 0) {
+      result->most_campaigns_held =
+          std::max(result->most_campaigns_held, model.MostCampaignsHeld());
       const std::string difference = CompareReads(*trade, model, command.now_ms);
       if (!difference.empty()) return fail(command, difference);
       std::unique_ptr<Trade> restored = Trade::Create(Options{prefix});

@@ -396,7 +396,7 @@ Status SnapshotReader::Finish() {
                                                  : state_.campaigns[item.campaign].counts;
       (order.status == OrderStatus::kReserved ? counts.reserved : counts.sold) += item.quantity;
       if (counts.reserved + counts.sold > counts.stock) return Corrupt("units exceed stock");
-      if (item.campaign != kNoIndex) state_.users[order.user].AddHeld(item.campaign, item.quantity);
+      if (item.campaign != kNoIndex) state_.AddHeld(order.user, item.campaign, item.quantity);
     }
   }
   for (Product& p : state_.products) {

@@ -137,19 +137,38 @@ void IdTable::Grow(size_t slots_wanted) {
   }
 }
 
-int64_t User::AddHeld(uint32_t campaign, int64_t delta) {
-  const size_t at = Find(campaign);
-  if (at == holdings.size() || holdings[at].campaign != campaign) {
-    SURGE_ASSERT(delta > 0);
-    holdings.insert(holdings.begin() + static_cast<std::ptrdiff_t>(at), Holding{delta, campaign});
+int64_t State::AddHeldAt(uint32_t user, uint32_t campaign, uint32_t where, int64_t delta) {
+  SURGE_ASSERT(campaign != kNoIndex);
+  User& record = users[user];
+  if (where < kHoldingsInline) {
+    SURGE_ASSERT(record.campaigns[where] == campaign);
+    const int64_t units = record.units[where] += delta;
+    SURGE_ASSERT(units >= 0);
+    if (units == 0) record.campaigns[where] = kNoIndex;
+    return units;
+  }
+  if (where == kHoldingSpilled) {
+    const auto found = spilled_holdings.find(SpillKey(user, campaign));
+    SURGE_ASSERT(found != spilled_holdings.end());
+    const int64_t units = found->second += delta;
+    SURGE_ASSERT(units >= 0);
+    if (units == 0) {
+      spilled_holdings.erase(found);
+      --record.spilled;
+    }
+    return units;
+  }
+  SURGE_ASSERT(where == kHoldingAbsent && delta > 0);
+  const uint32_t free_slot = record.Slot(kNoIndex);
+  if (free_slot < kHoldingsInline) {
+    record.campaigns[free_slot] = campaign;
+    record.units[free_slot] = delta;
     return delta;
   }
-  Holding& holding = holdings[at];
-  holding.units += delta;
-  const int64_t units = holding.units;
-  SURGE_ASSERT(units >= 0);
-  if (units == 0) holdings.erase(holdings.begin() + static_cast<std::ptrdiff_t>(at));
-  return units;
+  const bool added = spilled_holdings.try_emplace(SpillKey(user, campaign), delta).second;
+  SURGE_ASSERT(added);
+  ++record.spilled;
+  return delta;
 }
 
 void ExpiryQueue::Add(int64_t ttl_ms, int64_t expires_at_ms, uint32_t order) {

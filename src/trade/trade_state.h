@@ -11,10 +11,15 @@
 // orders, items and expiry lanes are appended and consumed sequentially.
 #pragma once
 
+#include <immintrin.h>
+
 #include <algorithm>
+#include <bit>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <deque>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -22,7 +27,6 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/inlined_vector.h"
 #include "common/status.h"
 #include "trade/trade.h"
 
@@ -241,38 +245,44 @@ struct Counts {
   int64_t sold = 0;
 };
 
-// Units a user holds (reserved or paid) in one campaign; never zero.
-struct Holding {
-  int64_t units = 0;
-  uint32_t campaign = kNoIndex;
-};
+// A user's holdings: the units (reserved or paid, never zero) the user holds per campaign.
+inline constexpr size_t kHoldingsInline = 10;
+// Where FindHolding found a holding: an inline slot (< kHoldingsInline), or one of these.
+inline constexpr uint32_t kHoldingSpilled = kHoldingsInline;  // in State::spilled_holdings
+inline constexpr uint32_t kHoldingAbsent = kHoldingsInline + 1;
 
-// What an order touches of its user, in one cache line (the region lives in State::user_regions).
-struct alignas(64) User {
+// What an order touches of its user, in two adjacent cache lines (the region lives in
+// State::user_regions): the newest order and up to kHoldingsInline holdings, unordered, their
+// campaign ids packed together (kNoIndex marks a free slot) so that one SIMD scan finds one. A
+// user holding more campaigns keeps the others in State::spilled_holdings. (A flash sale user
+// holds a handful; the heap list this replaces cost an allocation, a dependent cache miss and a
+// binary search per order.)
+struct alignas(128) User {
+  User() { std::fill(std::begin(campaigns), std::end(campaigns), kNoIndex); }
+
   uint32_t last_order = kNoIndex;  // newest order; orders link to their predecessor
-  // Sorted by campaign. Short: a user holds units of few campaigns.
-  absl::InlinedVector<Holding, 3> holdings;
+  uint32_t spilled = 0;            // holdings of this user in State::spilled_holdings
+  uint32_t campaigns[kHoldingsInline];
+  int64_t units[kHoldingsInline] = {};
 
-  int64_t Held(uint32_t campaign) const {
-    const size_t at = Find(campaign);
-    return at < holdings.size() && holdings[at].campaign == campaign ? holdings[at].units : 0;
+  // The inline slot holding `campaign`, or kHoldingsInline. kNoIndex finds a free slot.
+  uint32_t Slot(uint32_t campaign) const {
+    // Three 4-lane compares cover the 10 ids; lanes 10 and 11 read units[0], masked off.
+    const __m128i wanted = _mm_set1_epi32(static_cast<int>(campaign));
+    const auto* ids = reinterpret_cast<const __m128i*>(campaigns);
+    const auto lanes = [&](int i) {
+      return static_cast<unsigned>(
+          _mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(_mm_loadu_si128(ids + i), wanted))));
+    };
+    const unsigned mask =
+        (lanes(0) | lanes(1) << 4 | lanes(2) << 8) & ((1u << kHoldingsInline) - 1);
+    return mask == 0 ? static_cast<uint32_t>(kHoldingsInline)
+                     : static_cast<uint32_t>(std::countr_zero(mask));
   }
-  // The position of the first holding with a campaign >= `campaign` (a branchless binary search:
-  // which way it goes is unpredictable, and a mispredicted branch costs more than the compare).
-  size_t Find(uint32_t campaign) const {
-    const Holding* base = holdings.data();
-    size_t count = holdings.size();
-    while (count > 1) {
-      const size_t half = count / 2;
-      base += static_cast<size_t>(base[half - 1].campaign < campaign) * half;
-      count -= half;
-    }
-    return static_cast<size_t>(base - holdings.data()) +
-           (count == 1 && base->campaign < campaign ? 1 : 0);
-  }
-  // Adds `delta` (positive or negative) to the units held in `campaign`; returns the new units.
-  int64_t AddHeld(uint32_t campaign, int64_t delta);
 };
+static_assert(sizeof(User) == 128);
+// Slot's three 16-byte loads stay within the record.
+static_assert(offsetof(User, campaigns) + 12 * sizeof(uint32_t) <= sizeof(User));
 
 struct Merchant {
   std::string name;
@@ -415,6 +425,59 @@ struct State {
   // Every reserved order; its front is always a reserved one (settled fronts are dropped after
   // every command).
   ExpiryQueue expiry;
+  // The holdings that did not fit in their user's record: (user << 32 | campaign) -> units.
+  absl::flat_hash_map<uint64_t, int64_t> spilled_holdings;
+
+  // Where `user`'s holding of `campaign` is (an inline slot, kHoldingSpilled or kHoldingAbsent);
+  // sets *units to the units held (0 when absent).
+  uint32_t FindHolding(uint32_t user, uint32_t campaign, int64_t* units) const {
+    const User& record = users[user];
+    const uint32_t slot = record.Slot(campaign);
+    if (slot < kHoldingsInline) {
+      *units = record.units[slot];
+      return slot;
+    }
+    if (record.spilled > 0) {
+      const auto found = spilled_holdings.find(SpillKey(user, campaign));
+      if (found != spilled_holdings.end()) {
+        *units = found->second;
+        return kHoldingSpilled;
+      }
+    }
+    *units = 0;
+    return kHoldingAbsent;
+  }
+  int64_t Held(uint32_t user, uint32_t campaign) const {
+    int64_t units;
+    FindHolding(user, campaign, &units);
+    return units;
+  }
+  // Adds `delta` (positive or negative) to the units `user` holds in `campaign`; returns the new
+  // units. `where` is what FindHolding answered, with no holding of the user added or removed
+  // since (AddHeld searches itself).
+  int64_t AddHeldAt(uint32_t user, uint32_t campaign, uint32_t where, int64_t delta);
+  int64_t AddHeld(uint32_t user, uint32_t campaign, int64_t delta) {
+    int64_t units;
+    return AddHeldAt(user, campaign, FindHolding(user, campaign, &units), delta);
+  }
+  // Calls visit(user, campaign, units) for every holding of every user, in no particular order.
+  template <typename Visit>
+  void ForEachHolding(Visit visit) const {
+    for (uint32_t user = 0; user < users.size(); ++user) {
+      const User& record = users[user];
+      for (size_t slot = 0; slot < kHoldingsInline; ++slot) {
+        if (record.campaigns[slot] != kNoIndex) {
+          visit(user, record.campaigns[slot], record.units[slot]);
+        }
+      }
+    }
+    for (const auto& [key, units] : spilled_holdings) {
+      visit(static_cast<uint32_t>(key >> 32), static_cast<uint32_t>(key), units);
+    }
+  }
+  static uint64_t SpillKey(uint32_t user, uint32_t campaign) {
+    return (uint64_t{user} << 32) | campaign;
+  }
 };
 
 // Index of the campaign of `product` active at `now_ms`, or kNoIndex.

@@ -571,6 +571,45 @@ TEST(TradeSizingTest, ExpectedOrdersChangesNothingVisible) {
   EXPECT_TRUE(restored->CheckInvariants().ok());
 }
 
+// A user's record keeps kHoldingsInline holdings in free slots, found by a scan that reads past
+// the ids into the units (masked off); the rest spill to the state's table.
+TEST(TradeHoldingsTest, InlineSlotsThenSpill) {
+  internal::State state;
+  state.users.resize(2);
+  const uint32_t inline_count = static_cast<uint32_t>(internal::kHoldingsInline);
+  for (uint32_t c = 0; c < inline_count + 5; ++c) {
+    EXPECT_EQ(state.AddHeld(1, 100 + c, c + 1), c + 1);
+  }
+  EXPECT_EQ(state.users[1].spilled, 5u);
+  EXPECT_EQ(state.users[0].Slot(internal::kNoIndex), 0u);  // user 0 has every slot free
+  int64_t units = -1;
+  for (uint32_t c = 0; c < inline_count + 5; ++c) {
+    const uint32_t where = state.FindHolding(1, 100 + c, &units);
+    EXPECT_EQ(where, c < inline_count ? c : internal::kHoldingSpilled) << c;
+    EXPECT_EQ(units, c + 1);
+    EXPECT_EQ(state.Held(0, 100 + c), 0);
+  }
+  // The units next to the ids must not be mistaken for one.
+  state.users[1].units[0] = 7;
+  EXPECT_EQ(state.FindHolding(1, 7, &units), internal::kHoldingAbsent);
+  EXPECT_EQ(units, 0);
+  // Emptying a slot frees it for the next new holding; spilled ones stay where they are.
+  EXPECT_EQ(state.AddHeld(1, 103, -4), 0);
+  EXPECT_EQ(state.FindHolding(1, 103, &units), internal::kHoldingAbsent);
+  EXPECT_EQ(state.AddHeld(1, 500, 2), 2);
+  EXPECT_EQ(state.FindHolding(1, 500, &units), 3u);
+  EXPECT_EQ(state.AddHeld(1, 100 + inline_count, -int64_t{inline_count + 1}), 0);
+  EXPECT_EQ(state.users[1].spilled, 4u);
+  EXPECT_EQ(state.Held(1, 100 + inline_count), 0);
+  size_t visited = 0;
+  state.ForEachHolding([&](uint32_t user, uint32_t campaign, int64_t held) {
+    EXPECT_EQ(user, 1u);
+    EXPECT_EQ(held, state.Held(user, campaign));
+    ++visited;
+  });
+  EXPECT_EQ(visited, internal::kHoldingsInline + 4);
+}
+
 TEST(TradeNamesTest, OrderStatusNames) {
   EXPECT_EQ(OrderStatusName(OrderStatus::kReserved), "reserved");
   EXPECT_EQ(OrderStatusName(OrderStatus::kPaid), "paid");
