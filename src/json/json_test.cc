@@ -117,6 +117,37 @@ TEST(WriterTest, ReplacesInvalidUtf8WithReplacementCharacter) {
   }
 }
 
+// The writer skips plain text 16 bytes at a time (and a short rest as one padded chunk): a byte
+// that needs escaping must be found at every position, in strings of every length around the
+// chunk size.
+TEST(WriterTest, EscapesASpecialByteAtEveryPositionAndLength) {
+  struct Special {
+    std::string bytes;
+    std::string escaped;
+  };
+  const Special specials[] = {{"\"", "\\\""},
+                              {"\\", "\\\\"},
+                              {"\n", "\\n"},
+                              {std::string(1, '\x01'), "\\u0001"},
+                              {"\x80", "\xEF\xBF\xBD"},
+                              {"\xC3\xA9", "\xC3\xA9"},
+                              {"\x7f", "\x7f"}};
+  for (const Special& special : specials) {
+    for (size_t length = 0; length <= 40; ++length) {
+      for (size_t at = 0; at <= length; ++at) {
+        const std::string before(at, 'a');
+        const std::string after(length - at, 'b');
+        EXPECT_EQ(WriteString(before + special.bytes + after),
+                  "\"" + before + special.escaped + after + "\"")
+            << "special byte at " << at << " of " << length + special.bytes.size();
+      }
+    }
+  }
+  for (size_t length = 0; length <= 40; ++length) {
+    EXPECT_EQ(WriteString(std::string(length, 'x')), "\"" + std::string(length, 'x') + "\"");
+  }
+}
+
 TEST(WriterTest, OutputOfRandomBytesAlwaysParses) {
   std::mt19937_64 random(7);
   Document document;
