@@ -57,7 +57,7 @@ constexpr const char* kCenterUsage =
     "  --max-queue-delay-ms N admit to the queue only what the writer drains in N ms (its\n"
     "                         drain rate is measured); the rest gets 503 overloaded at once.\n"
     "                         0: bounded by --queue only (default 50)\n"
-    "  --expected-orders N    size the state for N orders up front (about 130 bytes each), so\n"
+    "  --expected-orders N    size the state for N orders up front (about 150 bytes each), so\n"
     "                         that the sale itself pays no table growth (default 0: on demand)\n";
 
 constexpr const char* kUpUsage =

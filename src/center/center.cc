@@ -220,6 +220,7 @@ Status CenterImpl::Recover() {
                                          ": the state recovered from " + journal_options.dir +
                                          " breaks an invariant: " + invariants.ToString());
   }
+  request_ids_.Reserve(options_.expected_orders);
   trade_->ForEachRequestId(
       [this](std::string_view request_id) { request_ids_.Insert(StableHash64(request_id)); });
   last_now_ms_ = trade_->last_now_ms();

@@ -85,9 +85,9 @@ struct Options {
   std::chrono::microseconds batch_wait{200};
   uint64_t snapshot_every_records = 1'000'000;
   uint64_t segment_bytes_max = 64ULL << 20;
-  // A sizing hint for the sale: the state is allocated for this many orders up front (about 130
-  // bytes each), at start and on recovery, so that taking them costs no rehash and no page fault.
-  // 0: everything grows on demand.
+  // A sizing hint for the sale: the state and the set of admitted request ids are allocated for
+  // this many orders up front (about 150 bytes each), at start and on recovery, so that taking
+  // them costs no rehash and no page fault. 0: everything grows on demand.
   size_t expected_orders = 0;
   // How often the writer checks for due reservations when no command arrives.
   std::chrono::milliseconds tick_interval{100};

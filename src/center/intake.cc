@@ -82,6 +82,14 @@ bool RequestIdSet::Contains(uint64_t hash) const {
   return shard.hashes.contains(hash);
 }
 
+void RequestIdSet::Reserve(size_t count) {
+  for (Shard& shard : shards_) {
+    std::lock_guard lock(shard.mutex);
+    // Shards fill unevenly by a few percent; a little headroom keeps each below its rehash point.
+    shard.hashes.reserve(count / kShards + count / (kShards * 8) + 1);
+  }
+}
+
 size_t RequestIdSet::size() const {
   size_t total = 0;
   for (const Shard& shard : shards_) {

@@ -93,6 +93,9 @@ class RequestIdSet {
   void Insert(uint64_t hash);
   bool Contains(uint64_t hash) const;
   size_t size() const;
+  // Makes room for `count` hashes, so that inserting them never rehashes a shard (which would
+  // hold its lock, and stall the submitters waiting on it, for as long as the copy takes).
+  void Reserve(size_t count);
 
  private:
   static constexpr size_t kShards = 32;
