@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   clang libclang-rt-14-dev clang-format clang-tidy
   libgtest-dev libgmock-dev libbenchmark-dev
-  libabsl-dev libsimdjson-dev libboost-dev
+  libabsl-dev libsimdjson-dev libboost-dev libtomlplusplus-dev
   curl procps
 )
 
