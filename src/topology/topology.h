@@ -112,6 +112,11 @@ class Topology {
   // The home center of the user: CenterOfSlice(SliceOf(user_id)). One hash and two loads; meant
   // to be called per request.
   const Center& HomeOf(std::string_view user_id) const { return CenterOfSlice(SliceOf(user_id)); }
+  // The index in centers() of the user's home center, for callers that keep per-center state
+  // (connection pools) in a vector parallel to centers().
+  size_t HomeIndexOf(std::string_view user_id) const {
+    return center_index_of_slice_[SliceOf(user_id)];
+  }
   // The center with this id, or nullptr.
   const Center* Find(std::string_view center_id) const;
   bool IsMaster(std::string_view center_id) const { return center_id == master_id(); }

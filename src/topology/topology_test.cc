@@ -278,6 +278,7 @@ TEST(Topology, HomeOfAgreesWithTheSliceTable) {
     EXPECT_EQ(slice, StableHash64(user) % 64);
     const Center& home = topology.HomeOf(user);
     EXPECT_EQ(&home, &topology.CenterOfSlice(slice));
+    EXPECT_EQ(&topology.centers()[topology.HomeIndexOf(user)], &home);
     // The home's own list of ranges holds the slice, and no other center's does.
     for (const Center& center : topology.centers()) {
       bool holds = false;
