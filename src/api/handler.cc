@@ -232,9 +232,13 @@ class CenterHandler final : public http::Handler {
 
   void SubmitBody(trade::Body body, int success_status, http::Responder responder) {
     auto shared = std::make_shared<http::Responder>(std::move(responder));
+    // The reply is encoded on the connection's event loop, not here on the center's writer:
+    // the writer is one thread for the whole center, the loops are one per core.
     center_.Submit(std::move(body),
-                   [shared = std::move(shared), success_status](const trade::Reply& reply) {
-                     shared->Send(EncodeReply(reply, success_status));
+                   [shared = std::move(shared), success_status](trade::Reply reply) {
+                     shared->SendRendered([reply = std::move(reply), success_status] {
+                       return EncodeReply(reply, success_status);
+                     });
                    });
   }
 

@@ -422,14 +422,20 @@ TEST(CenterTest, QueueAdmitsOnlyWhatDrainsWithinTheMaxDelay) {
   options.max_queue_delay = milliseconds(5);
   auto center = MustOpen(*Env::Default(), options);
   ASSERT_NE(center, nullptr);
+  EXPECT_EQ(center->stats().queue_admit_limit, options.intake_capacity);  // nothing measured yet
   LoadCatalogue(*center, Catalogue{.users = 10, .campaign_stock = 100'000});
-  EXPECT_EQ(center->stats().queue_admit_limit, options.intake_capacity);
-  // Enough busy writer time (one sync per order) for the drain rate to be measured.
+  // Enough busy writer time (one sync per order) for the drain rate to be measured. Once it is,
+  // some of these are shed: how many depends on this machine's disk.
   Replies warmup;
   for (int i = 0; i < 400; ++i)
     center->Submit(Order("w" + std::to_string(i), i % 10), warmup.Add());
-  for (const Reply& reply : warmup.Wait())
-    EXPECT_TRUE(reply.status.ok()) << reply.status.ToString();
+  int warmup_created = 0;
+  for (const Reply& reply : warmup.Wait()) {
+    EXPECT_TRUE(reply.status.ok() || reply.status.code() == Code::kOverloaded)
+        << reply.status.ToString();
+    warmup_created += reply.status.ok() ? 1 : 0;
+  }
+  EXPECT_GT(warmup_created, 0);
   const Stats measured = center->stats();
   ASSERT_GT(measured.drain_rate_per_s, 0u);
   // A sync per order cannot drain anywhere near intake_capacity in 5 ms.

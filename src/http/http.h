@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -64,6 +65,12 @@ class Responder {
   ~Responder();
 
   void Send(Response response);
+  // Like Send, but `render` makes the response later, on the event-loop thread that owns the
+  // connection, instead of on the caller's thread: for callers whose own thread is the one that
+  // limits throughput (the center's single writer), serializing moves to the loops, one per core.
+  // `render` runs at most once (not at all if the connection is gone), must not block, and must
+  // not refer to anything the caller may change or free after this call.
+  void SendRendered(std::function<Response()> render);
   bool valid() const { return exchange_ != nullptr; }
 
  private:

@@ -143,6 +143,84 @@ TEST(HttpServer, PipelinedResponsesKeepRequestOrderWhenAnsweredOutOfOrder) {
   answerer.join();
 }
 
+// SendRendered moves making the response to the connection's loop thread (the one that called
+// the handler), in request order among plain Sends; a render whose connection is gone never runs.
+TEST(HttpServer, RenderedResponsesAreMadeOnTheLoopThreadInOrder) {
+  Parked parked;
+  std::mutex mutex;
+  std::thread::id loop_thread;
+  FunctionHandler handler([&](const Request& request, Responder responder) {
+    {
+      std::lock_guard lock(mutex);
+      loop_thread = std::this_thread::get_id();
+    }
+    parked.Add(std::string(request.path), std::move(responder));
+  });
+  ServerOptions options;
+  options.threads = 1;
+  auto server = StartServer(handler, options);
+  RawSocket socket(server->port());
+  constexpr int kRequests = 8;
+  std::string batch;
+  for (int i = 0; i < kRequests; ++i) batch += "GET /r" + std::to_string(i) + " HTTP/1.1\r\n\r\n";
+  ASSERT_TRUE(socket.Send(batch));
+  ASSERT_TRUE(parked.WaitFor(kRequests));
+  auto items = parked.Take();
+  std::atomic<int> rendered_on_loop{0};
+  std::atomic<int> rendered_elsewhere{0};
+  std::thread answerer([&] {
+    for (auto it = items.rbegin(); it != items.rend(); ++it) {
+      const std::string tag = it->first;
+      if (tag.back() % 2 == 0) {
+        it->second.SendRendered([&, tag] {
+          std::lock_guard lock(mutex);
+          (std::this_thread::get_id() == loop_thread ? rendered_on_loop : rendered_elsewhere)++;
+          return Text(200, "rendered " + tag);
+        });
+      } else {
+        it->second.Send(Text(200, "sent " + tag));
+      }
+    }
+  });
+  for (int i = 0; i < kRequests; ++i) {
+    auto response = socket.Read();
+    ASSERT_TRUE(response.has_value()) << i;
+    EXPECT_EQ(response->body,
+              std::string(i % 2 == 0 ? "rendered" : "sent") + " /r" + std::to_string(i));
+  }
+  answerer.join();
+  EXPECT_EQ(rendered_on_loop.load(), kRequests / 2);
+  EXPECT_EQ(rendered_elsewhere.load(), 0);
+
+  // The client resets the connection before the answer: nothing renders, nothing breaks.
+  std::atomic<bool> ran{false};
+  {
+    RawSocket gone(server->port());
+    ASSERT_TRUE(gone.Send("GET /gone HTTP/1.1\r\n\r\n"));
+    ASSERT_TRUE(parked.WaitFor(1));
+    linger hard{1, 0};  // close with a reset: the connection is gone, not half-closed
+    setsockopt(gone.fd(), SOL_SOCKET, SO_LINGER, &hard, sizeof(hard));
+  }
+  std::this_thread::sleep_for(50ms);  // lets the loop see the close
+  auto late = parked.Take();
+  ASSERT_EQ(late.size(), 1u);
+  late[0].second.SendRendered([&] {
+    ran = true;
+    return Text(200, "late");
+  });
+  Client client("127.0.0.1", server->port(), 5s);
+  ASSERT_TRUE(parked.WaitFor(0));
+  std::thread answer_after([&] {
+    ASSERT_TRUE(parked.WaitFor(1));
+    for (auto& item : parked.Take()) item.second.Send(Text(200, "after"));
+  });
+  auto response = client.Do("GET", "/after");
+  answer_after.join();
+  ASSERT_TRUE(response.ok());
+  EXPECT_EQ(response->body, "after");
+  EXPECT_FALSE(ran.load());
+}
+
 TEST(HttpServer, RequestViewsStayValidUntilAnswered) {
   // Many pipelined requests, parked: the connection's buffer must be replaced while they wait,
   // and their views must still read their own bytes.

@@ -525,6 +525,14 @@ bool Loop::PrepareReadSpace(Connection* c) {
 void Loop::Complete(std::shared_ptr<Exchange> exchange) {
   exchange->done = true;
   Connection* c = exchange->connection;
+  if (exchange->render) {
+    if (c != nullptr) {
+      exchange->response = exchange->render();
+      SURGE_ASSERT_MSG(exchange->response.status >= 100 && exchange->response.status <= 999,
+                       "bad HTTP status");
+    }
+    exchange->render = nullptr;
+  }
   exchange.reset();  // so that the connection's reference is the last one and it can be pooled
   if (c == nullptr) return;
   SerializeReady(c);
@@ -717,6 +725,7 @@ void Loop::ReleaseExchange(std::shared_ptr<Exchange> exchange) {
   if (exchange->buffer != nullptr) ReleaseBuffer(std::move(exchange->buffer));
   if (exchange_pool_.size() >= kExchangePoolMax) return;
   exchange->response = Response();
+  exchange->render = nullptr;
   exchange->request = Request();
   exchange->connection = nullptr;
   exchange->done = false;
@@ -886,6 +895,15 @@ void Responder::Send(Response response) {
   SURGE_ASSERT_MSG(response.status >= 100 && response.status <= 999, "bad HTTP status");
   std::shared_ptr<detail::Exchange> exchange = std::move(exchange_);
   exchange->response = std::move(response);
+  detail::Mailbox* mailbox = exchange->mailbox.get();
+  mailbox->Post(std::move(exchange));
+}
+
+void Responder::SendRendered(std::function<Response()> render) {
+  SURGE_ASSERT_MSG(exchange_ != nullptr, "Responder::Send on an empty or already-sent responder");
+  SURGE_ASSERT(render != nullptr);
+  std::shared_ptr<detail::Exchange> exchange = std::move(exchange_);
+  exchange->render = std::move(render);
   detail::Mailbox* mailbox = exchange->mailbox.get();
   mailbox->Post(std::move(exchange));
 }

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -42,6 +43,8 @@ class Exchange {
   // Written by Send (any thread) before the exchange is posted; the mailbox's mutex (or the
   // loop's own thread) publishes it to the loop.
   Response response;
+  // Set by SendRendered instead of `response`: makes it on the loop thread, once.
+  std::function<Response()> render;
 
   // Loop thread only.
   Request request;
