@@ -16,6 +16,7 @@
 #include "flags.h"
 #include "load_command.h"
 #include "serve.h"
+#include "topology/topology.h"
 
 namespace surge::cli {
 namespace {
@@ -35,6 +36,7 @@ constexpr const char* kUsage =
 
 constexpr const char* kCenterUsage =
     "Usage: surge center --data DIR --listen HOST:PORT [flags]\n"
+    "       surge center --topology FILE --id ID --data DIR [flags]\n"
     "\n"
     "Runs one center: opens DIR (creating it if missing) and recovers its state from the newest\n"
     "snapshot and the journal, then serves the HTTP API of docs/API.md on HOST:PORT. Writes are\n"
@@ -43,9 +45,17 @@ constexpr const char* kCenterUsage =
     "picks a free port, and the line shows it). SIGTERM or SIGINT stops it cleanly: the server\n"
     "closes, queued requests are answered and synced, and it exits 0.\n"
     "\n"
+    "With --topology, the center is center ID of a deployment of several (a TOML file, see\n"
+    "src/topology/example.toml): it listens on its address from the file unless --listen says\n"
+    "otherwise, serves GET /v1/topology, and answers 421 wrong_center, naming the right center,\n"
+    "for what belongs to another: master-data writes (at the master only), a user's orders (at\n"
+    "the user's home center only) and an order made by another center.\n"
+    "\n"
     "Flags:\n"
     "  --data DIR             data directory (journal and snapshots); required\n"
-    "  --listen HOST:PORT     address to serve on; required (e.g. 127.0.0.1:8080)\n"
+    "  --listen HOST:PORT     address to serve on; required without --topology\n"
+    "                         (e.g. 127.0.0.1:8080)\n"
+    "  --topology FILE        the deployment's topology (TOML); this center is --id in it\n"
     "  --id ID                center id, 1-32 characters of [A-Za-z0-9_.:-]; order ids are\n"
     "                         o.<id>.<n> (default c1)\n"
     "  --threads N            HTTP event-loop threads, 0 = one per core (default 0)\n"
@@ -97,8 +107,8 @@ Status ApplyCommonFlags(const Flags& flags, std::string_view default_data,
 
 int RunCenter(int argc, char** argv) {
   auto parsed = Flags::Parse(argc, argv, 2,
-                             {"data", "listen", "id", "threads", "batch-max", "batch-wait-us",
-                              "queue", "max-queue-delay-ms", "expected-orders"});
+                             {"data", "listen", "id", "topology", "threads", "batch-max",
+                              "batch-wait-us", "queue", "max-queue-delay-ms", "expected-orders"});
   if (!parsed.ok()) return UsageError("center", parsed.status().message(), kCenterUsage);
   const Flags& flags = *parsed;
   if (flags.help()) {
@@ -106,8 +116,6 @@ int RunCenter(int argc, char** argv) {
     return 0;
   }
   ServeOptions options;
-  Status status = ApplyCommonFlags(flags, "", "", &options);
-  if (!status.ok()) return UsageError("center", status.message(), kCenterUsage);
   options.center.center_id = flags.Get("id", "c1");
   if (!IsValidId(options.center.center_id) || options.center.center_id.size() > 32) {
     return UsageError("center",
@@ -115,6 +123,26 @@ int RunCenter(int argc, char** argv) {
                           options.center.center_id + "'",
                       kCenterUsage);
   }
+  std::string default_listen;
+  if (flags.Has("topology")) {
+    auto loaded = topology::Load(*Env::Default(), flags.Get("topology", ""));
+    if (!loaded.ok()) return UsageError("center", loaded.status().message(), kCenterUsage);
+    const topology::Center* self = loaded->Find(options.center.center_id);
+    if (self == nullptr) {
+      std::string known;
+      for (const topology::Center& center : loaded->centers()) {
+        known += (known.empty() ? "" : ", ") + center.id;
+      }
+      return UsageError("center",
+                        "center '" + options.center.center_id + "' is not in " +
+                            flags.Get("topology", "") + " (its centers: " + known + ")",
+                        kCenterUsage);
+    }
+    default_listen = self->address.ToString();
+    options.topology = std::move(loaded).value();
+  }
+  Status status = ApplyCommonFlags(flags, "", default_listen, &options);
+  if (!status.ok()) return UsageError("center", status.message(), kCenterUsage);
   const auto threads = flags.GetInt("threads", 0, 0, 1024);
   const auto batch_max = flags.GetInt("batch-max", 4096, 1, 1'000'000);
   const auto batch_wait = flags.GetInt("batch-wait-us", 200, 0, 10'000'000);

@@ -59,7 +59,7 @@ int Serve(const ServeOptions& options) {
     }
   }
 
-  std::unique_ptr<http::Handler> handler = api::NewCenterHandler(*center);
+  std::unique_ptr<http::Handler> handler = api::NewCenterHandler(*center, options.topology);
   auto started = http::Server::Start(options.http, *handler);
   if (!started.ok()) {
     SURGE_LOG_ERROR("cannot listen on %s:%u: %s", options.http.host.c_str(),

@@ -3,16 +3,20 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "center/center.h"
 #include "http/http.h"
+#include "topology/topology.h"
 
 namespace surge::cli {
 
 struct ServeOptions {
   center::Options center;
   http::ServerOptions http;
+  // The deployment this center is part of (it names center.center_id); see api::NewCenterHandler.
+  std::optional<topology::Topology> topology;
   // Runs after recovery, before the server starts listening (surge up loads its demo here).
   // An error stops the center and the program exits 1.
   std::function<Status(center::Center& center)> prepare;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "center/center.h"
 #include "common/status.h"
 #include "http/http.h"
+#include "topology/topology.h"
 #include "trade/trade.h"
 
 namespace surge::api {
@@ -23,8 +25,17 @@ namespace surge::api {
 // pay/cancel 200 with the order. Reads run on the center's writer thread; when the center refuses
 // a read (queue full or stopping) the answer is 503 overloaded with Retry-After: 1.
 // /healthz answers {"status":"ok","center":<id>,"role":"primary","epoch":0}.
+//
+// With a topology (a deployment of several centers, of which `center` is one: the caller checks
+// that it names center.center_id()), a request that belongs to another center is answered
+// 421 wrong_center, with "center" and "address" in the error object naming that center:
+// master-data writes anywhere but at the master; POST /v1/orders (once its body decodes) and
+// GET /v1/users/{id}/orders anywhere but at the user's home center; an order's pay, cancel and
+// GET anywhere but at the center named in its id ("o.<center>.<n>"). GET /v1/topology serves the
+// topology (topology::Topology::ToJson); without one it is 404 not_found.
 // Thread safety: Handle may be called from any number of threads at once.
-std::unique_ptr<http::Handler> NewCenterHandler(center::Center& center);
+std::unique_ptr<http::Handler> NewCenterHandler(
+    center::Center& center, std::optional<topology::Topology> topology = std::nullopt);
 
 // Decoders, one per command body, exposed for tests and fuzzing. `id` is the id taken from the
 // path. bad_json for invalid JSON, bad_field naming the field for anything else: the path id

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "api/api.h"
+#include "api/placement.h"
 #include "common/ids.h"
 #include "json/json.h"
 
@@ -25,6 +26,7 @@ enum class Resource {
   kOrderCancel,
   kUserOrders,
   kHealth,
+  kTopology,
 };
 
 struct Route {
@@ -53,6 +55,7 @@ std::optional<Resource> MasterDataResource(std::string_view collection) {
 // invalid id, which tells the client more than a 404 would.
 std::optional<Route> Match(std::string_view path) {
   if (path == "/healthz") return Route{Resource::kHealth, {}};
+  if (path == "/v1/topology") return Route{Resource::kTopology, {}};
   constexpr std::string_view kPrefix = "/v1/";
   if (path.substr(0, kPrefix.size()) != kPrefix) return std::nullopt;
   std::string_view rest = path.substr(kPrefix.size());
@@ -93,6 +96,7 @@ std::string_view AllowedMethods(Resource resource) {
     case Resource::kOrder:
     case Resource::kUserOrders:
     case Resource::kHealth:
+    case Resource::kTopology:
       return "GET";
   }
   return "";
@@ -128,6 +132,7 @@ std::string_view IdName(Resource resource) {
       return "campaign id";
     case Resource::kOrders:
     case Resource::kHealth:
+    case Resource::kTopology:
       break;
   }
   return "id";
@@ -157,7 +162,8 @@ using SharedResponder = std::shared_ptr<http::Responder>;
 
 class CenterHandler final : public http::Handler {
  public:
-  explicit CenterHandler(center::Center& center) : center_(center) {}
+  CenterHandler(center::Center& center, std::optional<Placement> placement)
+      : center_(center), placement_(std::move(placement)) {}
 
   void Handle(const http::Request& request, http::Responder responder) override {
     const std::optional<Route> route = Match(request.path);
@@ -172,14 +178,21 @@ class CenterHandler final : public http::Handler {
                                       std::string(AllowedMethods(route->resource))));
       return;
     }
-    const bool has_id =
-        route->resource != Resource::kOrders && route->resource != Resource::kHealth;
+    const bool has_id = route->resource != Resource::kOrders &&
+                        route->resource != Resource::kHealth &&
+                        route->resource != Resource::kTopology;
     if (has_id && !IsValidId(route->id)) {
       SendError(responder, Status(Code::kBadField,
                                   std::string(IdName(route->resource)) +
                                       " (in the path): expected an id of 1 to 64 characters from "
                                       "[A-Za-z0-9_.:-]"));
       return;
+    }
+    if (placement_.has_value()) {
+      if (const topology::Center* owner = OwnerOf(*route, request.method)) {
+        responder.Send(WrongCenter(*owner, WhyElsewhere(*route, *owner)));
+        return;
+      }
     }
     if (IsRead(request.method)) {
       HandleRead(*route, std::move(responder));
@@ -189,11 +202,51 @@ class CenterHandler final : public http::Handler {
   }
 
  private:
+  // The center a request belongs to when that is another one (see Placement); null when it is
+  // this one, or when only the body can tell (an order's user: see PlaceOrderAt).
+  const topology::Center* OwnerOf(const Route& route, std::string_view method) const {
+    switch (route.resource) {
+      case Resource::kMerchant:
+      case Resource::kProduct:
+      case Resource::kUser:
+      case Resource::kInventory:
+      case Resource::kCampaign:
+        // Reads of master data are served by every center (it is replicated to all).
+        return IsRead(method) ? nullptr : placement_->MasterDataOwner();
+      case Resource::kOrder:
+      case Resource::kOrderPay:
+      case Resource::kOrderCancel:
+        return placement_->OrderOwner(route.id);
+      case Resource::kUserOrders:
+        return placement_->HomeOf(route.id);
+      case Resource::kOrders:
+      case Resource::kHealth:
+      case Resource::kTopology:
+        break;
+    }
+    return nullptr;
+  }
+
+  static std::string WhyElsewhere(const Route& route, const topology::Center& owner) {
+    switch (route.resource) {
+      case Resource::kOrder:
+      case Resource::kOrderPay:
+      case Resource::kOrderCancel:
+        return "order " + std::string(route.id) + " was made by another center";
+      case Resource::kUserOrders:
+        return "the orders of user " + std::string(route.id) +
+               " are kept at the user's home center";
+      default:
+        return owner.is_master ? "master data is written at the master center"
+                               : "this request is served by another center";
+    }
+  }
+
   // Decodes the write, then submits it; the reply is sent from the writer thread.
   void HandleWrite(const Route& route, std::string_view body, http::Responder responder) {
     switch (route.resource) {
       case Resource::kOrders:
-        return Submit(DecodePlaceOrder(body), 201, std::move(responder));
+        return PlaceOrderAt(DecodePlaceOrder(body), std::move(responder));
       case Resource::kMerchant:
         return Submit(DecodePutMerchant(route.id, body), 200, std::move(responder));
       case Resource::kProduct:
@@ -219,9 +272,23 @@ class CenterHandler final : public http::Handler {
       case Resource::kOrder:
       case Resource::kUserOrders:
       case Resource::kHealth:
+      case Resource::kTopology:
         break;
     }
     SURGE_ASSERT_MSG(false, "a write on a read-only route passed the method check");
+  }
+
+  // An order is placed at its user's home center only; the body is decoded (and refused if bad)
+  // first, wherever it arrived.
+  void PlaceOrderAt(Result<trade::PlaceOrder> decoded, http::Responder responder) {
+    if (decoded.ok() && placement_.has_value()) {
+      if (const topology::Center* home = placement_->HomeOf(decoded->user)) {
+        responder.Send(WrongCenter(
+            *home, "user " + decoded->user + "'s orders are placed at the user's home center"));
+        return;
+      }
+    }
+    Submit(std::move(decoded), 201, std::move(responder));
   }
 
   template <typename Command>
@@ -244,6 +311,13 @@ class CenterHandler final : public http::Handler {
 
   void HandleRead(const Route& route, http::Responder responder) {
     if (route.resource == Resource::kHealth) return responder.Send(Health());
+    if (route.resource == Resource::kTopology) {
+      if (!placement_.has_value()) {
+        return SendError(
+            responder, Status(Code::kNotFound, "this center runs alone, without a topology file"));
+      }
+      return responder.Send(Ok(placement_->topology().ToJson()));
+    }
     std::string id(route.id);
     switch (route.resource) {
       case Resource::kMerchant:
@@ -278,6 +352,7 @@ class CenterHandler final : public http::Handler {
       case Resource::kOrderPay:
       case Resource::kOrderCancel:
       case Resource::kHealth:
+      case Resource::kTopology:
         break;
     }
     SURGE_ASSERT_MSG(false, "a read on a write-only route passed the method check");
@@ -315,12 +390,16 @@ class CenterHandler final : public http::Handler {
   }
 
   center::Center& center_;
+  const std::optional<Placement> placement_;
 };
 
 }  // namespace
 
-std::unique_ptr<http::Handler> NewCenterHandler(center::Center& center) {
-  return std::make_unique<CenterHandler>(center);
+std::unique_ptr<http::Handler> NewCenterHandler(center::Center& center,
+                                                std::optional<topology::Topology> topology) {
+  std::optional<Placement> placement;
+  if (topology.has_value()) placement.emplace(std::move(*topology), center.center_id());
+  return std::make_unique<CenterHandler>(center, std::move(placement));
 }
 
 }  // namespace surge::api
