@@ -99,13 +99,13 @@ Status Validate(const PutCampaign& body) {
 
 // The hot path of every order: no allocation unless the body is bad.
 Status Validate(const PlaceOrder& body) {
-  if (!IsIdFast(body.request_id)) return BadField("request_id", kIdExpected);
-  if (!IsIdFast(body.user)) return BadField("user", kIdExpected);
+  if (!internal::IsIdString(body.request_id)) return BadField("request_id", kIdExpected);
+  if (!internal::IsIdString(body.user)) return BadField("user", kIdExpected);
   const size_t count = body.items.size();
   if (count == 0 || count > kItemsMax) return BadField("items", "a list of 1 to 64 items");
   for (size_t i = 0; i < count; ++i) {
     const OrderItem& item = body.items[i];
-    if (!IsIdFast(item.sku)) return BadField(Cat("items[", i, "].sku"), kIdExpected);
+    if (!internal::IsIdString(item.sku)) return BadField(Cat("items[", i, "].sku"), kIdExpected);
     if (item.quantity < 1 || item.quantity > kQuantityMax) {
       SURGE_RETURN_IF_ERROR(
           CheckRange(Cat("items[", i, "].quantity"), item.quantity, 1, kQuantityMax));

@@ -1,6 +1,8 @@
 // Private helpers of the trade state: the string arena, hashing, ids, holdings and expiry lanes.
 #include "trade/trade_state.h"
 
+#include <nmmintrin.h>
+
 #include <array>
 #include <bit>
 #include <cstring>
@@ -43,6 +45,26 @@ bool IsIdFast(std::string_view id) {
   bool ok = true;
   for (const char c : id) ok &= kIdTable[static_cast<uint8_t>(c)];
   return ok;
+}
+
+bool IsIdString(const std::string& id) {
+  const size_t size = id.size();
+  if (size == 0 || size > kIdLengthMax) return false;
+  // The id bytes as ranges: a-z A-Z 0-9 _ . : - (seven pairs).
+  const __m128i ranges =
+      _mm_setr_epi8('a', 'z', 'A', 'Z', '0', '9', '_', '_', '.', '.', ':', ':', '-', '-', 0, 0);
+  constexpr int kMode = _SIDD_UBYTE_OPS | _SIDD_CMP_RANGES | _SIDD_MASKED_NEGATIVE_POLARITY;
+  const char* bytes = id.data();
+  // Carry set: one of the first `length` bytes is outside every range.
+  const auto bad = [&](const char* at, int length) {
+    return _mm_cmpestrc(ranges, 14, _mm_loadu_si128(reinterpret_cast<const __m128i*>(at)), length,
+                        kMode) != 0;
+  };
+  if (size <= 16) return !bad(bytes, static_cast<int>(size));
+  for (size_t at = 0; at + 16 < size; at += 16) {
+    if (bad(bytes + at, 16)) return false;
+  }
+  return !bad(bytes + size - 16, 16);  // the tail, overlapping the last full block
 }
 
 void AppendOrderId(std::string_view prefix, uint64_t counter, std::string* out) {

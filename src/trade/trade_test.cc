@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -608,6 +609,32 @@ TEST(TradeHoldingsTest, InlineSlotsThenSpill) {
     ++visited;
   });
   EXPECT_EQ(visited, internal::kHoldingsInline + 4);
+}
+
+// The vectorized id check agrees with the table one on every length and byte, valid or not.
+TEST(TradeIdsTest, IsIdStringAgreesWithIsIdFast) {
+  std::mt19937_64 random(7);
+  const std::string valid = "azAZ09_.:-qQ5";
+  for (int round = 0; round < 20'000; ++round) {
+    std::string id(random() % 70, 'x');
+    for (char& c : id) c = valid[random() % valid.size()];
+    if (!id.empty() && random() % 2 == 0) {
+      id[random() % id.size()] = static_cast<char>(random() % 256);  // often not an id byte
+    }
+    ASSERT_EQ(internal::IsIdString(id), internal::IsIdFast(id)) << id.size() << " " << id;
+  }
+  for (int c = 0; c < 256; ++c) {
+    for (const size_t size : {size_t{1}, size_t{15}, size_t{16}, size_t{17}, size_t{64}}) {
+      for (const size_t at : {size_t{0}, size - 1, size / 2}) {
+        std::string id(size, 'a');
+        id[at] = static_cast<char>(c);
+        ASSERT_EQ(internal::IsIdString(id), internal::IsIdFast(id)) << c << " " << size;
+      }
+    }
+  }
+  EXPECT_FALSE(internal::IsIdString(std::string(65, 'a')));
+  EXPECT_TRUE(internal::IsIdString(std::string(64, 'a')));
+  EXPECT_FALSE(internal::IsIdString(""));
 }
 
 TEST(TradeNamesTest, OrderStatusNames) {
