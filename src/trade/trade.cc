@@ -187,7 +187,13 @@ class TradeImpl final : public Trade {
   }
 
   uint32_t FindOrder(std::string_view order_id) const;
-  OrderView MakeOrderView(uint32_t index, OrderStatus shown) const;
+  OrderView MakeOrderView(uint32_t index, OrderStatus shown) const {
+    OrderView view;
+    FillOrderView(index, shown, &view);
+    return view;
+  }
+  // Fills a default-constructed `view` (in place: replies build theirs inside the Reply).
+  void FillOrderView(uint32_t index, OrderStatus shown, OrderView* view) const;
   OrderView MakeOrderViewAt(uint32_t index, int64_t now_ms) const;
   CampaignView MakeCampaignView(uint32_t index) const;
   ProductView MakeProductView(uint32_t index) const;
@@ -511,7 +517,7 @@ Reply TradeImpl::RememberedReply(const RequestRecord& record, const PlaceOrder& 
   Reply reply;
   reply.replayed = replayed;
   if (record.outcome == Outcome::kReserved) {
-    reply.value = MakeOrderView(record.target, OrderStatus::kReserved);
+    FillOrderView(record.target, OrderStatus::kReserved, &reply.value.emplace<OrderView>());
     return reply;
   }
   const std::string_view sku = body.items[record.item].sku;
@@ -622,26 +628,26 @@ void TradeImpl::DropSettledFront() {
 
 // ---- Views and reads -----------------------------------------------------------------------
 
-OrderView TradeImpl::MakeOrderView(uint32_t index, OrderStatus shown) const {
+void TradeImpl::FillOrderView(uint32_t index, OrderStatus shown, OrderView* view) const {
   const Order& order = state_.orders[index];
-  OrderView view;
-  internal::AppendOrderId(prefix_, uint64_t{index} + 1, &view.order_id);
-  view.request_id = state_.request_ids.id(order.request);
-  view.user = state_.user_ids.id(order.user);
-  view.status = shown;
-  view.total_cents = order.total_cents;
-  view.created_at_ms = order.created_at_ms;
-  view.expires_at_ms = order.expires_at_ms;
-  view.items.resize(order.items_count);
+  internal::AppendOrderId(prefix_, uint64_t{index} + 1, &view->order_id);
+  internal::SetEmpty(&view->request_id, state_.request_ids.id(order.request));
+  internal::SetEmpty(&view->user, state_.user_ids.id(order.user));
+  view->status = shown;
+  view->total_cents = order.total_cents;
+  view->created_at_ms = order.created_at_ms;
+  view->expires_at_ms = order.expires_at_ms;
+  view->items.resize(order.items_count);
   for (size_t i = 0; i < order.items_count; ++i) {
     const Item& item = state_.items[order.items_begin + i];
-    OrderItemView& item_view = view.items[i];
-    item_view.sku = state_.product_ids.id(item.product);
+    OrderItemView& item_view = view->items[i];
+    internal::SetEmpty(&item_view.sku, state_.product_ids.id(item.product));
     item_view.quantity = item.quantity;
     item_view.price_cents = item.price_cents;
-    if (item.campaign != kNoIndex) item_view.campaign = state_.campaign_ids.id(item.campaign);
+    if (item.campaign != kNoIndex) {
+      internal::SetEmpty(&item_view.campaign, state_.campaign_ids.id(item.campaign));
+    }
   }
-  return view;
 }
 
 // A reservation due at `now_ms` shows as expired: the next command will expire it.

@@ -63,6 +63,7 @@
 #include <variant>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "common/status.h"
 
 namespace surge::trade {
@@ -253,7 +254,9 @@ struct OrderView {
   int64_t total_cents = 0;
   int64_t created_at_ms = 0;
   int64_t expires_at_ms = 0;
-  std::vector<OrderItemView> items;
+  // Has std::vector's interface. Most orders have one item, which then lives in the view itself:
+  // answering an order allocates nothing but its strings (none when they are short).
+  absl::InlinedVector<OrderItemView, 1> items;
 
   friend bool operator==(const OrderView&, const OrderView&) = default;
 };

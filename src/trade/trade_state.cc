@@ -68,13 +68,17 @@ bool IsIdString(const std::string& id) {
 }
 
 void AppendOrderId(std::string_view prefix, uint64_t counter, std::string* out) {
-  // Two digits at a time from a table: every reply to an order formats one of these.
+  // Two digits at a time from a table, into one buffer appended at once: every reply to an order
+  // formats one of these.
   static constexpr char kPairs[] =
       "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
       "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
       "8081828384858687888990919293949596979899";
-  char digits[20];
-  char* cursor = digits + sizeof(digits);
+  constexpr size_t kDigitsMax = 20;
+  char buffer[kOrderIdPrefixLengthMax + kDigitsMax];
+  SURGE_ASSERT(prefix.size() <= kOrderIdPrefixLengthMax);
+  char* const end = buffer + sizeof(buffer);
+  char* cursor = end;
   while (counter >= 100) {
     const uint64_t pair = counter % 100;
     counter /= 100;
@@ -87,9 +91,9 @@ void AppendOrderId(std::string_view prefix, uint64_t counter, std::string* out) 
   } else {
     *--cursor = static_cast<char>('0' + counter);
   }
-  out->reserve(prefix.size() + static_cast<size_t>(digits + sizeof(digits) - cursor));
-  out->append(prefix);
-  out->append(cursor, static_cast<size_t>(digits + sizeof(digits) - cursor));
+  cursor -= prefix.size();
+  std::memcpy(cursor, prefix.data(), prefix.size());
+  out->append(cursor, static_cast<size_t>(end - cursor));
 }
 
 uint64_t ParseOrderCounter(std::string_view prefix, std::string_view order_id) {
