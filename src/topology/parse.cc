@@ -96,7 +96,8 @@ class Parser {
                                     std::string_view where) const;
   Result<std::string_view> RequireString(const toml::table& table, std::string_view key,
                                          std::string_view where) const;
-  Result<Address> RequireAddress(const toml::table& table, std::string_view where) const;
+  Result<Address> RequireAddress(const toml::table& table, std::string_view where,
+                                 std::string_view key = "address") const;
   Status ParseSliceCount(const toml::table& root);
   Status ParseCenters(const toml::table& root);
   Status ParseCenter(const toml::table& table);
@@ -169,13 +170,14 @@ Result<std::string_view> Parser::RequireString(const toml::table& table, std::st
   return std::string_view(value->get());
 }
 
-Result<Address> Parser::RequireAddress(const toml::table& table, std::string_view where) const {
-  SURGE_ASSIGN_OR_RETURN(const std::string_view text, RequireString(table, "address", where));
+Result<Address> Parser::RequireAddress(const toml::table& table, std::string_view where,
+                                       std::string_view key) const {
+  SURGE_ASSIGN_OR_RETURN(const std::string_view text, RequireString(table, key, where));
   Result<Address> address = ParseAddress(text);
   if (!address.ok()) {
-    return Fail(table.get("address")->source(), "bad address " + Quote(text) + " in " +
-                                                    std::string(where) + ": " +
-                                                    address.status().message());
+    return Fail(table.get(key)->source(), "bad " + std::string(key) + " " + Quote(text) + " in " +
+                                              std::string(where) + ": " +
+                                              address.status().message());
   }
   return address;
 }
@@ -225,7 +227,7 @@ Status Parser::ParseCenters(const toml::table& root) {
 
 Status Parser::ParseCenter(const toml::table& table) {
   const uint32_t line = LineOf(table.source());
-  SURGE_RETURN_IF_ERROR(CheckKeys(table, {"id", "address", "slices"}, "[[center]]"));
+  SURGE_RETURN_IF_ERROR(CheckKeys(table, {"id", "address", "bus", "slices"}, "[[center]]"));
   SURGE_ASSIGN_OR_RETURN(const std::string_view id, RequireString(table, "id", "[[center]]"));
   const toml::source_region& id_region = table.get("id")->source();
   if (!IsValidId(id) || id.size() > kCenterIdLengthMax) {
@@ -242,11 +244,17 @@ Status Parser::ParseCenter(const toml::table& table) {
   const std::string where = "[[center]] " + Quote(id);
   SURGE_ASSIGN_OR_RETURN(Address address, RequireAddress(table, where));
   SURGE_RETURN_IF_ERROR(CheckAddressUnique(address, LineOf(table.get("address")->source())));
+  std::optional<Address> bus_address;
+  if (table.contains("bus")) {
+    SURGE_ASSIGN_OR_RETURN(bus_address, RequireAddress(table, where, "bus"));
+    SURGE_RETURN_IF_ERROR(CheckAddressUnique(*bus_address, LineOf(table.get("bus")->source())));
+  }
   SURGE_ASSIGN_OR_RETURN(const toml::node* slices, Require(table, "slices", where));
 
   Center center;
   center.id = std::string(id);
   center.address = std::move(address);
+  center.bus_address = std::move(bus_address);
   topology_.centers_.push_back(std::move(center));
   center_lines_.push_back(line);
   return AssignSlices(*slices, topology_.centers_.size() - 1);

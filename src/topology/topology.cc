@@ -135,6 +135,7 @@ void Topology::WriteJson(
     writer->BeginObject();
     writer->Field("id", center.id);
     writer->Field("address", center.address.ToString());
+    if (center.bus_address.has_value()) writer->Field("bus", center.bus_address->ToString());
     writer->Field("role", center.is_master ? "master" : "sub");
     writer->Key("slices");
     writer->BeginArray();
@@ -166,7 +167,11 @@ std::string Topology::ToToml() const {
   }
   for (const Center& center : centers_) {
     out += "\n[[center]]\nid = \"" + center.id + "\"\naddress = \"" + center.address.ToString() +
-           "\"\nslices = [";
+           "\"\n";
+    if (center.bus_address.has_value()) {
+      out += "bus = \"" + center.bus_address->ToString() + "\"\n";
+    }
+    out += "slices = [";
     for (size_t i = 0; i < center.slices.size(); ++i) {
       out += (i == 0 ? "\"" : ", \"") + center.slices[i].ToString() + "\"";
     }

@@ -21,6 +21,8 @@
 //   [[center]]                       # one table per center, at least one, at most 256
 //   id = "m"                         # 1..32 chars of [A-Za-z0-9_.:-], unique
 //   address = "127.0.0.1:18601"      # HOST:PORT its API listens on, unique (port 1..65535)
+//   bus = "127.0.0.1:18701"          # optional: HOST:PORT where it serves its journal to the
+//                                    # embedded data bus (src/bus), unique among all addresses
 //   slices = ["0-20", 42]            # its slices: "first-last" ranges (inclusive), or single
 //                                    # slices as a string "42" or an integer 42; may be [] (a
 //                                    # center that is home to no user)
@@ -87,6 +89,7 @@ struct SliceRange {
 struct Center {
   std::string id;
   Address address;
+  std::optional<Address> bus_address;  // the embedded bus's address, if the file gives one
   // The center's slices as sorted, disjoint, non-adjacent ranges (adjacent ranges of the file are
   // merged: "0-9" and "10-20" become "0-20"). Empty if it is home to no user.
   std::vector<SliceRange> slices;

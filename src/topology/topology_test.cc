@@ -388,7 +388,7 @@ std::vector<BadFile> BadFiles() {
       {"unknown top-level key", "slices = 8\nmaster = \"m\"\nslice = 8\n", 3,
        "unknown key \"slice\" in the top level"},
       {"unknown key in a center", TwoCenters("id = \"m\"\nadress = \"h:1\"\nslices = [\"0-3\"]"), 6,
-       "unknown key \"adress\" in [[center]] (expected one of: id, address, slices)"},
+       "unknown key \"adress\" in [[center]] (expected one of: id, address, bus, slices)"},
       {"unknown key in the gateway", TwoCenters() + "[gateway]\naddress = \"h:3\"\nport = 1\n", 15,
        "unknown key \"port\" in [gateway]"},
       // Missing keys.
@@ -445,6 +445,14 @@ std::vector<BadFile> BadFiles() {
       {"duplicate address",
        TwoCenters(kCenterM, "id = \"s1\"\naddress = \"H:1\"\nslices = [\"4-7\"]"), 11,
        "duplicate address \"H:1\" (already used at line 6)"},
+      {"bus address of another center",
+       TwoCenters(kCenterM, "id = \"s1\"\naddress = \"h:2\"\nbus = \"h:1\"\nslices = [\"4-7\"]"),
+       12, "duplicate address \"h:1\" (already used at line 6)"},
+      {"bus address not HOST:PORT",
+       TwoCenters("id = \"m\"\naddress = \"h:1\"\nbus = \"h\"\nslices = [\"0-3\"]"), 7,
+       "bad bus \"h\" in [[center]] \"m\": expected HOST:PORT"},
+      {"bus not a string", TwoCenters("id = \"m\"\naddress = \"h:1\"\nbus = 7\nslices = [\"0-3\"]"),
+       7, "\"bus\" in [[center]] \"m\" must be a string"},
       {"gateway address of a center", TwoCenters() + "[gateway]\naddress = \"h:2\"\n", 14,
        "duplicate address \"h:2\" (already used at line 11)"},
       {"address without port", TwoCenters("id = \"m\"\naddress = \"h\"\nslices = [\"0-3\"]"), 6,
@@ -525,6 +533,17 @@ void ExpectBad(const BadFile& bad) {
               (message[where.size()] == ':' || message[where.size()] == ','))
       << message;
   EXPECT_THAT(message, HasSubstr(bad.says));
+}
+
+TEST(Topology, ABusAddressIsOptionalAndRoundTrips) {
+  const Topology topology = ParseOk(
+      TwoCenters("id = \"m\"\naddress = \"h:1\"\nbus = \"h:11\"\nslices = [\"0-3\"]", kCenterS1));
+  ASSERT_TRUE(topology.centers()[0].bus_address.has_value());
+  EXPECT_EQ(topology.centers()[0].bus_address->ToString(), "h:11");
+  EXPECT_FALSE(topology.centers()[1].bus_address.has_value());
+  EXPECT_EQ(ParseOk(topology.ToToml()), topology);
+  EXPECT_NE(topology.ToJson().find(R"("id":"m","address":"h:1","bus":"h:11")"), std::string::npos)
+      << topology.ToJson();
 }
 
 TEST(TopologyBadFiles, EachNamesTheLine) {
