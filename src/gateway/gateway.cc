@@ -1,0 +1,201 @@
+// The gateway: the client-facing http::Server whose handler routes each request (router.h) and
+// hands it to an upstream loop (upstream.h), after taking one of the center's in-flight slots.
+#include "gateway/gateway.h"
+
+#include <netdb.h>
+
+#include <algorithm>
+#include <cstring>
+#include <thread>
+#include <utility>
+
+#include "gateway/router.h"
+#include "gateway/upstream.h"
+#include "http/http.h"
+
+namespace surge::gateway {
+namespace {
+
+Status CheckOptions(const Options& options) {
+  auto invalid = [](const std::string& message) {
+    return Status(Code::kInvalidArgument, "gateway: " + message);
+  };
+  if (!options.topology) return invalid("a topology is required");
+  if (options.threads < 0 || options.upstream_threads < 0) {
+    return invalid("threads must be 0 (one per core) or more");
+  }
+  if (options.in_flight_per_center_max == 0)
+    return invalid("in_flight_per_center_max must be >= 1");
+  if (options.upstream_connections_per_center == 0) {
+    return invalid("upstream_connections_per_center must be >= 1");
+  }
+  if (options.upstream_pipeline_depth_max == 0) {
+    return invalid("upstream_pipeline_depth_max must be >= 1");
+  }
+  if (options.connect_timeout.count() <= 0 || options.request_timeout.count() <= 0 ||
+      options.upstream_idle_timeout.count() <= 0 || options.reconnect_backoff.count() < 0) {
+    return invalid("timeouts must be positive (reconnect_backoff may be 0)");
+  }
+  return Status::Ok();
+}
+
+Result<Endpoint> Resolve(const topology::Center& center) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* addresses = nullptr;
+  const std::string service = std::to_string(center.address.port);
+  const int rc = getaddrinfo(center.address.host.c_str(), service.c_str(), &hints, &addresses);
+  if (rc != 0 || addresses == nullptr) {
+    return Status(Code::kInvalidArgument, "gateway: resolving the address of center " + center.id +
+                                              " (" + center.address.ToString() +
+                                              "): " + gai_strerror(rc));
+  }
+  Endpoint endpoint;
+  endpoint.id = center.id;
+  endpoint.address_text = center.address.ToString();
+  std::memcpy(&endpoint.address, addresses->ai_addr, addresses->ai_addrlen);
+  endpoint.address_bytes = addresses->ai_addrlen;
+  freeaddrinfo(addresses);
+  return endpoint;
+}
+
+class GatewayImpl;
+
+class Handler final : public http::Handler {
+ public:
+  explicit Handler(GatewayImpl& gateway) : gateway_(gateway) {}
+  void Handle(const http::Request& request, http::Responder responder) override;
+
+ private:
+  GatewayImpl& gateway_;
+};
+
+class GatewayImpl final : public Gateway {
+ public:
+  explicit GatewayImpl(const Options& options)
+      : options_(options),
+        topology_(*options.topology),
+        router_(topology_),
+        counters_(topology_.centers().size()),
+        handler_(*this) {}
+  ~GatewayImpl() override { Stop(); }
+
+  Status Open() {
+    for (const topology::Center& center : topology_.centers()) {
+      SURGE_ASSIGN_OR_RETURN(Endpoint endpoint, Resolve(center));
+      endpoints_.push_back(std::move(endpoint));
+    }
+    const int threads = options_.threads > 0
+                            ? options_.threads
+                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    const int loops = options_.upstream_threads > 0 ? options_.upstream_threads : threads;
+    UpstreamOptions upstream;
+    upstream.connections_per_center =
+        std::max<size_t>(1, (options_.upstream_connections_per_center + loops - 1) / loops);
+    upstream.pipeline_depth_max = options_.upstream_pipeline_depth_max;
+    upstream.connect_timeout = options_.connect_timeout;
+    upstream.request_timeout = options_.request_timeout;
+    upstream.reconnect_backoff = options_.reconnect_backoff;
+    upstream.idle_timeout = options_.upstream_idle_timeout;
+    upstream.response_bytes_max = options_.response_bytes_max;
+    for (int i = 0; i < loops; ++i) {
+      loops_.push_back(std::make_unique<UpstreamLoop>(endpoints_, counters_.data(), upstream));
+      SURGE_RETURN_IF_ERROR(loops_.back()->Start());
+    }
+    http::ServerOptions server;
+    server.host = options_.host;
+    server.port = options_.port;
+    server.threads = threads;
+    server.body_bytes_max = options_.body_bytes_max;
+    server.connections_max = options_.connections_max;
+    SURGE_ASSIGN_OR_RETURN(server_, http::Server::Start(server, handler_));
+    return Status::Ok();
+  }
+
+  uint16_t port() const override { return server_->port(); }
+
+  std::vector<CenterStats> stats() const override {
+    std::vector<CenterStats> all;
+    for (size_t i = 0; i < counters_.size(); ++i) {
+      const CenterCounters& c = counters_[i];
+      CenterStats stats;
+      stats.center_id = topology_.centers()[i].id;
+      stats.forwarded = c.forwarded.load(std::memory_order_relaxed);
+      stats.answered = c.answered.load(std::memory_order_relaxed);
+      stats.shed_overloaded = c.shed_overloaded.load(std::memory_order_relaxed);
+      stats.unavailable = c.unavailable.load(std::memory_order_relaxed);
+      stats.connections_opened = c.connections_opened.load(std::memory_order_relaxed);
+      stats.in_flight = c.in_flight.load(std::memory_order_relaxed);
+      all.push_back(std::move(stats));
+    }
+    return all;
+  }
+
+  // The server first: once it has stopped no handler runs, so no job is posted to a stopped loop.
+  void Stop() override {
+    if (server_) server_->Stop();
+    for (auto& loop : loops_) loop->Stop();
+  }
+
+  void Handle(const http::Request& request, http::Responder responder) {
+    Destination destination = router_.Route(request);
+    if (destination.answer_here) return responder.Send(std::move(destination.answer));
+    const size_t center = destination.center;
+    CenterCounters& counters = counters_[center];
+    if (counters.in_flight.fetch_add(1, std::memory_order_relaxed) >=
+        options_.in_flight_per_center_max) {
+      counters.in_flight.fetch_sub(1, std::memory_order_relaxed);
+      counters.shed_overloaded.fetch_add(1, std::memory_order_relaxed);
+      // ErrorResponse adds Retry-After: 1 to overloaded.
+      return responder.Send(http::ErrorResponse(Status(
+          Code::kOverloaded, "center " + topology_.centers()[center].id + " has " +
+                                 std::to_string(options_.in_flight_per_center_max) +
+                                 " requests in flight through this gateway; retry in a second")));
+    }
+    counters.forwarded.fetch_add(1, std::memory_order_relaxed);
+    Job job;
+    job.center = center;
+    job.method = request.method == "HEAD" ? std::string_view("GET") : request.method;
+    job.target = request.target;
+    job.body = request.body;
+    job.content_type = request.content_type;
+    job.responder = std::move(responder);
+    job.accepted_at = Clock::now();
+    LoopOfThisThread().Post(std::move(job));
+  }
+
+ private:
+  // Each server loop thread keeps to one upstream loop, so a client connection's requests share
+  // upstream connections (and the upstream loops share the work evenly when their counts match).
+  UpstreamLoop& LoopOfThisThread() {
+    static std::atomic<size_t> next_slot{0};
+    thread_local const size_t slot = next_slot.fetch_add(1, std::memory_order_relaxed);
+    return *loops_[slot % loops_.size()];
+  }
+
+  const Options options_;
+  const topology::Topology topology_;
+  const Router router_;
+  std::vector<CenterCounters> counters_;
+  std::vector<Endpoint> endpoints_;
+  std::vector<std::unique_ptr<UpstreamLoop>> loops_;
+  Handler handler_;
+  std::unique_ptr<http::Server> server_;
+};
+
+void Handler::Handle(const http::Request& request, http::Responder responder) {
+  gateway_.Handle(request, std::move(responder));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Gateway>> Gateway::Start(const Options& options) {
+  SURGE_RETURN_IF_ERROR(CheckOptions(options));
+  auto gateway = std::make_unique<GatewayImpl>(options);
+  SURGE_RETURN_IF_ERROR(gateway->Open());
+  return std::unique_ptr<Gateway>(std::move(gateway));
+}
+
+}  // namespace surge::gateway
