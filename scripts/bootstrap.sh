@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libabsl-dev libsimdjson-dev libboost-dev libtomlplusplus-dev
   curl procps
+  nats-server libnats-dev
 )
 
 missing=()
