@@ -103,4 +103,16 @@ class Journal {
   virtual const Status& status() const = 0;
 };
 
+// Reads, from any thread or process other than the Journal's owner, the records with sequence
+// in [from, through] of the journal in `dir`, in order, until `visit` returns false. `through`
+// must be durable (the owner's durable_sequence() or earlier), so that every record up to it is
+// whole on disk while the owner keeps appending after it. not_found if `from` is older than the
+// oldest segment kept, or a segment was removed while reading (a snapshot made it unneeded), or
+// the journal ends before `through`; corruption (naming file and offset) if a record in range
+// fails its checksum or breaks the sequence. Used by the data bus to serve what a center
+// published before the subscriber's live window.
+Status ReadDurable(Env& env, const std::string& dir, uint64_t from, uint64_t through,
+                   uint32_t record_bytes_max,
+                   const std::function<bool(uint64_t sequence, std::string_view payload)>& visit);
+
 }  // namespace surge::journal

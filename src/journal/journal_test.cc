@@ -4,8 +4,10 @@
 #include <stdlib.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/coding.h"
@@ -659,6 +661,97 @@ TEST(JournalTest, ReadFromBeforeTheOldestSegmentIsNotFound) {
   });
   EXPECT_EQ(status.code(), Code::kNotFound);
   EXPECT_EQ(ReadAll(*reopened->journal, 120), Range(120, 250));
+}
+
+std::vector<uint64_t> ReadDurableAll(Env& env, uint64_t from, uint64_t through, Status* status,
+                                     size_t limit = SIZE_MAX) {
+  std::vector<uint64_t> sequences;
+  *status = ReadDurable(env, kDir, from, through, Options().record_bytes_max,
+                        [&](uint64_t sequence, std::string_view payload) {
+                          EXPECT_EQ(payload, Payload(sequence));
+                          sequences.push_back(sequence);
+                          return sequences.size() < limit;
+                        });
+  return sequences;
+}
+
+TEST(JournalTest, ReadDurableReadsAnyRangeAcrossSegments) {
+  MemEnv env;
+  auto opened = OpenJournal(env, SmallSegments(700));
+  ASSERT_TRUE(opened.ok());
+  AppendRange(*opened->journal, 1, 300, 10);
+  ASSERT_GT(CountFiles(env, "segment-"), 5u);
+  opened->journal->Append(Payload(301));  // appended, not durable: never read
+  Status status;
+  EXPECT_EQ(ReadDurableAll(env, 0, 300, &status), Range(1, 300));
+  EXPECT_TRUE(status.ok()) << status.ToString();
+  for (uint64_t from = 1; from <= 300; from += 37) {
+    EXPECT_EQ(ReadDurableAll(env, from, std::min<uint64_t>(from + 50, 300), &status),
+              Range(from, std::min<uint64_t>(from + 50, 300)));
+    EXPECT_TRUE(status.ok()) << status.ToString();
+  }
+  EXPECT_EQ(ReadDurableAll(env, 100, 300, &status, 3), Range(100, 102));
+  EXPECT_TRUE(ReadDurableAll(env, 200, 199, &status).empty());
+  EXPECT_TRUE(status.ok());
+  // Beyond what is on disk: not_found, after what there is.
+  EXPECT_EQ(ReadDurableAll(env, 290, 400, &status), Range(290, 300));
+  EXPECT_EQ(status.code(), Code::kNotFound) << status.ToString();
+}
+
+TEST(JournalTest, ReadDurableBeforeTheOldestSegmentOrOnDamage) {
+  const Options options = SmallSegments(512);
+  MemEnv env;
+  WriteTwoSnapshots(env, options);
+  Status status;
+  EXPECT_TRUE(ReadDurableAll(env, 1, 250, &status).empty());
+  EXPECT_EQ(status.code(), Code::kNotFound) << status.ToString();
+  EXPECT_EQ(ReadDurableAll(env, 120, 250, &status), Range(120, 250));
+  EXPECT_TRUE(status.ok()) << status.ToString();
+
+  MemEnv damaged;
+  auto opened = OpenJournal(damaged, SmallSegments(300));
+  ASSERT_TRUE(opened.ok());
+  AppendRange(*opened->journal, 1, 40, 4);
+  ASSERT_TRUE(damaged.FlipBit(SegmentPath(1), OffsetOf(1, 2) + kRecordHeaderBytes).ok());
+  EXPECT_EQ(ReadDurableAll(damaged, 1, 40, &status), Range(1, 1));
+  EXPECT_EQ(status.code(), Code::kCorruption);
+  EXPECT_NE(status.message().find(SegmentPath(1)), std::string::npos) << status.message();
+}
+
+// The bus reads what the center made durable while the center's writer keeps appending.
+TEST(JournalTest, ReadDurableFromAnotherThreadWhileTheOwnerAppends) {
+  MemEnv env;
+  auto opened = OpenJournal(env, SmallSegments(2048));
+  ASSERT_TRUE(opened.ok());
+  Journal& journal = *opened->journal;
+  std::atomic<uint64_t> durable{0};
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    for (uint64_t sequence = 1; sequence <= 3000; ++sequence) {
+      journal.Append(Payload(sequence));
+      if (sequence % 7 == 0 || sequence == 3000) {
+        ASSERT_TRUE(journal.Commit().ok());
+        durable.store(sequence);
+      }
+    }
+    done = true;
+  });
+  uint64_t next = 1;
+  while (next <= 3000) {
+    const uint64_t through = durable.load();
+    if (through < next) {
+      if (done.load() && durable.load() < next) break;
+      std::this_thread::yield();
+      continue;
+    }
+    Status status;
+    const std::vector<uint64_t> got = ReadDurableAll(env, next, through, &status);
+    ASSERT_TRUE(status.ok()) << status.ToString();
+    ASSERT_EQ(got, Range(next, through));
+    next = through + 1;
+  }
+  writer.join();
+  EXPECT_EQ(next, 3001u);
 }
 
 TEST(JournalTest, InvalidSnapshotRequestsDoNotPoison) {
