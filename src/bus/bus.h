@@ -135,8 +135,16 @@ class Bus {
 // on first use, one per center and kind, file-backed; a center id is encoded into stream and
 // subject names so that its '.' and ':' stay plain characters. Each message carries its sequence
 // in a header and "<center>.<kind>.<sequence>" as its message id, so the server drops a re-send.
-// unavailable if the server cannot be reached or has no JetStream.
-Result<std::unique_ptr<Bus>> NewJetStreamBus(const std::string& url);
+// unavailable if the server cannot be reached or has no JetStream. `knows_center`, when given,
+// says which centers exist (the topology): Subscribe refuses (not_found) any other, as the
+// embedded bus does; without it every valid center id is accepted. Subscribe creates a stream
+// that does not exist yet, so a subscriber may start before the center's first publisher.
+// Publisher::last_published() of a freshly opened JetStream publisher is a sequence through which
+// the server holds every record of the center: it may be a little behind the newest record the
+// server holds (by the records that were still in flight when that one was sent); re-sending
+// those is harmless, Publish skips what a stream already holds.
+Result<std::unique_ptr<Bus>> NewJetStreamBus(
+    const std::string& url, std::function<bool(std::string_view center)> knows_center = nullptr);
 
 // The embedded bus. `address_of` maps a center id to the HOST:PORT its publisher serves on
 // (topology's bus address); nullopt for a center it does not know (Subscribe fails).

@@ -2,17 +2,21 @@
 // complete across catch-up and live, de-duplicated re-sends, resumable after a consumer restart
 // (applying nothing twice), and surviving the publisher going away and coming back.
 #include <gtest/gtest.h>
+#include <nats/nats.h>
 
 #include <chrono>
 #include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "bus/bus.h"
+#include "bus/jetstream.h"
+#include "bus/jetstream_testing.h"
 
 namespace surge::bus {
 namespace {
@@ -145,8 +149,124 @@ class EmbeddedHarness final : public Harness {
   std::unique_ptr<Bus> bus_;
 };
 
+// JetStream: a nats-server of its own per test (jetstream_testing.h). The server holds the
+// history, so the journal matters only to make "everything through published_through already
+// published" true: Open publishes what the server lacks of it, and if the journal no longer has
+// the oldest of those records, it makes the server lack them too (publishes stand-ins and purges
+// them, as JetStream's retention would have dropped them). A subscriber never talks to the
+// publisher, only to the server: what a subscriber sees of "the publisher going away" is the
+// server going away, so a publisher's end stops the server (SIGKILL, as a crash would) and the
+// next Open starts it again on the same port and store.
+class JetStreamHarness final : public Harness {
+ public:
+  Status Start() {
+    SURGE_RETURN_IF_ERROR(server_.Start());
+    SURGE_ASSIGN_OR_RETURN(bus_, NewJetStreamBus(server_.url(), [this](std::string_view center) {
+                             std::lock_guard lock(mutex_);
+                             return opened_.contains(std::string(center));
+                           }));
+    return Status::Ok();
+  }
+  Bus& bus() override { return *bus_; }
+  Result<std::unique_ptr<Publisher>> Open(const std::string& center, FakeJournal* journal,
+                                          uint64_t published_through, size_t) override {
+    if (!server_.running()) SURGE_RETURN_IF_ERROR(server_.Restart());
+    {
+      std::lock_guard lock(mutex_);
+      opened_.insert(center);
+    }
+    PublisherOptions options;
+    options.center = center;
+    SURGE_ASSIGN_OR_RETURN(std::unique_ptr<Publisher> publisher, bus_->OpenPublisher(options));
+    SURGE_RETURN_IF_ERROR(PublishThrough(center, *publisher, *journal, published_through));
+    return std::unique_ptr<Publisher>(new GoesAwayWithTheServer(std::move(publisher), &server_));
+  }
+
+ private:
+  class GoesAwayWithTheServer final : public Publisher {
+   public:
+    GoesAwayWithTheServer(std::unique_ptr<Publisher> publisher, testing::NatsServer* server)
+        : publisher_(std::move(publisher)), server_(server) {}
+    ~GoesAwayWithTheServer() override {
+      publisher_.reset();
+      server_->Stop(SIGKILL);
+    }
+    Status Publish(std::span<const Record> records) override {
+      return publisher_->Publish(records);
+    }
+    uint64_t last_published() const override { return publisher_->last_published(); }
+    std::string address() const override { return publisher_->address(); }
+
+   private:
+    std::unique_ptr<Publisher> publisher_;
+    testing::NatsServer* server_;
+  };
+
+  Status PublishThrough(const std::string& center, Publisher& publisher, FakeJournal& journal,
+                        uint64_t through) {
+    const uint64_t from = publisher.last_published() + 1;
+    if (through < from) return Status::Ok();
+    // The oldest record the journal still has, in [from, through + 1].
+    uint64_t low = from;
+    uint64_t high = through + 1;
+    while (low < high) {
+      const uint64_t middle = low + (high - low) / 2;
+      if (journal.Read(middle, middle, [](const Record&) { return true; }).ok()) {
+        high = middle;
+      } else {
+        low = middle + 1;
+      }
+    }
+    if (low > from) SURGE_RETURN_IF_ERROR(DropBefore(center, publisher, from, low));
+    std::vector<std::string> payloads;
+    std::vector<Record> records;
+    SURGE_RETURN_IF_ERROR(journal.Read(low, through, [&](const Record& record) {
+      payloads.emplace_back(record.payload);
+      records.push_back(record);
+      return true;
+    }));
+    for (size_t i = 0; i < records.size(); ++i) records[i].payload = payloads[i];
+    return publisher.Publish(records);
+  }
+
+  // Makes the server lack the center's records before `oldest` (from `from` on): stand-ins for
+  // the last ones before it, one per kind, published and purged.
+  Status DropBefore(const std::string& center, Publisher& publisher, uint64_t from,
+                    uint64_t oldest) {
+    std::vector<Record> stand_ins;
+    for (uint64_t sequence = std::max(from, oldest > 3 ? oldest - 3 : 1); sequence < oldest;
+         ++sequence) {
+      stand_ins.push_back(Record{sequence, static_cast<Kind>(1 + (oldest - sequence) % 3), "gone"});
+    }
+    SURGE_RETURN_IF_ERROR(publisher.Publish(stand_ins));
+    natsConnection* connection = nullptr;
+    jsCtx* js = nullptr;
+    natsStatus status = natsConnection_ConnectTo(&connection, server_.url().c_str());
+    if (status == NATS_OK) status = natsConnection_JetStream(&js, connection, nullptr);
+    for (const Kind kind : {Kind::kMasterData, Kind::kOrders, Kind::kQuota}) {
+      const std::string name = jetstream::StreamName(center, kind);
+      if (status == NATS_OK) status = js_PurgeStream(js, name.c_str(), nullptr, nullptr);
+    }
+    if (js != nullptr) jsCtx_Destroy(js);
+    if (connection != nullptr) natsConnection_Destroy(connection);
+    if (status != NATS_OK) return Status(Code::kInternal, natsStatus_GetText(status));
+    return Status::Ok();
+  }
+
+  testing::NatsServer server_;
+  std::mutex mutex_;
+  std::set<std::string> opened_;
+  std::unique_ptr<Bus> bus_;
+};
+
 std::unique_ptr<Harness> MakeHarness(const std::string& name) {
   if (name == "embedded") return std::make_unique<EmbeddedHarness>();
+  if (name == "jetstream") {
+    auto harness = std::make_unique<JetStreamHarness>();
+    const Status started = harness->Start();
+    if (started.ok()) return harness;
+    ADD_FAILURE() << "cannot run the JetStream bus tests: " << started.ToString();
+  }
   return nullptr;
 }
 
@@ -191,7 +311,10 @@ Status Publish(Publisher& publisher, FakeJournal& journal, const std::vector<Rec
 
 class BusContractTest : public ::testing::TestWithParam<std::string> {
  protected:
-  void SetUp() override { harness_ = MakeHarness(GetParam()); }
+  void SetUp() override {
+    harness_ = MakeHarness(GetParam());
+    ASSERT_NE(harness_, nullptr);
+  }
   std::unique_ptr<Harness> harness_;
   FakeJournal journal_;
   std::vector<std::string> storage_;
@@ -325,7 +448,8 @@ TEST_P(BusContractTest, UnknownCenterIsRefused) {
   EXPECT_FALSE(harness_->bus().Subscribe({"nowhere", Kind::kOrders}, 0, [](const Record&) {}).ok());
 }
 
-INSTANTIATE_TEST_SUITE_P(Implementations, BusContractTest, ::testing::Values("embedded"),
+INSTANTIATE_TEST_SUITE_P(Implementations, BusContractTest,
+                         ::testing::Values("embedded", "jetstream"),
                          [](const auto& param_info) { return param_info.param; });
 
 }  // namespace
