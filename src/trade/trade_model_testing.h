@@ -409,9 +409,9 @@ class Model {
 // open and close around the current time, retries of earlier request ids with the same and with
 // a different body, and pays and cancels of existing and unknown order ids. A few percent of the
 // commands are malformed. With `campaigns` larger than the default, the world is wide instead: as
-// many SKUs as campaign ids, longer sales with more stock, and most pays aim at recent orders
-// (before they expire), so that
-// users come to hold units of many campaigns at once.
+// many SKUs as campaign ids, 3 users, longer sales with more stock, and most pays (not cancels) aim
+// at recent orders (before they expire), so that users come to hold units of many campaigns at
+// once.
 class Generator {
  public:
   Generator(uint64_t seed, std::string prefix, int campaigns = kCampaignsDefault)
@@ -419,7 +419,8 @@ class Generator {
         prefix_(std::move(prefix)),
         campaigns_(campaigns),
         wide_(campaigns > kCampaignsDefault),
-        skus_(wide_ ? campaigns : kSkusDefault) {}
+        skus_(wide_ ? campaigns : kSkusDefault),
+        users_(wide_ ? 3 : kUsersDefault) {}
 
   Command Next() {
     now_ms_ += Advance();
@@ -433,7 +434,7 @@ class Generator {
     std::vector<Command> commands;
     for (int m = 0; m < 2; ++m) commands.push_back(At(PutMerchant{Merchant(m), "merchant"}));
     for (int s = 0; s < skus_; ++s) commands.push_back(At(RandomProduct(s)));
-    for (int u = 0; u < kUsers; ++u) commands.push_back(At(PutUser{User(u), "region"}));
+    for (int u = 0; u < users_; ++u) commands.push_back(At(PutUser{User(u), "region"}));
     for (int c = 0; c < campaigns_; ++c) commands.push_back(At(RandomCampaign(c)));
     for (int s = 0; s < skus_; s += 2) commands.push_back(At(PutInventory{Sku(s), Pick(0, 8)}));
     return commands;
@@ -441,7 +442,7 @@ class Generator {
 
  private:
   static constexpr int kSkusDefault = 5;
-  static constexpr int kUsers = 8;
+  static constexpr int kUsersDefault = 8;
   static constexpr int kCampaignsDefault = 6;
 
   int64_t Pick(int64_t low, int64_t high) {
@@ -492,7 +493,7 @@ class Generator {
   PlaceOrder RandomOrder() {
     PlaceOrder order;
     order.request_id = "r" + std::to_string(next_request_++);
-    order.user = User(Chance(3) ? 9 : Pick(0, kUsers - 1));  // u9 never exists
+    order.user = User(Chance(3) ? 9 : Pick(0, users_ - 1));  // u9 never exists
     const int64_t count = Chance(80) ? 1 : Pick(2, 3);
     for (int64_t i = 0; i < count; ++i) {
       order.items.push_back(OrderItem{Sku(Chance(3) ? 8 : Pick(0, skus_ - 1)), Pick(1, 3)});
@@ -507,16 +508,17 @@ class Generator {
     if (Chance(75)) return earlier;
     PlaceOrder changed = earlier;
     if (Chance(50)) {
-      changed.user = User(Pick(0, kUsers - 1));
+      changed.user = User(Pick(0, users_ - 1));
     } else {
       changed.items[0].quantity = Pick(1, 3);
     }
     return changed;
   }
 
-  std::string RandomOrderId() {
+  // `recent`: in a wide world, mostly one of the last few orders.
+  std::string RandomOrderId(bool recent) {
     if (Chance(5)) return Chance(50) ? "zz.1" : prefix_ + "0";  // not ours, non-canonical
-    if (wide_ && Chance(70)) {
+    if (recent && wide_ && Chance(70)) {
       return prefix_ +
              std::to_string(Pick(std::max<int64_t>(1, order_count_ - 8), order_count_ + 1));
     }
@@ -531,12 +533,12 @@ class Generator {
       return order;
     }
     if (roll < 55 && !sent_.empty()) return RetryOrder();
-    if (roll < 70) return PayOrder{RandomOrderId()};
-    if (roll < 80) return CancelOrder{RandomOrderId()};
+    if (roll < 70) return PayOrder{RandomOrderId(/*recent=*/true)};
+    if (roll < 80) return CancelOrder{RandomOrderId(/*recent=*/false)};
     if (roll < 88) return RandomCampaign(Pick(0, campaigns_ - 1));
     if (roll < 91) return PutInventory{Sku(Pick(0, skus_)), Pick(0, 10)};
     if (roll < 93) return RandomProduct(Pick(0, skus_ - 1));
-    if (roll < 95) return PutUser{User(Pick(0, kUsers - 1)), "region" + std::to_string(Pick(0, 3))};
+    if (roll < 95) return PutUser{User(Pick(0, users_ - 1)), "region" + std::to_string(Pick(0, 3))};
     if (roll < 96) return PutMerchant{Merchant(Pick(0, 1)), "renamed"};
     return Tick{};
   }
@@ -546,6 +548,7 @@ class Generator {
   int campaigns_;
   bool wide_;
   int skus_;
+  int users_;
   int64_t now_ms_ = 1'000;
   int64_t next_request_ = 0;
   int64_t order_count_ = 0;

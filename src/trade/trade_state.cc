@@ -168,9 +168,16 @@ int64_t State::AddHeldAt(uint32_t user, uint32_t campaign, uint32_t where, int64
   User& record = users[user];
   if (where < kHoldingsInline) {
     SURGE_ASSERT(record.campaigns[where] == campaign);
-    const int64_t units = record.units[where] += delta;
+    const int64_t units = int64_t{record.units[where]} + delta;
     SURGE_ASSERT(units >= 0);
-    if (units == 0) record.campaigns[where] = kNoIndex;
+    if (units == 0) {
+      record.campaigns[where] = kNoIndex;
+    } else if (units > kInlineUnitsMax) {  // too many for the record: move it to the table
+      record.campaigns[where] = kNoIndex;
+      Spill(user, campaign, units);
+    } else {
+      record.units[where] = static_cast<uint32_t>(units);
+    }
     return units;
   }
   if (where == kHoldingSpilled) {
@@ -186,15 +193,19 @@ int64_t State::AddHeldAt(uint32_t user, uint32_t campaign, uint32_t where, int64
   }
   SURGE_ASSERT(where == kHoldingAbsent && delta > 0);
   const uint32_t free_slot = record.Slot(kNoIndex);
-  if (free_slot < kHoldingsInline) {
+  if (free_slot < kHoldingsInline && delta <= kInlineUnitsMax) {
     record.campaigns[free_slot] = campaign;
-    record.units[free_slot] = delta;
-    return delta;
+    record.units[free_slot] = static_cast<uint32_t>(delta);
+  } else {
+    Spill(user, campaign, delta);
   }
-  const bool added = spilled_holdings.try_emplace(SpillKey(user, campaign), delta).second;
-  SURGE_ASSERT(added);
-  ++record.spilled;
   return delta;
+}
+
+void State::Spill(uint32_t user, uint32_t campaign, int64_t units) {
+  const bool added = spilled_holdings.try_emplace(SpillKey(user, campaign), units).second;
+  SURGE_ASSERT(added);
+  ++users[user].spilled;
 }
 
 void ExpiryQueue::Add(int64_t ttl_ms, int64_t expires_at_ms, uint32_t order) {

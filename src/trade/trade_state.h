@@ -249,28 +249,31 @@ struct Counts {
 };
 
 // A user's holdings: the units (reserved or paid, never zero) the user holds per campaign.
-inline constexpr size_t kHoldingsInline = 10;
+inline constexpr size_t kHoldingsInline = 15;
+// The most units a holding kept in the user's record may have (more live in the spill table).
+inline constexpr int64_t kInlineUnitsMax = UINT32_MAX;
 // Where FindHolding found a holding: an inline slot (< kHoldingsInline), or one of these.
 inline constexpr uint32_t kHoldingSpilled = kHoldingsInline;  // in State::spilled_holdings
 inline constexpr uint32_t kHoldingAbsent = kHoldingsInline + 1;
 
 // What an order touches of its user, in two adjacent cache lines (the region lives in
 // State::user_regions): the newest order and up to kHoldingsInline holdings, unordered, their
-// campaign ids packed together (kNoIndex marks a free slot) so that one SIMD scan finds one. A
-// user holding more campaigns keeps the others in State::spilled_holdings. (A flash sale user
-// holds a handful; the heap list this replaces cost an allocation, a dependent cache miss and a
-// binary search per order.)
+// campaign ids packed together (kNoIndex marks a free slot) so that one SIMD scan finds one, their
+// units (at most kInlineUnitsMax) beside them. A user holding more campaigns, or more units of
+// one, keeps those holdings in State::spilled_holdings. (A flash sale user holds a handful; the
+// heap list this replaces cost an allocation, a dependent cache miss and a binary search per
+// order.)
 struct alignas(128) User {
   User() { std::fill(std::begin(campaigns), std::end(campaigns), kNoIndex); }
 
   uint32_t last_order = kNoIndex;  // newest order; orders link to their predecessor
   uint32_t spilled = 0;            // holdings of this user in State::spilled_holdings
   uint32_t campaigns[kHoldingsInline];
-  int64_t units[kHoldingsInline] = {};
+  uint32_t units[kHoldingsInline] = {};
 
   // The inline slot holding `campaign`, or kHoldingsInline. kNoIndex finds a free slot.
   uint32_t Slot(uint32_t campaign) const {
-    // Three 4-lane compares cover the 10 ids; lanes 10 and 11 read units[0], masked off.
+    // Four 4-lane compares cover the 15 ids; lane 15 reads units[0], masked off.
     const __m128i wanted = _mm_set1_epi32(static_cast<int>(campaign));
     const auto* ids = reinterpret_cast<const __m128i*>(campaigns);
     const auto lanes = [&](int i) {
@@ -278,14 +281,14 @@ struct alignas(128) User {
           _mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(_mm_loadu_si128(ids + i), wanted))));
     };
     const unsigned mask =
-        (lanes(0) | lanes(1) << 4 | lanes(2) << 8) & ((1u << kHoldingsInline) - 1);
+        (lanes(0) | lanes(1) << 4 | lanes(2) << 8 | lanes(3) << 12) & ((1u << kHoldingsInline) - 1);
     return mask == 0 ? static_cast<uint32_t>(kHoldingsInline)
                      : static_cast<uint32_t>(std::countr_zero(mask));
   }
 };
 static_assert(sizeof(User) == 128);
-// Slot's three 16-byte loads stay within the record.
-static_assert(offsetof(User, campaigns) + 12 * sizeof(uint32_t) <= sizeof(User));
+// Slot's four 16-byte loads stay within the record.
+static_assert(offsetof(User, campaigns) + 16 * sizeof(uint32_t) <= sizeof(User));
 
 struct Merchant {
   std::string name;
@@ -478,6 +481,8 @@ struct State {
       visit(static_cast<uint32_t>(key >> 32), static_cast<uint32_t>(key), units);
     }
   }
+  // Adds a holding of `user` to spilled_holdings (it must be in neither place).
+  void Spill(uint32_t user, uint32_t campaign, int64_t units);
   static uint64_t SpillKey(uint32_t user, uint32_t campaign) {
     return (uint64_t{user} << 32) | campaign;
   }

@@ -609,6 +609,59 @@ TEST(TradeHoldingsTest, InlineSlotsThenSpill) {
     ++visited;
   });
   EXPECT_EQ(visited, internal::kHoldingsInline + 4);
+  // A holding with more units than the record keeps moves to the table, and stays there.
+  const int64_t big = internal::kInlineUnitsMax;
+  EXPECT_EQ(state.AddHeld(0, 9, 5), 5);
+  EXPECT_EQ(state.FindHolding(0, 9, &units), 0u);
+  EXPECT_EQ(state.AddHeld(0, 9, big), big + 5);
+  EXPECT_EQ(state.FindHolding(0, 9, &units), internal::kHoldingSpilled);
+  EXPECT_EQ(units, big + 5);
+  EXPECT_EQ(state.users[0].spilled, 1u);
+  EXPECT_EQ(state.users[0].Slot(internal::kNoIndex), 0u);  // its slot is free again
+  EXPECT_EQ(state.AddHeld(0, 9, -big), 5);
+  EXPECT_EQ(state.FindHolding(0, 9, &units), internal::kHoldingSpilled);
+  EXPECT_EQ(state.AddHeld(0, 9, -5), 0);
+  EXPECT_EQ(state.users[0].spilled, 0u);
+  EXPECT_EQ(state.AddHeld(0, 10, big + 1), big + 1);  // born too large
+  EXPECT_EQ(state.FindHolding(0, 10, &units), internal::kHoldingSpilled);
+}
+
+// Through the API: a user may hold more units of a campaign than a record's inline slot counts
+// (2^32 - 1); the rules, the invariants and a snapshot round trip see the same holding.
+TEST(TradeHoldingsTest, HugeHoldingsThroughTheApi) {
+  auto trade = Trade::Create(Options{"o."});
+  const auto ok = [&](int64_t now_ms, Body body) {
+    const Reply reply = trade->Apply(Command{now_ms, std::move(body)});
+    EXPECT_TRUE(reply.status.ok()) << reply.status.ToString();
+    return reply;
+  };
+  ok(1, PutMerchant{"m", "M"});
+  ok(1, PutUser{"u", "r"});
+  ok(1, PutProduct{"p", "m", "P", "c", 10});
+  const int64_t limit = internal::kInlineUnitsMax + 3 * kQuantityMax;
+  ok(1, PutCampaign{"c", "p", kStockMax, 5, 0, kTimeMsMax, limit, 60'000});
+  const int64_t orders = limit / kQuantityMax;  // 4297: past the inline maximum
+  for (int64_t i = 0; i < orders; ++i) {
+    ok(2, PlaceOrder{"r" + std::to_string(i), "u", {{"p", kQuantityMax}}});
+  }
+  const int64_t held = orders * kQuantityMax;
+  ASSERT_GT(held, internal::kInlineUnitsMax);
+  EXPECT_EQ(
+      trade->Apply(Command{2, PlaceOrder{"over", "u", {{"p", limit - held + 1}}}}).status.code(),
+      Code::kLimitExceeded);
+  ok(2, PlaceOrder{"exact", "u", {{"p", limit - held}}});
+  ok(3, CancelOrder{"o.1"});
+  ok(3, PlaceOrder{"again", "u", {{"p", kQuantityMax}}});
+  EXPECT_TRUE(trade->CheckInvariants().ok()) << trade->CheckInvariants().ToString();
+  auto restored = Trade::Create(Options{"o."});
+  ASSERT_TRUE(restored->Restore(trade->Snapshot()).ok());
+  EXPECT_EQ(restored->StateHash(), trade->StateHash());
+  EXPECT_EQ(restored->Apply(Command{4, PlaceOrder{"one", "u", {{"p", 1}}}}).status.code(),
+            Code::kLimitExceeded);
+  // Cancelling brings the holding back under the inline maximum, out of the table's reach.
+  for (int64_t i = 2; i <= orders; ++i) ok(5, CancelOrder{"o." + std::to_string(i)});
+  EXPECT_TRUE(trade->CheckInvariants().ok()) << trade->CheckInvariants().ToString();
+  ok(5, PlaceOrder{"after", "u", {{"p", kQuantityMax}}});
 }
 
 // The vectorized id check agrees with the table one on every length and byte, valid or not.
