@@ -2,8 +2,12 @@
 // they receive and answer like a center), a topology made from their ports, and clients.
 #include "gateway/gateway.h"
 
+#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -701,6 +705,60 @@ TEST_F(GatewayTest, ConcurrentClientsGetTheirOwnAnswers) {
     EXPECT_EQ(stats.answered, stats.forwarded);
     EXPECT_EQ(stats.unavailable, 0u);
   }
+}
+
+// A "center" that answers with bytes that are not HTTP: the gateway answers unavailable, naming
+// it, and does not use that connection again.
+TEST(GatewayUpstream, AMalformedResponseMakesTheCenterUnavailable) {
+  const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  ASSERT_EQ(listen(listener, 16), 0);
+  socklen_t length = sizeof(address);
+  getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
+  const uint16_t port = ntohs(address.sin_port);
+  std::atomic<int> accepted{0};
+  std::thread garbage([&] {
+    for (int i = 0; i < 2; ++i) {
+      const int fd = accept(listener, nullptr, nullptr);
+      if (fd < 0) return;
+      accepted.fetch_add(1);
+      char request[4096];
+      [[maybe_unused]] const ssize_t n = recv(fd, request, sizeof(request), 0);
+      constexpr std::string_view kGarbage = "HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n";
+      [[maybe_unused]] const ssize_t m = send(fd, kGarbage.data(), kGarbage.size(), MSG_NOSIGNAL);
+      std::this_thread::sleep_for(milliseconds(200));  // the gateway closes first
+      close(fd);
+    }
+  });
+  auto topology = topology::Parse(
+      "slices = 1\nmaster = \"bad\"\n[[center]]\nid = \"bad\"\n"
+      "address = \"127.0.0.1:" +
+          std::to_string(port) + "\"\nslices = [0]\n",
+      "t.toml");
+  ASSERT_TRUE(topology.ok()) << topology.status().ToString();
+  Options options;
+  options.topology = *topology;
+  options.threads = 1;
+  auto gateway = Gateway::Start(options);
+  ASSERT_TRUE(gateway.ok());
+  http::Client client("127.0.0.1", (*gateway)->port(), milliseconds(5000));
+  for (int i = 0; i < 2; ++i) {
+    auto response = client.Do("GET", "/v1/products/p1");
+    ASSERT_TRUE(response.ok());
+    EXPECT_EQ(response->status, 503);
+    EXPECT_EQ(ErrorCode(response->body), "unavailable");
+    EXPECT_THAT(response->body, HasSubstr("center bad (127.0.0.1:" + std::to_string(port) +
+                                          "): sent a malformed response"));
+  }
+  EXPECT_EQ(accepted.load(), 2) << "each failed connection is replaced by a new one";
+  (*gateway)->Stop();
+  shutdown(listener, SHUT_RDWR);
+  close(listener);
+  garbage.join();
 }
 
 TEST(GatewayOptions, AreChecked) {
