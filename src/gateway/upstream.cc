@@ -18,8 +18,8 @@
 namespace surge::gateway {
 namespace {
 
-constexpr size_t kHeadBytesMax = 64 * 1024;
-constexpr size_t kReadChunkBytes = 64 * 1024;
+constexpr size_t kHeadBytesMax = size_t{64} * 1024;
+constexpr size_t kReadChunkBytes = size_t{64} * 1024;
 constexpr int kEventsMax = 256;
 // How often timeouts are checked; they are that coarse.
 constexpr std::chrono::milliseconds kTimerPeriod{20};
