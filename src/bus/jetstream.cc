@@ -361,6 +361,7 @@ class JetStreamPublisher final : public Publisher {
   std::set<uint64_t> outstanding_;  // sequences sent and not yet acknowledged
   uint64_t first_failed_ = std::numeric_limits<uint64_t>::max();
   Status failure_;
+  bool duplicate_ = false;
 };
 
 Result<uint64_t> JetStreamPublisher::ReadStreams() {
@@ -421,6 +422,10 @@ Status JetStreamPublisher::Publish(std::span<const Record> records) {
     sent_through = record.sequence;
   }
   AwaitAcks(lock);
+  if (duplicate_) {
+    duplicate_ = false;
+    resync_ = true;
+  }
   if (failure_.ok()) {
     if (!records.empty()) last_published_ = std::max(last_published_, records.back().sequence);
     return Status::Ok();
@@ -488,6 +493,8 @@ void JetStreamPublisher::OnAck(jsCtx*, natsMsg* message, jsPubAck* ack, jsPubAck
   if (!failed.ok()) {
     self->first_failed_ = std::min(self->first_failed_, *sequence);
     if (self->failure_.ok()) self->failure_ = std::move(failed);
+  } else if (ack->Duplicate) {
+    self->duplicate_ = true;  // the stream did not grow as predicted: re-read it next time
   }
   self->acked_.notify_all();
 }

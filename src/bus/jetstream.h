@@ -8,8 +8,8 @@
 // hex digits). '_' only ever starts an escape, so decoding is unambiguous.
 //   stream:  surge_<kind>_<encoded center>     e.g. surge_orders_eu_d1_cwest for "eu.1:west"
 //   subject: surge.<kind>.<encoded center>     e.g. surge.orders.eu_d1_cwest
-// The kind is one of the fixed names of KindName() ("master_data", "orders", "quota"), none of
-// which is a prefix of another followed by '_' plus an escape, so the stream name parses back.
+// The kind is one of the fixed names of KindName() ("master_data", "orders", "quota"), none a
+// prefix of another, so a stream name splits back into its kind and center.
 //
 // Message headers (every message of a stream):
 //   Surge-Sequence: the record's journal sequence (decimal).
