@@ -105,7 +105,7 @@ element Load(const unsigned char* storage) {
   return value;
 }
 
-std::string ChildPath(const std::string& parent, std::string_view key) {
+std::string ChildPath(std::string_view parent, std::string_view key) {
   std::string path;
   path.reserve(parent.size() + 1 + key.size());
   path.append(parent);
@@ -301,6 +301,8 @@ struct Document::Impl {
   size_t buffer_capacity = 0;
   element root;
   bool parsed = false;
+  // The paths of the Values of this parse, back to back (see Value).
+  std::string paths;
 };
 
 Document::Document() : impl_(std::make_unique<Impl>()) {}
@@ -309,6 +311,7 @@ Document::~Document() = default;
 Status Document::Parse(std::string_view text) {
   Impl& impl = *impl_;
   impl.parsed = false;
+  impl.paths.clear();
   if (text.size() > kTextBytesMax) {
     return Status(Code::kBadJson, "invalid JSON: the text is larger than 1 MiB (" +
                                       std::to_string(text.size()) + " bytes)");
@@ -348,18 +351,56 @@ Status Document::Parse(std::string_view text) {
 
 Value Document::root() const {
   SURGE_ASSERT_MSG(impl_->parsed, "json::Document::root without a successful Parse");
-  return Value(&impl_->root, std::string());
+  return Value(&impl_->root, &impl_->paths, 0, 0);
 }
 
 // ---- Value ---------------------------------------------------------------------------------
 
-Value::Value(const void* element_storage, std::string path) : valid_(true), path_(std::move(path)) {
+Value::Value(const void* element_storage, std::string* paths, uint32_t path_begin,
+             uint32_t path_size)
+    : valid_(true), paths_(paths), path_begin_(path_begin), path_size_(path_size) {
   static_assert(sizeof(element) == kElementBytes);
   static_assert(alignof(element) <= 8);
   std::memcpy(element_, element_storage, kElementBytes);
 }
 
-std::string Value::DescribePath() const { return path_.empty() ? std::string("body") : path_; }
+std::string_view Value::PathView() const {
+  if (path_size_ == 0) return {};
+  return std::string_view(*paths_).substr(path_begin_, path_size_);
+}
+
+std::string Value::path() const { return std::string(PathView()); }
+
+std::string Value::DescribePath() const { return path_size_ == 0 ? std::string("body") : path(); }
+
+Value Value::Child(const void* element_storage, std::string_view key) const {
+  std::string& paths = *paths_;
+  const size_t begin = paths.size();
+  // Reserved first, so that the parent's path (in the same string) stays put while it is copied.
+  paths.reserve(begin + path_size_ + 1 + key.size());
+  paths.append(paths.data() + path_begin_, path_size_);
+  if (path_size_ != 0) paths.push_back('.');
+  paths.append(key);
+  SURGE_ASSERT(paths.size() <= UINT32_MAX);
+  return Value(element_storage, paths_, static_cast<uint32_t>(begin),
+               static_cast<uint32_t>(paths.size() - begin));
+}
+
+Value Value::Child(const void* element_storage, size_t index) const {
+  std::string& paths = *paths_;
+  const size_t begin = paths.size();
+  char digits[24];
+  const auto printed = std::to_chars(digits, digits + sizeof digits, index);
+  const auto digit_count = static_cast<size_t>(printed.ptr - digits);
+  paths.reserve(begin + path_size_ + 2 + digit_count);
+  paths.append(paths.data() + path_begin_, path_size_);
+  paths.push_back('[');
+  paths.append(digits, digit_count);
+  paths.push_back(']');
+  SURGE_ASSERT(paths.size() <= UINT32_MAX);
+  return Value(element_storage, paths_, static_cast<uint32_t>(begin),
+               static_cast<uint32_t>(paths.size() - begin));
+}
 
 bool Value::is_object() const { return valid_ && Load(element_).is_object(); }
 bool Value::is_array() const { return valid_ && Load(element_).is_array(); }
@@ -375,9 +416,9 @@ Result<Value> Value::Field(std::string_view key) const {
   }
   element child;
   if (object.at_key(key).get(child) != simdjson::SUCCESS) {
-    return BadField(ChildPath(path_, key) + " is required");
+    return BadField(ChildPath(PathView(), key) + " is required");
   }
-  return Value(&child, ChildPath(path_, key));
+  return Child(&child, key);
 }
 
 bool Value::Has(std::string_view key) const {
@@ -404,7 +445,7 @@ Status Value::OnlyFields(std::initializer_list<std::string_view> allowed) const 
     }
     const std::string_view key = field.key.substr(0, kKeyInMessageMax);
     if (index == allowed.size()) {
-      std::string message = ChildPath(path_, key) + ": unknown field; expected ";
+      std::string message = ChildPath(PathView(), key) + ": unknown field; expected ";
       if (allowed.size() == 0) message += "no fields";
       if (allowed.size() != 0) message += "one of ";
       size_t written = 0;
@@ -414,7 +455,9 @@ Status Value::OnlyFields(std::initializer_list<std::string_view> allowed) const 
       }
       return BadField(std::move(message));
     }
-    if ((seen_bits >> index & 1) != 0) return BadField(ChildPath(path_, key) + ": duplicate field");
+    if ((seen_bits >> index & 1) != 0) {
+      return BadField(ChildPath(PathView(), key) + ": duplicate field");
+    }
     seen_bits |= 1ULL << index;
   }
   return Status::Ok();
@@ -435,12 +478,11 @@ Result<Value> Value::At(size_t index) const {
   if (Load(element_).get_array().get(array) != simdjson::SUCCESS) {
     return BadField(DescribePath() + ": expected an array");
   }
-  std::string path = path_ + "[" + std::to_string(index) + "]";
   element child;
   if (array.at(index).get(child) != simdjson::SUCCESS) {
-    return BadField(std::move(path) + " is required");
+    return BadField(std::string(PathView()) + "[" + std::to_string(index) + "] is required");
   }
-  return Value(&child, std::move(path));
+  return Child(&child, index);
 }
 
 Result<std::string_view> Value::String() const {
