@@ -2,6 +2,7 @@
 //   surge center ...   one center serving the HTTP API from its data directory
 //   surge up ...       what `make run` starts: a center with a demo catalogue and a live sale
 //   surge load ...     the open-loop load generator
+//   surge gateway ...  the stateless front of a deployment of several centers
 // Exit status: 0 after a clean stop (SIGTERM or SIGINT), 1 when the center or its server cannot
 // start, 2 for bad usage.
 #include <chrono>
@@ -14,6 +15,7 @@
 #include "common/log.h"
 #include "demo.h"
 #include "flags.h"
+#include "gateway_command.h"
 #include "load_command.h"
 #include "serve.h"
 #include "topology/topology.h"
@@ -31,6 +33,7 @@ constexpr const char* kUsage =
     "  up       run a center with a demo catalogue and a live flash sale (what `make run` "
     "starts)\n"
     "  load     drive a center with an open-loop load (steady, flash or ramp) and verify it\n"
+    "  gateway  route the API of a deployment of several centers to the right one\n"
     "\n"
     "Run 'surge <command> --help' for the flags of a command.\n";
 
@@ -205,6 +208,7 @@ int main(int argc, char** argv) {
   if (command == "center") return RunCenter(argc, argv);
   if (command == "up") return RunUp(argc, argv);
   if (command == "load") return RunLoadCommand(argc, argv);
+  if (command == "gateway") return RunGatewayCommand(argc, argv);
   std::fprintf(stderr, "surge: unknown command '%s'\n\n%s", argv[1], kUsage);
   return 2;
 }

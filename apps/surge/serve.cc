@@ -21,7 +21,8 @@ sigset_t StopSignals() {
   return signals;
 }
 
-// The host to put in URLs: a wildcard address is reachable on loopback.
+}  // namespace
+
 std::string UrlHost(const std::string& host) {
   if (host == "0.0.0.0" || host.empty()) return "127.0.0.1";
   if (host == "::") return "[::1]";
@@ -29,7 +30,13 @@ std::string UrlHost(const std::string& host) {
   return host;
 }
 
-}  // namespace
+int WaitForStopSignal() {
+  const sigset_t signals = StopSignals();
+  int received = 0;
+  while (sigwait(&signals, &received) != 0) {
+  }
+  return received;
+}
 
 void BlockStopSignals() {
   const sigset_t signals = StopSignals();
@@ -76,10 +83,7 @@ int Serve(const ServeOptions& options) {
     options.ready("http://" + UrlHost(options.http.host) + ":" + std::to_string(server->port()));
   }
 
-  const sigset_t signals = StopSignals();
-  int received = 0;
-  while (sigwait(&signals, &received) != 0) {
-  }
+  const int received = WaitForStopSignal();
   SURGE_LOG_INFO("received %s: stopping the server, then draining and syncing the center",
                  received == SIGINT ? "SIGINT" : "SIGTERM");
   server->Stop();

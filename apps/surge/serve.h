@@ -28,6 +28,12 @@ struct ServeOptions {
 // so that every thread inherits the mask and the signals reach Serve's sigwait.
 void BlockStopSignals();
 
+// Waits (after BlockStopSignals) until SIGTERM or SIGINT arrives; returns which.
+int WaitForStopSignal();
+
+// The host to put in URLs: a wildcard address is reachable on loopback; IPv6 in brackets.
+std::string UrlHost(const std::string& host);
+
 // Opens the center (recovery), starts the server with the API handler, prints "surge center <id>
 // listening on HOST:PORT" to stdout, and waits for SIGTERM or SIGINT; then stops the server,
 // stops the center (drain, sync) and returns 0. Returns 1 if the center or the server cannot
