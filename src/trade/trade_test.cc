@@ -544,6 +544,28 @@ TEST(TradeOrderIdTest, FormatsAndParsesTheCounter) {
   EXPECT_EQ(internal::ParseOrderCounter("", "42"), 42u);
 }
 
+// Replies name each new order by its counter, across every carry (9 -> 10, 99 -> 100, ...), also
+// with replies about older orders in between.
+TEST(TradeOrderIdTest, RepliesNameEveryNewOrder) {
+  auto trade = Trade::Create(Options{"o.c7."});
+  trade->Apply(Command{1, PutMerchant{"m", "M"}});
+  trade->Apply(Command{1, PutUser{"u", "r"}});
+  trade->Apply(Command{1, PutProduct{"p", "m", "P", "c", 10}});
+  trade->Apply(Command{1, PutInventory{"p", 1'000'000}});
+  for (int i = 1; i <= 10'001; ++i) {
+    const Reply reply =
+        trade->Apply(Command{2, PlaceOrder{"r" + std::to_string(i), "u", {{"p", 1}}}});
+    ASSERT_TRUE(reply.status.ok()) << i;
+    ASSERT_EQ(std::get<OrderView>(reply.value).order_id, "o.c7." + std::to_string(i));
+    if (i % 7 == 0) {
+      const std::string older = "o.c7." + std::to_string(i / 2 + 1);
+      ASSERT_EQ(trade->GetOrder(older, 2)->order_id, older);
+      const Reply paid = trade->Apply(Command{2, PayOrder{older}});
+      ASSERT_EQ(std::get<OrderView>(paid.value).order_id, older);
+    }
+  }
+}
+
 // Sizing only reserves memory: the same commands give the same replies and the same snapshot,
 // also past the reserved size, and after a restore.
 TEST(TradeSizingTest, ExpectedOrdersChangesNothingVisible) {
