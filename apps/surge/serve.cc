@@ -7,6 +7,8 @@
 #include <cstring>
 
 #include "api/api.h"
+#include "bus/bus.h"
+#include "center/center.h"
 #include "common/env.h"
 #include "common/log.h"
 
@@ -64,6 +66,33 @@ int Serve(const ServeOptions& options) {
       center->Stop();
       return 1;
     }
+  }
+
+  // A center of a deployment with a bus address serves its journal on the embedded bus.
+  std::unique_ptr<bus::Bus> bus;
+  std::unique_ptr<bus::Publisher> publisher;
+  const topology::Center* self =
+      options.topology.has_value() ? options.topology->Find(center->center_id()) : nullptr;
+  if (self != nullptr && self->bus_address.has_value()) {
+    bus = bus::NewEmbeddedBus([](std::string_view) { return std::nullopt; });
+    bus::PublisherOptions publisher_options;
+    publisher_options.center = center->center_id();
+    publisher_options.listen = self->bus_address->ToString();
+    publisher_options.history =
+        center::JournalHistory(*Env::Default(), JoinPath(options.center.data_dir, "journal"));
+    publisher_options.published_through = center->stats().last_sequence;
+    auto opened_publisher = bus->OpenPublisher(publisher_options);
+    Status attached = opened_publisher.ok() ? center->AttachPublisher(**opened_publisher)
+                                            : opened_publisher.status();
+    if (!attached.ok()) {
+      SURGE_LOG_ERROR("cannot serve the bus on %s: %s", publisher_options.listen.c_str(),
+                      attached.ToString().c_str());
+      center->Stop();
+      return 1;
+    }
+    publisher = std::move(opened_publisher).value();
+    SURGE_LOG_INFO("center %s serves its journal to the bus on %s", center->center_id().c_str(),
+                   publisher->address().c_str());
   }
 
   std::unique_ptr<http::Handler> handler = api::NewCenterHandler(*center, options.topology);

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <future>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "center/intake.h"
+#include "center/outbox.h"
 #include "common/assert.h"
 #include "common/coding.h"
 #include "common/ids.h"
@@ -118,6 +120,7 @@ class CenterImpl final : public Center {
   bool Read(ReadFunction read) override;
   void Stop() override;
   bool failed() const override { return failed_.load(std::memory_order_acquire); }
+  Status AttachPublisher(bus::Publisher& publisher) override;
   const std::string& center_id() const override { return options_.center_id; }
   Stats stats() const override;
 
@@ -147,6 +150,9 @@ class CenterImpl final : public Center {
   std::unique_ptr<FileLock> lock_;
   std::unique_ptr<trade::Trade> trade_;
   std::unique_ptr<journal::Journal> journal_;
+  // Set on the writer thread (by AttachPublisher's read); stopped after the writer, so that it
+  // publishes everything the writer made durable.
+  std::unique_ptr<Outbox> outbox_;
 
   IntakeQueue queue_;
   RequestIdSet request_ids_;
@@ -338,6 +344,27 @@ bool CenterImpl::Read(ReadFunction read) {
   return false;
 }
 
+Status CenterImpl::AttachPublisher(bus::Publisher& publisher) {
+  // Attached on the writer thread, between batches: the outbox then starts from exactly what is
+  // durable, and sees every later batch.
+  std::promise<Status> attached;
+  std::future<Status> done = attached.get_future();
+  const bool queued = Read([&](const trade::Trade&, int64_t) {
+    if (outbox_ != nullptr) {
+      attached.set_value(Status(Code::kInvalidArgument, "a publisher is already attached"));
+      return;
+    }
+    outbox_ = std::make_unique<Outbox>(env_, JoinPath(options_.data_dir, "journal"), publisher,
+                                       journal_->durable_sequence());
+    attached.set_value(Status::Ok());
+  });
+  if (!queued) {
+    return Status(Code::kUnavailable,
+                  "center " + options_.center_id + " is stopping, failed or overloaded");
+  }
+  return done.get();
+}
+
 void CenterImpl::Stop() {
   std::lock_guard lock(stop_mutex_);
   if (stopped_) return;
@@ -345,6 +372,7 @@ void CenterImpl::Stop() {
                    "Center::Stop called on the writer thread (from a Done or a read)");
   queue_.Close();
   if (writer_.joinable()) writer_.join();
+  outbox_.reset();
   stopped_ = true;
 }
 
@@ -437,12 +465,18 @@ void CenterImpl::RunReads(Request* begin, Request* end, int64_t now_ms) {
 
 // Appends commands_ to the journal and makes them durable with one sync.
 Status CenterImpl::JournalCommands(int64_t now_ms) {
+  std::vector<Outbox::Pending> published;
   for (const trade::Command& command : commands_) {
     encoded_.clear();
     trade::EncodeCommand(command, &encoded_);
-    journal_->Append(encoded_);
+    const uint64_t sequence = journal_->Append(encoded_);
+    if (outbox_ == nullptr) continue;
+    if (const std::optional<bus::Kind> kind = PublishedKindOf(command.body)) {
+      published.push_back(Outbox::Pending{sequence, *kind, encoded_});
+    }
   }
   SURGE_RETURN_IF_ERROR(journal_->Commit());
+  if (outbox_ != nullptr) outbox_->Committed(journal_->durable_sequence(), std::move(published));
   SURGE_ASSERT(journal_->durable_sequence() == journal_->last_sequence());
   last_now_ms_ = now_ms;
   published_now_ms_.store(now_ms, std::memory_order_relaxed);
@@ -627,6 +661,36 @@ Status CreateDirDurably(Env& env, std::string dir) {
 }
 
 }  // namespace
+
+std::optional<bus::Kind> PublishedKindOf(const trade::Body& body) {
+  if (std::holds_alternative<trade::PutMerchant>(body) ||
+      std::holds_alternative<trade::PutProduct>(body) ||
+      std::holds_alternative<trade::PutUser>(body) ||
+      std::holds_alternative<trade::PutInventory>(body) ||
+      std::holds_alternative<trade::PutCampaign>(body)) {
+    return bus::Kind::kMasterData;
+  }
+  return std::nullopt;
+}
+
+std::optional<bus::Kind> PublishedKind(std::string_view journal_payload) {
+  const Result<trade::Command> command = trade::DecodeCommand(journal_payload);
+  if (!command.ok()) return std::nullopt;
+  return PublishedKindOf(command->body);
+}
+
+bus::History JournalHistory(Env& env, std::string journal_dir) {
+  return
+      [&env, dir = std::move(journal_dir)](uint64_t from, uint64_t through,
+                                           const std::function<bool(const bus::Record&)>& visit) {
+        return journal::ReadDurable(env, dir, from, through, journal::Options().record_bytes_max,
+                                    [&](uint64_t sequence, std::string_view payload) {
+                                      const std::optional<bus::Kind> kind = PublishedKind(payload);
+                                      if (!kind.has_value()) return true;
+                                      return visit(bus::Record{sequence, *kind, payload});
+                                    });
+      };
+}
 
 Result<std::unique_ptr<Center>> Center::Open(Env& env, const Options& options) {
   SURGE_RETURN_IF_ERROR(ValidateOptions(options));

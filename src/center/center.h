@@ -66,8 +66,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "bus/bus.h"
 #include "common/env.h"
 #include "common/status.h"
 #include "trade/trade.h"
@@ -138,8 +140,26 @@ class Center {
   // unavailable and Read returns false. Lets a caller tell that apart from a full queue.
   virtual bool failed() const = 0;
 
+  // Publishes to the data bus, from a thread of its own, every record the center journals whose
+  // PublishedKind has one: first those after publisher->last_published() (read back from the
+  // journal), then each batch once it is durable. A slow or failing bus never stalls the center:
+  // what the publisher misses is read back from the journal and published again (re-sends are
+  // skipped by the bus). `publisher` must outlive the center; Stop publishes what is durable (if
+  // the bus takes it) before returning. At most one publisher; unavailable if the center is
+  // stopping or failed.
+  virtual Status AttachPublisher(bus::Publisher& publisher) = 0;
+
   virtual const std::string& center_id() const = 0;
   virtual Stats stats() const = 0;
 };
+
+// The bus kind of a command the center publishes: master data (merchants, products, users,
+// inventory, campaigns) as kMasterData; nothing else yet.
+std::optional<bus::Kind> PublishedKindOf(const trade::Body& body);
+// The same for a journal record (an encoded command); nullopt for one that does not decode.
+std::optional<bus::Kind> PublishedKind(std::string_view journal_payload);
+// The history an embedded bus publisher serves catch-up from: the published records of the
+// journal in `journal_dir` (journal::ReadDurable).
+bus::History JournalHistory(Env& env, std::string journal_dir);
 
 }  // namespace surge::center
