@@ -4,6 +4,7 @@
 #   make bench       in-process benchmarks (Google Benchmark); figures go to docs/BENCHMARKS.md
 #   make bench-peers surge against Redis + Lua, PostgreSQL and nginx in one run
 #   make bench-overload a center offered 30x what it can take (shedding, memory, nothing lost)
+#   make bench-gateway  three centers behind the gateway against one center alone
 #   make test-slow   the long randomized runs (label slow)
 #   make fuzz        longer fuzz runs (FUZZ_SECONDS each, default 300)
 BUILD ?= build
@@ -14,7 +15,7 @@ FUZZ_SHORT_SECONDS ?= 20
 CMAKE_FLAGS ?=
 
 .PHONY: all bootstrap build build-san run test test-fast test-slow test-san fuzz fuzz-short \
-        bench bench-peers bench-overload format lint clean
+        bench bench-peers bench-overload bench-gateway format lint clean
 
 all: build
 
@@ -66,6 +67,10 @@ bench-peers: build
 # A center offered 30x what it can take: sheds quickly, keeps its peak, loses nothing.
 bench-overload: build
 	bash bench/overload.sh $(BUILD) $(or $(SECONDS),10) $(or $(FACTOR),30) $(OUT)
+
+# What the gateway hop costs: three centers behind it against one center alone.
+bench-gateway: build
+	bash bench/gateway.sh $(BUILD) $(or $(SECONDS),10) $(or $(CONNECTIONS),256)
 
 format:
 	find src apps tests bench -name '*.cc' -o -name '*.h' | xargs clang-format -i
