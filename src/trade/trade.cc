@@ -220,8 +220,31 @@ class TradeImpl final : public Trade {
     state_.items.reserve(expected_orders_);
   }
 
+  // Sets an empty `out` to the id of order `counter`. Replies mostly show the newest order, whose
+  // id is kept formatted and incremented in place (formatting digit by digit is a chain of
+  // divisions on every order).
+  void SetOrderId(uint64_t counter, std::string* out) const {
+    if (counter == newest_order_counter_ + 1 && newest_order_counter_ != 0) {
+      size_t at = newest_order_id_.size();
+      while (at > prefix_.size() && newest_order_id_[at - 1] == '9') newest_order_id_[--at] = '0';
+      if (at == prefix_.size()) {
+        newest_order_id_.insert(at, 1, '1');
+      } else {
+        ++newest_order_id_[at - 1];
+      }
+    } else if (counter != newest_order_counter_) {
+      newest_order_id_.clear();
+      internal::AppendOrderId(prefix_, counter, &newest_order_id_);
+    }
+    newest_order_counter_ = counter;
+    internal::SetEmpty(out, newest_order_id_);
+  }
+
   std::string prefix_;
   size_t expected_orders_;
+  // SetOrderId's cache (a function of the counter alone, so it survives Restore).
+  mutable std::string newest_order_id_;
+  mutable uint64_t newest_order_counter_ = 0;
   State state_;
 };
 
@@ -630,7 +653,7 @@ void TradeImpl::DropSettledFront() {
 
 void TradeImpl::FillOrderView(uint32_t index, OrderStatus shown, OrderView* view) const {
   const Order& order = state_.orders[index];
-  internal::AppendOrderId(prefix_, uint64_t{index} + 1, &view->order_id);
+  SetOrderId(uint64_t{index} + 1, &view->order_id);
   internal::SetEmpty(&view->request_id, state_.request_ids.id(order.request));
   internal::SetEmpty(&view->user, state_.user_ids.id(order.user));
   view->status = shown;

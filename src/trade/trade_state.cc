@@ -109,6 +109,27 @@ uint64_t ParseOrderCounter(std::string_view prefix, std::string_view order_id) {
   return counter;
 }
 
+namespace {
+
+// memcpy of `text` (at most 23 bytes) into `out` with fixed-size copies (overlapping), not a
+// library call for a variable size: every new request id is stored this way.
+void CopyShort(char* out, std::string_view text) {
+  const char* in = text.data();
+  const size_t size = text.size();
+  if (size >= 8) {
+    std::memcpy(out, in, 8);
+    if (size > 16) std::memcpy(out + 8, in + 8, 8);
+    std::memcpy(out + size - 8, in + size - 8, 8);
+  } else if (size >= 4) {
+    std::memcpy(out, in, 4);
+    std::memcpy(out + size - 4, in + size - 4, 4);
+  } else {
+    for (size_t i = 0; i < size; ++i) out[i] = in[i];
+  }
+}
+
+}  // namespace
+
 uint32_t IdTable::Insert(std::string_view id, uint64_t id_hash, bool* added) {
   // Keep the table at most 70% full (counting the id that may be added), so probes stay short.
   if ((size_t{size_} + 1) * 10 > slots_.size() * 7) Grow(slots_.size() * 2);
@@ -131,7 +152,7 @@ uint32_t IdTable::Insert(std::string_view id, uint64_t id_hash, bool* added) {
   StoredId& stored = chunks_[index >> kChunkBits][index & ((size_t{1} << kChunkBits) - 1)];
   stored.size = static_cast<uint8_t>(id.size());
   if (id.size() <= kInlineMax) {
-    std::memcpy(stored.bytes, id.data(), id.size());
+    CopyShort(stored.bytes, id);
   } else {
     const char* data = arena_.Store(id).data();
     std::memcpy(stored.bytes, &data, sizeof(data));

@@ -115,6 +115,20 @@ inline uint64_t Load64(const char* bytes) {
   return word;
 }
 
+// The 1 to 7 bytes at `bytes` as a little-endian integer (zero-extended), with fixed-size loads:
+// memcpy of a variable size is a library call, and every order hashes and compares short ids.
+inline uint64_t LoadShort(const char* bytes, size_t size) {
+  if (size >= 4) {
+    uint32_t low;
+    uint32_t high;  // the last 4 bytes, overlapping `low` unless size is 8
+    std::memcpy(&low, bytes, 4);
+    std::memcpy(&high, bytes + size - 4, 4);
+    return low | (uint64_t{high} << (8 * (size - 4)));
+  }
+  const auto byte = [&](size_t i) { return uint64_t{static_cast<uint8_t>(bytes[i])}; };
+  return byte(0) | (byte(size / 2) << (8 * (size / 2))) | (byte(size - 1) << (8 * (size - 1)));
+}
+
 // 64x64 -> 128-bit multiply folded to 64 bits: a fast, well-mixing step (as in wyhash).
 inline uint64_t FoldedMultiply(uint64_t a, uint64_t b) {
   const __uint128_t product = static_cast<__uint128_t>(a) * b;
@@ -135,9 +149,7 @@ inline uint64_t HashId(std::string_view id) {
     }
     hash = FoldedMultiply(hash ^ Load64(last), kMultiplier);  // overlaps the previous word
   } else if (size > 0) {
-    uint64_t word = 0;
-    std::memcpy(&word, bytes, size);
-    hash = FoldedMultiply(hash ^ word, kMultiplier);
+    hash = FoldedMultiply(hash ^ LoadShort(bytes, size), kMultiplier);
   }
   return FoldedMultiply(hash, 0x8bb84b93962eacc9ULL);
 }
@@ -216,7 +228,8 @@ class IdTable {
     const StoredId& stored = Stored(index);
     if (stored.size != id.size()) return false;
     const size_t size = id.size();
-    if (size < 8 || size > kInlineMax) return this->id(index) == id;
+    if (size < 8) return size == 0 || LoadShort(stored.bytes, size) == LoadShort(id.data(), size);
+    if (size > kInlineMax) return this->id(index) == id;
     const char* a = stored.bytes;
     const char* b = id.data();
     uint64_t differ = Load64(a) ^ Load64(b);

@@ -6,7 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -684,6 +686,61 @@ TEST(TradeHoldingsTest, HugeHoldingsThroughTheApi) {
   for (int64_t i = 2; i <= orders; ++i) ok(5, CancelOrder{"o." + std::to_string(i)});
   EXPECT_TRUE(trade->CheckInvariants().ok()) << trade->CheckInvariants().ToString();
   ok(5, PlaceOrder{"after", "u", {{"p", kQuantityMax}}});
+}
+
+// HashId is part of the snapshot's meaning (fingerprints): its short-id loads must give the
+// values of a plain zero-extended copy, and the table must find and store ids of every length.
+TEST(TradeIdsTest, ShortIdLoadsHashAndCompareLikeACopy) {
+  const auto reference_hash = [](std::string_view id) {
+    constexpr uint64_t kMultiplier = 0x9e3779b97f4a7c15ULL;
+    const char* bytes = id.data();
+    const size_t size = id.size();
+    uint64_t hash = 0x2d358dccaa6c78a5ULL ^ size;
+    if (size >= 8) {
+      const char* last = bytes + size - 8;
+      for (; bytes < last; bytes += 8) {
+        hash = internal::FoldedMultiply(hash ^ internal::Load64(bytes), kMultiplier);
+      }
+      hash = internal::FoldedMultiply(hash ^ internal::Load64(last), kMultiplier);
+    } else if (size > 0) {
+      uint64_t word = 0;
+      std::memcpy(&word, bytes, size);
+      hash = internal::FoldedMultiply(hash ^ word, kMultiplier);
+    }
+    return internal::FoldedMultiply(hash, 0x8bb84b93962eacc9ULL);
+  };
+  std::mt19937_64 random(11);
+  internal::IdTable table;
+  std::vector<std::string> ids;
+  for (int round = 0; round < 5'000; ++round) {
+    std::string id(random() % 40, 'x');
+    for (char& c : id) c = static_cast<char>(random() % 256);
+    ASSERT_EQ(internal::HashId(id), reference_hash(id)) << id.size();
+    if (!id.empty()) {
+      uint64_t word = 0;
+      std::memcpy(&word, id.data(), std::min<size_t>(id.size(), 8));
+      if (id.size() < 8) {
+        ASSERT_EQ(internal::LoadShort(id.data(), id.size()), word);
+      }
+    }
+    bool added = false;
+    const uint32_t index = table.Insert(id, &added);
+    if (added) ids.push_back(id);
+    ASSERT_EQ(table.id(index), id);
+  }
+  for (uint32_t i = 0; i < ids.size(); ++i) {
+    ASSERT_EQ(table.Find(ids[i]), i);
+    std::string other = ids[i];
+    if (!other.empty()) {
+      other.back() = static_cast<char>(other.back() ^ 1);
+      const uint32_t found = table.Find(other);
+      ASSERT_TRUE(found == internal::kNoIndex || ids[found] == other);
+    }
+  }
+  // The fingerprint, built on HashId, keeps its value (recorded in snapshots; the value of the
+  // byte-copy implementation, which had no short-id loads).
+  EXPECT_EQ(PlaceOrderFingerprint(PlaceOrder{"r", "u1", {{"s", 2}, {"sku-7", 1}}}),
+            0xedc28267c92b6becULL);
 }
 
 // The vectorized id check agrees with the table one on every length and byte, valid or not.
