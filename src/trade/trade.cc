@@ -278,13 +278,13 @@ Reply TradeImpl::ApplyOrder(const PlaceOrder& body, int64_t now_ms, const OrderH
 }
 
 // On a large state a PlaceOrder misses the cache in the request and user tables, then in the
-// user's stored id and record: each step needs the one before. An expiring order misses in its
-// user's record too. Running each step a few
-// commands ahead of the apply lets the misses of several commands overlap.
+// user's record (which holds the id the lookup compares): each step needs the one before. An
+// expiring order misses in its user's record too. Running each step a few commands ahead of the
+// apply lets the misses of several commands overlap.
 void TradeImpl::ApplyBatch(std::span<const Command> commands,
                            const std::function<void(size_t, Reply&&)>& on_reply) {
   constexpr size_t kTablesAhead = 12;  // request and user table slots
-  constexpr size_t kUserAhead = 6;     // the user's stored id and record
+  constexpr size_t kUserAhead = 6;     // the user's record (with its id)
   constexpr size_t kRing = 16;         // > kTablesAhead
   std::array<OrderHashes, kRing> hashes;
   const auto order_at = [&](size_t i) -> const PlaceOrder* {
@@ -333,6 +333,7 @@ Reply TradeImpl::Handle(const PutMerchant& body, int64_t) {
 
 Reply TradeImpl::Handle(const PutUser& body, int64_t) {
   const uint32_t index = Intern(state_.user_ids, state_.users, body.id);
+  state_.users[index].SetId(body.id);
   if (index == state_.user_regions.size()) state_.user_regions.emplace_back();
   state_.user_regions[index] = body.region;
   return ValueReply(UserView{body.id, body.region});
@@ -457,7 +458,7 @@ Reply TradeImpl::HandleOrder(const PlaceOrder& body, int64_t now_ms, const Order
 
 void TradeImpl::TryReserve(const PlaceOrder& body, int64_t now_ms, uint32_t request,
                            uint64_t user_hash, const uint64_t* sku_hashes, RequestRecord* record) {
-  const uint32_t user = state_.user_ids.Find(body.user, user_hash);
+  const uint32_t user = state_.FindUser(body.user, user_hash);
   if (user == kNoIndex) {
     record->outcome = Outcome::kUserNotFound;
     return;
@@ -655,7 +656,7 @@ void TradeImpl::FillOrderView(uint32_t index, OrderStatus shown, OrderView* view
   const Order& order = state_.orders[index];
   SetOrderId(uint64_t{index} + 1, &view->order_id);
   internal::SetEmpty(&view->request_id, state_.request_ids.id(order.request));
-  internal::SetEmpty(&view->user, state_.user_ids.id(order.user));
+  internal::SetEmpty(&view->user, state_.UserId(order.user));
   view->status = shown;
   view->total_cents = order.total_cents;
   view->created_at_ms = order.created_at_ms;

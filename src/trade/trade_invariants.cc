@@ -159,6 +159,11 @@ Status CheckHoldings(const State& state, const HoldingMap& holdings) {
     if (spilled[u] != state.users[u].spilled) {
       return Violation("user ", state.user_ids.id(u), " miscounts its spilled holdings");
     }
+    const std::optional<std::string_view> inline_id = state.users[u].InlineId();
+    const bool fits = state.user_ids.id(u).size() <= User::kUserIdInline;
+    if (inline_id.has_value() != fits || (fits && *inline_id != state.user_ids.id(u))) {
+      return Violation("user ", state.user_ids.id(u), " keeps another id in its record");
+    }
   }
   return Status::Ok();
 }

@@ -275,6 +275,7 @@ Status SnapshotReader::ReadMasterData() {
     if (!SortedId(state_.user_ids, &previous) || !Name(&state_.user_regions[i])) {
       return Corrupt("bad user");
     }
+    state_.users[i].SetId(state_.user_ids.id(i));
   }
   previous = {};
   if (!Count(&count)) return Corrupt("bad product count");

@@ -197,7 +197,7 @@ int64_t State::AddHeldAt(uint32_t user, uint32_t campaign, uint32_t where, int64
       record.campaigns[where] = kNoIndex;
       Spill(user, campaign, units);
     } else {
-      record.units[where] = static_cast<uint32_t>(units);
+      record.units[where] = static_cast<uint16_t>(units);
     }
     return units;
   }
@@ -216,7 +216,7 @@ int64_t State::AddHeldAt(uint32_t user, uint32_t campaign, uint32_t where, int64
   const uint32_t free_slot = record.Slot(kNoIndex);
   if (free_slot < kHoldingsInline && delta <= kInlineUnitsMax) {
     record.campaigns[free_slot] = campaign;
-    record.units[free_slot] = static_cast<uint32_t>(delta);
+    record.units[free_slot] = static_cast<uint16_t>(delta);
   } else {
     Spill(user, campaign, delta);
   }

@@ -21,6 +21,7 @@
 #include <deque>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -129,6 +130,16 @@ inline uint64_t LoadShort(const char* bytes, size_t size) {
   return byte(0) | (byte(size / 2) << (8 * (size / 2))) | (byte(size - 1) << (8 * (size - 1)));
 }
 
+// True if the `size` (at most 23) bytes at `a` and `b` are equal, with overlapping fixed-size
+// loads that read only those bytes (no library call).
+inline bool SameShortBytes(const char* a, const char* b, size_t size) {
+  if (size < 8) return size == 0 || LoadShort(a, size) == LoadShort(b, size);
+  uint64_t differ = Load64(a) ^ Load64(b);
+  differ |= Load64(a + size - 8) ^ Load64(b + size - 8);
+  if (size > 16) differ |= Load64(a + 8) ^ Load64(b + 8);
+  return differ == 0;
+}
+
 // 64x64 -> 128-bit multiply folded to 64 bits: a fast, well-mixing step (as in wyhash).
 inline uint64_t FoldedMultiply(uint64_t a, uint64_t b) {
   const __uint128_t product = static_cast<__uint128_t>(a) * b;
@@ -184,19 +195,24 @@ class IdTable {
   // Starts loading the slots that a Find or Insert of the id will probe first.
   void Prefetch(uint64_t id_hash) const { __builtin_prefetch(&slots_[SlotOf(Hash32(id_hash))]); }
   // The index the id most likely has (its hash matches), or kNoIndex; compares no id bytes, so it
-  // touches only the slots (after Prefetch, in cache). Starts loading the stored id.
+  // touches only the slots (after Prefetch, in cache).
   uint32_t Candidate(uint64_t id_hash) const {
     const uint32_t hash = Hash32(id_hash);
     for (size_t slot = SlotOf(hash);; slot = (slot + 1) & (slots_.size() - 1)) {
       const uint64_t entry = slots_[slot];
       if (entry == 0) return kNoIndex;
-      if ((entry >> 32) == hash) {
-        // A 24-byte record may straddle two cache lines (2 in 8 do): fetch both ends.
-        const char* record = reinterpret_cast<const char*>(&Stored(IndexOf(entry)));
-        __builtin_prefetch(record);
-        __builtin_prefetch(record + sizeof(StoredId) - 1);
-        return IndexOf(entry);
-      }
+      if ((entry >> 32) == hash) return IndexOf(entry);
+    }
+  }
+  // Find, with `is_id(index)` (true when the entity at `index` has the id) in place of comparing
+  // the stored copy: for entities that keep their id where the caller reads anyway.
+  template <typename IsId>
+  uint32_t FindIf(uint64_t id_hash, IsId is_id) const {
+    const uint32_t hash = Hash32(id_hash);
+    for (size_t slot = SlotOf(hash);; slot = (slot + 1) & (slots_.size() - 1)) {
+      const uint64_t entry = slots_[slot];
+      if (entry == 0) return kNoIndex;
+      if ((entry >> 32) == hash && is_id(IndexOf(entry))) return IndexOf(entry);
     }
   }
 
@@ -227,15 +243,8 @@ class IdTable {
   bool Equals(uint32_t index, std::string_view id) const {
     const StoredId& stored = Stored(index);
     if (stored.size != id.size()) return false;
-    const size_t size = id.size();
-    if (size < 8) return size == 0 || LoadShort(stored.bytes, size) == LoadShort(id.data(), size);
-    if (size > kInlineMax) return this->id(index) == id;
-    const char* a = stored.bytes;
-    const char* b = id.data();
-    uint64_t differ = Load64(a) ^ Load64(b);
-    differ |= Load64(a + size - 8) ^ Load64(b + size - 8);
-    if (size > 16) differ |= Load64(a + 8) ^ Load64(b + 8);
-    return differ == 0;
+    if (id.size() > kInlineMax) return this->id(index) == id;
+    return SameShortBytes(stored.bytes, id.data(), id.size());
   }
   static uint32_t IndexOf(uint64_t entry) { return static_cast<uint32_t>(entry) - 1; }
   size_t SlotOf(uint32_t hash) const {
@@ -262,46 +271,64 @@ struct Counts {
 };
 
 // A user's holdings: the units (reserved or paid, never zero) the user holds per campaign.
-inline constexpr size_t kHoldingsInline = 15;
+inline constexpr size_t kHoldingsInline = 16;
 // The most units a holding kept in the user's record may have (more live in the spill table).
-inline constexpr int64_t kInlineUnitsMax = UINT32_MAX;
+inline constexpr int64_t kInlineUnitsMax = UINT16_MAX;
 // Where FindHolding found a holding: an inline slot (< kHoldingsInline), or one of these.
 inline constexpr uint32_t kHoldingSpilled = kHoldingsInline;  // in State::spilled_holdings
 inline constexpr uint32_t kHoldingAbsent = kHoldingsInline + 1;
 
-// What an order touches of its user, in two adjacent cache lines (the region lives in
-// State::user_regions): the newest order and up to kHoldingsInline holdings, unordered, their
-// campaign ids packed together (kNoIndex marks a free slot) so that one SIMD scan finds one, their
-// units (at most kInlineUnitsMax) beside them. A user holding more campaigns, or more units of
-// one, keeps those holdings in State::spilled_holdings. (A flash sale user holds a handful; the
-// heap list this replaces cost an allocation, a dependent cache miss and a binary search per
-// order.)
+// Everything an order touches of its user, in two adjacent cache lines (the region lives in
+// State::user_regions):
+//  - the user's id, when it has at most kUserIdInline bytes, so that finding the user by id
+//    compares it here rather than in the id table's copy (one cache miss less per order);
+//  - the newest order;
+//  - up to kHoldingsInline holdings, unordered, their campaign ids packed together (kNoIndex marks
+//    a free slot) so that one SIMD scan finds one, their units (at most kInlineUnitsMax) beside
+//    them. A user holding more campaigns, or more units of one, keeps those holdings in
+//    State::spilled_holdings. (A flash sale user holds a handful, of a unit or a few each.)
 struct alignas(128) User {
+  static constexpr size_t kUserIdInline = 23;
+  static constexpr uint8_t kLongId = UINT8_MAX;  // id_size of a longer id (see the id table)
+
   User() { std::fill(std::begin(campaigns), std::end(campaigns), kNoIndex); }
 
   uint32_t last_order = kNoIndex;  // newest order; orders link to their predecessor
   uint32_t spilled = 0;            // holdings of this user in State::spilled_holdings
+  char id[kUserIdInline] = {};
+  uint8_t id_size = 0;
   uint32_t campaigns[kHoldingsInline];
-  uint32_t units[kHoldingsInline] = {};
+  uint16_t units[kHoldingsInline] = {};
+
+  void SetId(std::string_view user_id) {
+    if (user_id.size() > kUserIdInline) {
+      id_size = kLongId;
+      return;
+    }
+    std::memcpy(id, user_id.data(), user_id.size());
+    id_size = static_cast<uint8_t>(user_id.size());
+  }
+  // The inline id, or nullopt when the id is too long to be kept here.
+  std::optional<std::string_view> InlineId() const {
+    if (id_size == kLongId) return std::nullopt;
+    return std::string_view(id, id_size);
+  }
 
   // The inline slot holding `campaign`, or kHoldingsInline. kNoIndex finds a free slot.
   uint32_t Slot(uint32_t campaign) const {
-    // Four 4-lane compares cover the 15 ids; lane 15 reads units[0], masked off.
     const __m128i wanted = _mm_set1_epi32(static_cast<int>(campaign));
     const auto* ids = reinterpret_cast<const __m128i*>(campaigns);
     const auto lanes = [&](int i) {
       return static_cast<unsigned>(
           _mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(_mm_loadu_si128(ids + i), wanted))));
     };
-    const unsigned mask =
-        (lanes(0) | lanes(1) << 4 | lanes(2) << 8 | lanes(3) << 12) & ((1u << kHoldingsInline) - 1);
+    const unsigned mask = lanes(0) | lanes(1) << 4 | lanes(2) << 8 | lanes(3) << 12;
     return mask == 0 ? static_cast<uint32_t>(kHoldingsInline)
                      : static_cast<uint32_t>(std::countr_zero(mask));
   }
 };
 static_assert(sizeof(User) == 128);
-// Slot's four 16-byte loads stay within the record.
-static_assert(offsetof(User, campaigns) + 16 * sizeof(uint32_t) <= sizeof(User));
+static_assert(offsetof(User, campaigns) == 32 && kHoldingsInline == 16);  // Slot's 4x4 lanes
 
 struct Merchant {
   std::string name;
@@ -446,6 +473,20 @@ struct State {
   ExpiryQueue expiry;
   // The holdings that did not fit in their user's record: (user << 32 | campaign) -> units.
   absl::flat_hash_map<uint64_t, int64_t> spilled_holdings;
+
+  // Index of the user `id` (hashed `id_hash`), or kNoIndex: compares the id kept in the user's
+  // record (which the order reads anyway), not the id table's copy.
+  uint32_t FindUser(std::string_view id, uint64_t id_hash) const {
+    return user_ids.FindIf(id_hash, [&](uint32_t index) {
+      const User& user = users[index];
+      if (user.id_size == User::kLongId) return user_ids.id(index) == id;
+      return user.id_size == id.size() && SameShortBytes(user.id, id.data(), id.size());
+    });
+  }
+  std::string_view UserId(uint32_t index) const {
+    const std::optional<std::string_view> inline_id = users[index].InlineId();
+    return inline_id ? *inline_id : user_ids.id(index);
+  }
 
   // Where `user`'s holding of `campaign` is (an inline slot, kHoldingSpilled or kHoldingAbsent);
   // sets *units to the units held (0 when absent).

@@ -596,8 +596,8 @@ TEST(TradeSizingTest, ExpectedOrdersChangesNothingVisible) {
   EXPECT_TRUE(restored->CheckInvariants().ok());
 }
 
-// A user's record keeps kHoldingsInline holdings in free slots, found by a scan that reads past
-// the ids into the units (masked off); the rest spill to the state's table.
+// A user's record keeps kHoldingsInline holdings in free slots, found by one scan of the packed
+// campaign ids (never of the units beside them); the rest spill to the state's table.
 TEST(TradeHoldingsTest, InlineSlotsThenSpill) {
   internal::State state;
   state.users.resize(2);
@@ -651,7 +651,7 @@ TEST(TradeHoldingsTest, InlineSlotsThenSpill) {
 }
 
 // Through the API: a user may hold more units of a campaign than a record's inline slot counts
-// (2^32 - 1); the rules, the invariants and a snapshot round trip see the same holding.
+// (kInlineUnitsMax); the rules, the invariants and a snapshot round trip see the same holding.
 TEST(TradeHoldingsTest, HugeHoldingsThroughTheApi) {
   auto trade = Trade::Create(Options{"o."});
   const auto ok = [&](int64_t now_ms, Body body) {
@@ -664,7 +664,7 @@ TEST(TradeHoldingsTest, HugeHoldingsThroughTheApi) {
   ok(1, PutProduct{"p", "m", "P", "c", 10});
   const int64_t limit = internal::kInlineUnitsMax + 3 * kQuantityMax;
   ok(1, PutCampaign{"c", "p", kStockMax, 5, 0, kTimeMsMax, limit, 60'000});
-  const int64_t orders = limit / kQuantityMax;  // 4297: past the inline maximum
+  const int64_t orders = limit / kQuantityMax;  // past the inline maximum
   for (int64_t i = 0; i < orders; ++i) {
     ok(2, PlaceOrder{"r" + std::to_string(i), "u", {{"p", kQuantityMax}}});
   }
@@ -741,6 +741,48 @@ TEST(TradeIdsTest, ShortIdLoadsHashAndCompareLikeACopy) {
   // byte-copy implementation, which had no short-id loads).
   EXPECT_EQ(PlaceOrderFingerprint(PlaceOrder{"r", "u1", {{"s", 2}, {"sku-7", 1}}}),
             0xedc28267c92b6becULL);
+}
+
+// Users are found by the id kept in their record when it is short (up to 23 bytes), else by the
+// id table's copy: ids on both sides of that length, and ids differing only in their last byte.
+TEST(TradeUsersTest, ShortAndLongUserIds) {
+  auto trade = Trade::Create(Options{"o."});
+  trade->Apply(Command{1, PutMerchant{"m", "M"}});
+  trade->Apply(Command{1, PutProduct{"p", "m", "P", "c", 10}});
+  trade->Apply(Command{1, PutInventory{"p", 1'000}});
+  std::vector<std::string> users;
+  for (const size_t size : {size_t{1}, size_t{7}, size_t{8}, size_t{16}, size_t{17}, size_t{23},
+                            size_t{24}, size_t{40}, size_t{64}}) {
+    for (const char last : {'a', 'b'}) {
+      std::string id(size, 'u');
+      id.back() = last;
+      users.push_back(id);
+      trade->Apply(Command{1, PutUser{id, "r"}});
+    }
+  }
+  int request = 0;
+  const auto place = [&](const std::string& user) {
+    return trade->Apply(Command{2, PlaceOrder{"r" + std::to_string(request++), user, {{"p", 1}}}});
+  };
+  for (const std::string& user : users) {
+    const Reply reply = place(user);
+    ASSERT_TRUE(reply.status.ok()) << user << " " << reply.status.ToString();
+    EXPECT_EQ(std::get<OrderView>(reply.value).user, user);
+    ASSERT_EQ(trade->GetUserOrders(user, 2)->size(), 1u) << user;
+    std::string unknown = user;
+    unknown.back() = 'c';
+    EXPECT_EQ(place(unknown).status.code(), Code::kNotFound) << unknown;
+  }
+  EXPECT_TRUE(trade->CheckInvariants().ok()) << trade->CheckInvariants().ToString();
+  auto restored = Trade::Create(Options{"o."});
+  ASSERT_TRUE(restored->Restore(trade->Snapshot()).ok());
+  EXPECT_TRUE(restored->CheckInvariants().ok());
+  for (const std::string& user : users) {
+    const Reply reply = restored->Apply(
+        Command{3, PlaceOrder{"again" + std::to_string(request++), user, {{"p", 1}}}});
+    ASSERT_TRUE(reply.status.ok()) << user;
+    EXPECT_EQ(std::get<OrderView>(reply.value).user, user);
+  }
 }
 
 // The vectorized id check agrees with the table one on every length and byte, valid or not.
