@@ -45,10 +45,11 @@
 //   Error messages name the SKU, campaign, user or order concerned; they depend only on the
 //   command and on ids, so a replayed error carries the same message as the original.
 //
-// Performance: a PlaceOrder allocates nothing but its reply and amortized growth of the state.
-// On a state far larger than the CPU caches it is bound by cache misses (the request and user
-// tables, the user's record): ApplyBatch overlaps them across commands, use it for batches.
-// bench/trade_bench.cc measures both.
+// Performance: a PlaceOrder allocates nothing but amortized growth of the state (and the strings
+// of its reply that are too long for std::string's inline buffer). On a state far larger than the
+// CPU caches it is bound by cache misses (the request and user tables, the user's record, fresh
+// memory): ApplyBatch overlaps them across commands, use it for batches. bench/trade_bench.cc
+// measures both.
 //
 // Thread safety: none. One thread (the center's writer) owns a Trade.
 #pragma once

@@ -2,8 +2,8 @@
 // everything that Apply maintains incrementally (reserved and sold units, per-user holdings, the
 // expiry heap, users' order lists) from the orders, and compares.
 #include <algorithm>
+#include <utility>
 
-#include "absl/container/flat_hash_set.h"
 #include "trade/trade_state.h"
 
 namespace surge::trade::internal {
@@ -124,8 +124,9 @@ Status CheckOrder(const State& state, uint32_t index, std::vector<Counts>* produ
   return Status::Ok();
 }
 
-Status CheckHoldings(const State& state, const HoldingMap& holdings) {
-  absl::flat_hash_set<uint64_t> seen;
+// `holdings` (from the orders) is consumed: each stored holding takes its entry out, so a
+// holding stored twice finds nothing the second time, and any entry left over is missing.
+Status CheckHoldings(const State& state, HoldingMap holdings) {
   std::vector<uint32_t> spilled(state.users.size());
   Status status = Status::Ok();
   state.ForEachHolding([&](uint32_t u, uint32_t campaign, int64_t units) {
@@ -138,14 +139,10 @@ Status CheckHoldings(const State& state, const HoldingMap& holdings) {
     const uint64_t key = State::SpillKey(u, campaign);
     const auto found = holdings.find(key);
     if (campaign >= state.campaigns.size() || found == holdings.end() || found->second != units) {
-      status = Violation("holdings of user ", id, " differ from the orders");
+      status = Violation("holdings of user ", id, " differ from the orders (or repeat one)");
       return;
     }
-    if (!seen.insert(key).second) {
-      status =
-          Violation("user ", id, " holds campaign ", state.campaign_ids.id(campaign), " twice");
-      return;
-    }
+    holdings.erase(found);
     const Campaign& c = state.campaigns[campaign];
     if (units > c.per_user_limit) {
       status = Violation("user ", id, " holds ", units, " units of campaign ",
@@ -153,7 +150,7 @@ Status CheckHoldings(const State& state, const HoldingMap& holdings) {
     }
   });
   SURGE_RETURN_IF_ERROR(status);
-  if (seen.size() != holdings.size()) return Violation("a holding is missing");
+  if (!holdings.empty()) return Violation("a holding is missing");
   for (const auto& [key, units] : state.spilled_holdings) ++spilled[key >> 32];
   for (uint32_t u = 0; u < state.users.size(); ++u) {
     if (spilled[u] != state.users[u].spilled) {
@@ -215,7 +212,7 @@ Status CheckOrders(const State& state) {
       return Violation("campaign ", state.campaign_ids.id(c), " counts differ from its orders");
     }
   }
-  SURGE_RETURN_IF_ERROR(CheckHoldings(state, holdings));
+  SURGE_RETURN_IF_ERROR(CheckHoldings(state, std::move(holdings)));
   return CheckExpiry(state, reserved_count);
 }
 

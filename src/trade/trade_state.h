@@ -7,8 +7,9 @@
 //
 // The layout is chosen for a flash sale's access pattern, millions of orders from millions of
 // users on a few hot SKUs: the id tables hold 8-byte entries (so large ones stay cache-friendly and
-// grow without touching the strings), what an order touches of its user fits one cache line, and
-// orders, items and expiry lanes are appended and consumed sequentially.
+// grow without touching the strings), what an order touches of its user (its id included) fits
+// two adjacent cache lines, and orders, items and expiry lanes are appended and consumed
+// sequentially.
 #pragma once
 
 #include <immintrin.h>
