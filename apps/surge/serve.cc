@@ -95,7 +95,9 @@ int Serve(const ServeOptions& options) {
                    publisher->address().c_str());
   }
 
-  std::unique_ptr<http::Handler> handler = api::NewCenterHandler(*center, options.topology);
+  // What waited in the event loops longer than a queued request may is shed there, cheaply.
+  std::unique_ptr<http::Handler> handler =
+      api::NewCenterHandler(*center, {options.topology, options.center.max_queue_delay});
   auto started = http::Server::Start(options.http, *handler);
   if (!started.ok()) {
     SURGE_LOG_ERROR("cannot listen on %s:%u: %s", options.http.host.c_str(),

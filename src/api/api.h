@@ -3,6 +3,7 @@
 // malformed input never reaches the center.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,16 +27,24 @@ namespace surge::api {
 // a read (queue full or stopping) the answer is 503 overloaded with Retry-After: 1.
 // /healthz answers {"status":"ok","center":<id>,"role":"primary","epoch":0}.
 //
-// With a topology (a deployment of several centers, of which `center` is one: the caller checks
-// that it names center.center_id()), a request that belongs to another center is answered
+// With options.topology (a deployment of several centers, of which `center` is one: the caller
+// checks that it names center.center_id()), a request that belongs to another center is answered
 // 421 wrong_center, with "center" and "address" in the error object naming that center:
 // master-data writes anywhere but at the master; POST /v1/orders (once its body decodes) and
 // GET /v1/users/{id}/orders anywhere but at the user's home center; an order's pay, cancel and
 // GET anywhere but at the center named in its id ("o.<center>.<n>"). GET /v1/topology serves the
 // topology (topology::Topology::ToJson); without one it is 404 not_found.
+// With options.shed_waited, a request that waited longer than that before the event loop took it
+// (http::Request::waited_us: the loops are short of CPU) is answered 503 overloaded with
+// Retry-After: 1 at once, without being decoded or queued, except /healthz and /v1/topology: when
+// the loops fall behind, what they accept stays fast and the rest is shed cheaply.
 // Thread safety: Handle may be called from any number of threads at once.
-std::unique_ptr<http::Handler> NewCenterHandler(
-    center::Center& center, std::optional<topology::Topology> topology = std::nullopt);
+struct HandlerOptions {
+  std::optional<topology::Topology> topology;
+  std::chrono::milliseconds shed_waited{0};  // 0: never shed by waiting time
+};
+std::unique_ptr<http::Handler> NewCenterHandler(center::Center& center,
+                                                HandlerOptions options = {});
 
 // Decoders, one per command body, exposed for tests and fuzzing. `id` is the id taken from the
 // path. bad_json for invalid JSON, bad_field naming the field for anything else: the path id

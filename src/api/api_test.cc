@@ -185,6 +185,52 @@ class ApiTest : public ::testing::Test {
   std::unique_ptr<http::Client> client_;
 };
 
+// When the event loop falls behind (here: a request that holds the only loop for 150 ms), what
+// waited longer than shed_waited is answered 503 overloaded at once, not decoded or queued.
+TEST_F(ApiTest, RequestsThatWaitedTooLongForTheLoopAreShed) {
+  std::unique_ptr<http::Handler> shedding =
+      NewCenterHandler(*center_, HandlerOptions{std::nullopt, milliseconds(50)});
+  class SlowFirst final : public http::Handler {
+   public:
+    explicit SlowFirst(http::Handler& next) : next_(next) {}
+    void Handle(const http::Request& request, http::Responder responder) override {
+      if (request.path == "/slow") {
+        std::this_thread::sleep_for(milliseconds(150));
+        responder.Send(http::Response{200, "{}"});
+        return;
+      }
+      next_.Handle(request, std::move(responder));
+    }
+
+   private:
+    http::Handler& next_;
+  } slow_first(*shedding);
+  http::ServerOptions options;
+  options.threads = 1;
+  auto server = http::Server::Start(options, slow_first);
+  ASSERT_TRUE(server.ok());
+  std::thread holder([&] {
+    http::Client client("127.0.0.1", (*server)->port(), milliseconds(5000));
+    ASSERT_TRUE(client.Do("GET", "/slow").ok());
+  });
+  std::this_thread::sleep_for(milliseconds(30));  // the loop is inside /slow
+  http::Client client("127.0.0.1", (*server)->port(), milliseconds(5000));
+  auto shed = client.Do("PUT", "/v1/merchants/m1", R"({"name":"M"})");
+  holder.join();
+  ASSERT_TRUE(shed.ok());
+  EXPECT_EQ(shed->status, 503) << shed->body;
+  EXPECT_EQ(Parsed(shed->body).ErrorCode(), "overloaded");
+  EXPECT_EQ(shed->retry_after_s, 1);
+  // Nothing was written; once the loop keeps up, requests go through.
+  auto after = client.Do("GET", "/v1/merchants/m1");
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->status, 404);
+  auto put = client.Do("PUT", "/v1/merchants/m1", R"({"name":"M"})");
+  ASSERT_TRUE(put.ok());
+  EXPECT_EQ(put->status, 200) << put->body;
+  (*server)->Stop();
+}
+
 TEST_F(ApiTest, Healthz) {
   const Answer answer = Do("GET", "/healthz");
   EXPECT_EQ(answer.status, 200);

@@ -162,8 +162,12 @@ using SharedResponder = std::shared_ptr<http::Responder>;
 
 class CenterHandler final : public http::Handler {
  public:
-  CenterHandler(center::Center& center, std::optional<Placement> placement)
-      : center_(center), placement_(std::move(placement)) {}
+  CenterHandler(center::Center& center, std::optional<Placement> placement,
+                std::chrono::milliseconds shed_waited)
+      : center_(center),
+        placement_(std::move(placement)),
+        shed_waited_us_(
+            std::chrono::duration_cast<std::chrono::microseconds>(shed_waited).count()) {}
 
   void Handle(const http::Request& request, http::Responder responder) override {
     const std::optional<Route> route = Match(request.path);
@@ -176,6 +180,14 @@ class CenterHandler final : public http::Handler {
                                   std::string(request.method) + " is not allowed on " +
                                       std::string(request.path) + "; use " +
                                       std::string(AllowedMethods(route->resource))));
+      return;
+    }
+    if (shed_waited_us_ > 0 && request.waited_us > shed_waited_us_ &&
+        route->resource != Resource::kHealth && route->resource != Resource::kTopology) {
+      SendError(responder, Status(Code::kOverloaded, "center " + center_.center_id() +
+                                                         " is overloaded (the request waited " +
+                                                         std::to_string(request.waited_us / 1000) +
+                                                         " ms before it could be read)"));
       return;
     }
     const bool has_id = route->resource != Resource::kOrders &&
@@ -391,15 +403,17 @@ class CenterHandler final : public http::Handler {
 
   center::Center& center_;
   const std::optional<Placement> placement_;
+  const int64_t shed_waited_us_;  // 0: never
 };
 
 }  // namespace
 
-std::unique_ptr<http::Handler> NewCenterHandler(center::Center& center,
-                                                std::optional<topology::Topology> topology) {
+std::unique_ptr<http::Handler> NewCenterHandler(center::Center& center, HandlerOptions options) {
   std::optional<Placement> placement;
-  if (topology.has_value()) placement.emplace(std::move(*topology), center.center_id());
-  return std::make_unique<CenterHandler>(center, std::move(placement));
+  if (options.topology.has_value()) {
+    placement.emplace(std::move(*options.topology), center.center_id());
+  }
+  return std::make_unique<CenterHandler>(center, std::move(placement), options.shed_waited);
 }
 
 }  // namespace surge::api

@@ -69,7 +69,7 @@ class CenterUnderTest {
     EXPECT_TRUE(center.ok()) << center.status().ToString();
     center_ = std::move(center).value();
     handler_ =
-        NewCenterHandler(*center_, with_topology ? std::optional(TestTopology()) : std::nullopt);
+        NewCenterHandler(*center_, {with_topology ? std::optional(TestTopology()) : std::nullopt});
     http::ServerOptions server_options;
     server_options.threads = 1;
     auto server = http::Server::Start(server_options, *handler_);

@@ -33,6 +33,12 @@ struct Request {
   std::string_view query;   // "verbose=1" (without '?'), empty if none
   std::string_view body;
   std::string_view content_type;  // empty if absent
+  // How long the request waited on this host before the server's event loop took it, in
+  // microseconds: from when the kernel received its last byte read (a receive timestamp) to when
+  // the loop handed it to the handler. A loop that is short of CPU shows here first, long before
+  // any queue of the handler's fills: a handler can shed what waited too long, cheaply. -1 when
+  // the kernel gave no timestamp.
+  int64_t waited_us = -1;
 };
 
 struct Response {

@@ -221,6 +221,38 @@ TEST(HttpServer, RenderedResponsesAreMadeOnTheLoopThreadInOrder) {
   EXPECT_FALSE(ran.load());
 }
 
+// A request that sat in the socket while the loop was busy says so in waited_us: the kernel's
+// receive timestamp, not the time the loop got round to reading it.
+TEST(HttpServer, WaitedIsTheTimeARequestSatBeforeTheLoopTookIt) {
+  std::mutex mutex;
+  std::vector<int64_t> waited;
+  FunctionHandler handler([&](const Request& request, Responder responder) {
+    {
+      std::lock_guard lock(mutex);
+      waited.push_back(request.waited_us);
+    }
+    // The first request keeps the only loop busy for 150 ms.
+    if (request.path == "/slow") std::this_thread::sleep_for(150ms);
+    responder.Send(Text(200, "ok"));
+  });
+  ServerOptions options;
+  options.threads = 1;
+  auto server = StartServer(handler, options);
+  RawSocket slow(server->port());
+  ASSERT_TRUE(slow.Send("GET /slow HTTP/1.1\r\n\r\n"));
+  std::this_thread::sleep_for(20ms);  // the loop is inside /slow now
+  RawSocket other(server->port());
+  ASSERT_TRUE(other.Send("GET /waiting HTTP/1.1\r\n\r\n"));
+  ASSERT_TRUE(slow.Read().has_value());
+  ASSERT_TRUE(other.Read().has_value());
+  std::lock_guard lock(mutex);
+  ASSERT_EQ(waited.size(), 2u);
+  EXPECT_GE(waited[0], 0);
+  EXPECT_LT(waited[0], 100'000);  // read at once
+  EXPECT_GE(waited[1], 100'000);  // sat about 130 ms
+  EXPECT_LT(waited[1], 5'000'000);
+}
+
 TEST(HttpServer, RequestViewsStayValidUntilAnswered) {
   // Many pipelined requests, parked: the connection's buffer must be replaced while they wait,
   // and their views must still read their own bytes.

@@ -107,6 +107,8 @@ class Connection {
   std::shared_ptr<ReadBuffer> in;
   size_t in_begin = 0;
   size_t in_end = 0;
+  // When the kernel received the last bytes read (CLOCK_REALTIME, ns; 0: unknown).
+  int64_t received_ns = 0;
   Ring<std::shared_ptr<Exchange>> pending;  // request order
   std::string out;
   size_t out_sent = 0;
@@ -379,6 +381,8 @@ void Loop::AcceptConnections() {
     }
     const int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    // Receive timestamps, for Request::waited_us.
+    setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
     auto* c = new Connection(fd, limits_);
     epoll_event event{};
     event.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
@@ -443,6 +447,15 @@ void Loop::ParseBuffered(Connection* c) {
 void Loop::Dispatch(Connection* c, const ParsedRequest& parsed) {
   std::shared_ptr<Exchange> exchange = AcquireExchange();
   exchange->request = parsed.request;
+  if (c->received_ns != 0) {
+    timespec now{};
+    clock_gettime(CLOCK_REALTIME, &now);
+    const int64_t waited_ns = now.tv_sec * 1'000'000'000LL + now.tv_nsec - c->received_ns;
+    // A clock step could make it negative or absurd: then it is unknown.
+    if (waited_ns >= 0 && waited_ns < 3'600'000'000'000LL) {
+      exchange->request.waited_us = waited_ns / 1000;
+    }
+  }
   exchange->buffer = c->in;
   exchange->connection = c;
   exchange->keep_alive = parsed.keep_alive;
@@ -473,9 +486,24 @@ Loop::ReadResult Loop::ReadSome(Connection* c) {
     return ReadResult::kNothing;
   }
   const size_t space = c->in->capacity - c->in_end;
-  const ssize_t n = ::recv(c->fd, c->in->data.get() + c->in_end, space, 0);
+  iovec buffer{c->in->data.get() + c->in_end, space};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
+  msghdr message{};
+  message.msg_iov = &buffer;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof(control);
+  const ssize_t n = ::recvmsg(c->fd, &message, 0);
   if (n > 0) {
     c->in_end += static_cast<size_t>(n);
+    for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr;
+         header = CMSG_NXTHDR(&message, header)) {
+      if (header->cmsg_level == SOL_SOCKET && header->cmsg_type == SCM_TIMESTAMPNS) {
+        timespec received{};
+        std::memcpy(&received, CMSG_DATA(header), sizeof(received));
+        c->received_ns = received.tv_sec * 1'000'000'000LL + received.tv_nsec;
+      }
+    }
     if (static_cast<size_t>(n) < space) c->readable = false;
     Touch(c);
     return ReadResult::kData;
