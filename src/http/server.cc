@@ -823,6 +823,9 @@ Result<int> OpenListener(const std::string& host, uint16_t port, bool first) {
     const int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    // Receive timestamps from the start (Request::waited_us): accepted sockets inherit the
+    // option, and the kernel stamps what arrives even before a connection is accepted.
+    setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
     if (bind(fd, a->ai_addr, a->ai_addrlen) != 0 || listen(fd, 4096) != 0) {
       failure = strerror(errno);
       ::close(fd);
