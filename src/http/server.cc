@@ -33,7 +33,10 @@ namespace surge::http {
 namespace detail {
 namespace {
 
-constexpr size_t kReadBufferBytes = 16 * 1024;
+// A request keeps its buffer until it is answered (its views point into it), so the memory of
+// requests in flight is this times their number: 4 KiB holds an API request (a few hundred
+// bytes) or a burst of pipelined ones; larger requests grow their buffer.
+constexpr size_t kReadBufferBytes = 4 * 1024;
 // A read is attempted only with at least this much room; otherwise the buffer is compacted,
 // replaced or grown first.
 constexpr size_t kReadSpaceMinBytes = 2048;
