@@ -38,6 +38,7 @@ constexpr auto kHeartbeatInterval = std::chrono::seconds(1);
 // A subscriber that hears nothing (not even a heartbeat) for this long reconnects.
 constexpr auto kSilenceTimeout = std::chrono::seconds(4);
 constexpr size_t kSendChunkBytes = 1 << 20;
+constexpr size_t kReadChunkBytes = size_t{64} * 1024;
 
 Status SocketError(std::string_view what) {
   return Status(Code::kUnavailable, std::string(what) + ": " + std::strerror(errno));
@@ -423,7 +424,7 @@ Status EmbeddedSubscription::FollowOnce(const std::string& address) {
   SetTimeout(fd, SO_SNDTIMEO, std::chrono::milliseconds(2000));
   const std::string where = "bus of center " + stream_.center + " at " + address;
   if (::connect(fd, reinterpret_cast<sockaddr*>(&resolved), length) != 0) {
-    const Status failed = SocketError("cannot reach the " + where);
+    Status failed = SocketError("cannot reach the " + where);
     close_fd();
     return failed;
   }
@@ -438,8 +439,8 @@ Status EmbeddedSubscription::FollowOnce(const std::string& address) {
   Status ended = Status::Ok();
   while (ended.ok()) {
     const size_t old_size = in.size();
-    in.resize(old_size + 64 * 1024);
-    const ssize_t got = ::recv(fd, in.data() + old_size, 64 * 1024, 0);
+    in.resize(old_size + kReadChunkBytes);
+    const ssize_t got = ::recv(fd, in.data() + old_size, kReadChunkBytes, 0);
     in.resize(old_size + static_cast<size_t>(std::max<ssize_t>(got, 0)));
     if (got < 0 && errno == EINTR) continue;
     if (got <= 0) {

@@ -553,6 +553,7 @@ Status RunPhases(const LoadOptions& options, const std::vector<Phase>& phases, i
   std::atomic<int64_t> start_ns{0};
   std::barrier ready(threads + 1);
   std::vector<std::thread> pool;
+  pool.reserve(workers.size());
   for (auto& worker : workers) {
     pool.emplace_back([&, raw = worker.get()] {
       connected += raw->ConnectAll(NowNs() + 5 * kSecondNs);
@@ -679,6 +680,7 @@ void Verify(const LoadOptions& options, LoadReport* report) {
   constexpr int kReaders = 4;
   std::mutex mutex;
   std::vector<std::thread> readers;
+  readers.reserve(kReaders);
   std::atomic<size_t> next{0};
   for (int reader = 0; reader < kReaders; ++reader) {
     readers.emplace_back([&] {
@@ -834,6 +836,7 @@ Status SetupCatalogue(const LoadOptions& options, int64_t stock, int64_t per_use
   std::mutex mutex;
   Status failure;
   std::vector<std::thread> writers;
+  writers.reserve(kWriters);
   for (int writer = 0; writer < kWriters; ++writer) {
     writers.emplace_back([&] {
       http::Client connection(options.host, options.port, std::chrono::milliseconds(5000));

@@ -23,8 +23,8 @@
 namespace surge::http::detail {
 
 struct ParserLimits {
-  size_t header_bytes_max = 16 * 1024;
-  size_t body_bytes_max = 1024 * 1024;
+  size_t header_bytes_max = size_t{16} * 1024;
+  size_t body_bytes_max = size_t{1024} * 1024;
 };
 
 // One complete request. The views of `request` point into the buffer given to the Parse call

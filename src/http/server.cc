@@ -36,18 +36,18 @@ namespace {
 // A request keeps its buffer until it is answered (its views point into it), so the memory of
 // requests in flight is this times their number: 4 KiB holds an API request (a few hundred
 // bytes) or a burst of pipelined ones; larger requests grow their buffer.
-constexpr size_t kReadBufferBytes = 4 * 1024;
+constexpr size_t kReadBufferBytes = size_t{4} * 1024;
 // A read is attempted only with at least this much room; otherwise the buffer is compacted,
 // replaced or grown first.
 constexpr size_t kReadSpaceMinBytes = 2048;
 // Reading pauses while more than this much output waits for a client that does not read.
-constexpr size_t kOutputHighWaterBytes = 1024 * 1024;
-constexpr size_t kOutputKeepCapacityBytes = 256 * 1024;
+constexpr size_t kOutputHighWaterBytes = size_t{1024} * 1024;
+constexpr size_t kOutputKeepCapacityBytes = size_t{256} * 1024;
 constexpr int kReadsPerTurn = 4;
 constexpr int kAcceptsPerTurn = 64;
 constexpr size_t kBufferPoolMax = 256;
 constexpr size_t kExchangePoolMax = 4096;
-constexpr size_t kLingerDiscardMaxBytes = 4 * 1024 * 1024;
+constexpr size_t kLingerDiscardMaxBytes = size_t{4} * 1024 * 1024;
 constexpr std::chrono::milliseconds kLingerTimeout{2000};
 
 thread_local Loop* t_current_loop = nullptr;

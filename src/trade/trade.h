@@ -178,7 +178,7 @@ struct Command {
   friend bool operator==(const Command&, const Command&) = default;
 };
 
-inline constexpr int64_t kDefaultReserveTtlMs = 15 * 60 * 1000;
+inline constexpr int64_t kDefaultReserveTtlMs = int64_t{15} * 60 * 1000;
 
 // ---- Views (what replies and reads return) -------------------------------------------------
 
