@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "common/assert.h"
+#include "common/ids.h"
 #include "json/json.h"
 
 namespace surge::api {
@@ -49,14 +50,6 @@ http::Response WrongCenter(const topology::Center& owner, std::string_view why) 
   response.status = 421;
   response.body = std::move(body);
   return response;
-}
-
-std::string_view CenterOfOrderId(std::string_view order_id) {
-  constexpr std::string_view kPrefix = "o.";
-  if (order_id.substr(0, kPrefix.size()) != kPrefix) return {};
-  const size_t last_dot = order_id.rfind('.');
-  if (last_dot <= kPrefix.size()) return {};  // "o.5": no center between the dots
-  return order_id.substr(kPrefix.size(), last_dot - kPrefix.size());
 }
 
 }  // namespace surge::api

@@ -41,8 +41,4 @@ class Placement {
 // "address":"HOST:PORT"}}, so that a client or gateway can go to the right center.
 http::Response WrongCenter(const topology::Center& owner, std::string_view why);
 
-// The center id in an order id "o.<center>.<n>" (the center id may itself contain dots: the counter
-// is what follows the last one), or empty if `order_id` does not have that shape.
-std::string_view CenterOfOrderId(std::string_view order_id);
-
 }  // namespace surge::api

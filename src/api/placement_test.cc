@@ -14,6 +14,7 @@
 #include "api/api.h"
 #include "center/center.h"
 #include "common/env.h"
+#include "common/ids.h"
 #include "http/http.h"
 #include "json/json.h"
 

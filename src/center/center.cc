@@ -195,7 +195,7 @@ class CenterImpl final : public Center {
 
 Status CenterImpl::Recover() {
   trade::Options trade_options;
-  trade_options.order_id_prefix = "o." + options_.center_id + ".";
+  trade_options.order_id_prefix = OrderIdPrefix(options_.center_id);
   trade_options.expected_orders = options_.expected_orders;
   trade_ = trade::Trade::Create(trade_options);
 

@@ -154,10 +154,8 @@ Router::Router(const topology::Topology& topology) : topology_(topology) {
 }
 
 Result<size_t> Router::CenterOfOrder(std::string_view order_id) const {
-  // "o.<center>.<n>": center ids may hold dots themselves, the sequence number cannot.
-  const size_t last_dot = order_id.rfind('.');
-  if (order_id.substr(0, 2) == "o." && last_dot != std::string_view::npos && last_dot > 2) {
-    const std::string_view center = order_id.substr(2, last_dot - 2);
+  const std::string_view center = CenterOfOrderId(order_id);
+  if (!center.empty()) {
     const auto it = center_index_by_id_.find(center);
     if (it != center_index_by_id_.end()) return it->second;
     return Status(Code::kNotFound, "order " + std::string(order_id) + " not found: no center " +
