@@ -193,8 +193,10 @@ TEST_F(ApiTest, RequestsThatWaitedTooLongForTheLoopAreShed) {
   class SlowFirst final : public http::Handler {
    public:
     explicit SlowFirst(http::Handler& next) : next_(next) {}
+    std::atomic<bool> inside{false};
     void Handle(const http::Request& request, http::Responder responder) override {
       if (request.path == "/slow") {
+        inside = true;
         std::this_thread::sleep_for(milliseconds(150));
         responder.Send(http::Response{200, "{}"});
         return;
@@ -213,7 +215,7 @@ TEST_F(ApiTest, RequestsThatWaitedTooLongForTheLoopAreShed) {
     http::Client client("127.0.0.1", (*server)->port(), milliseconds(5000));
     ASSERT_TRUE(client.Do("GET", "/slow").ok());
   });
-  std::this_thread::sleep_for(milliseconds(30));  // the loop is inside /slow
+  while (!slow_first.inside) std::this_thread::yield();  // the loop is inside /slow
   http::Client client("127.0.0.1", (*server)->port(), milliseconds(5000));
   auto shed = client.Do("PUT", "/v1/merchants/m1", R"({"name":"M"})");
   holder.join();

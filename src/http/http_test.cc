@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -226,11 +227,13 @@ TEST(HttpServer, RenderedResponsesAreMadeOnTheLoopThreadInOrder) {
 TEST(HttpServer, WaitedIsTheTimeARequestSatBeforeTheLoopTookIt) {
   std::mutex mutex;
   std::vector<int64_t> waited;
+  std::atomic<bool> inside_slow{false};
   FunctionHandler handler([&](const Request& request, Responder responder) {
     {
       std::lock_guard lock(mutex);
       waited.push_back(request.waited_us);
     }
+    if (request.path == "/slow") inside_slow = true;
     // The first request keeps the only loop busy for 150 ms.
     if (request.path == "/slow") std::this_thread::sleep_for(150ms);
     responder.Send(Text(200, "ok"));
@@ -240,7 +243,7 @@ TEST(HttpServer, WaitedIsTheTimeARequestSatBeforeTheLoopTookIt) {
   auto server = StartServer(handler, options);
   RawSocket slow(server->port());
   ASSERT_TRUE(slow.Send("GET /slow HTTP/1.1\r\n\r\n"));
-  std::this_thread::sleep_for(20ms);  // the loop is inside /slow now
+  while (!inside_slow) std::this_thread::yield();  // the loop is inside /slow now
   RawSocket other(server->port());
   ASSERT_TRUE(other.Send("GET /waiting HTTP/1.1\r\n\r\n"));
   ASSERT_TRUE(slow.Read().has_value());
