@@ -51,6 +51,34 @@
 // memory): ApplyBatch overlaps them across commands, use it for batches. bench/trade_bench.cc
 // measures both.
 //
+// Centers and quotas (multi-center deployments, Options::centers not empty):
+//   Every center applies the same master-data commands in the same order (the master's, from its
+//   bus stream, with an Origin), so every center keeps the same allocation table per campaign:
+//   its stock, the units allocated to each center, and the unallocated rest
+//   (sum of allocated + unallocated == stock). Beside it, each center sells from its own quota
+//   (available + reserved + sold == quota); at the master quota == allocated[master], at another
+//   center quota <= its allocated (a return lowers the quota at once, the table when the master
+//   applied it). Summed over centers, quotas never exceed the stock.
+//   PutCampaign, new: its stock is split evenly over the centers in topology order (the first
+//     stock % n centers get one more); each center's quota is its share. On update a raised stock
+//     is split the same way; a lowered stock is taken from the unallocated units only (bad_field
+//     stock if they do not suffice), because no center can judge the others' sales; the SKU may not
+//     change and per_user_limit may not go down (bad_field), for the same reason. (A single-center
+//     deployment keeps the rules above.)
+//   PutInventory: regular stock is split evenly the same way and may only grow (bad_field).
+//   RequestQuota{campaign, center, units}: at the master, or with an Origin, it grants
+//     min(units, unallocated) to `center` (table, and the quota if `center` is this center, whose
+//     outstanding request it clears); at a sub-center without an Origin it is the center's own
+//     request, recorded as outstanding (`center` must be this center). Unknown campaign: not_found.
+//   ReturnQuota{campaign, center, units}: without an Origin, this center's own: units <= its
+//     available (bad_field), its quota goes down by units (at the master the table too); with
+//     an Origin, only the table changes: allocated[center] goes down (units <= it) and the
+//     unallocated units up.
+//   CenterOrders{center, deltas}: at any center, adds the deltas to what `center` reported for
+//     each campaign (unknown campaign: not_found; a count going negative: bad_field; nothing
+//     changes then). The master's view of its own units is its own state.
+//   An unknown center in any of these: bad_field center.
+//
 // Thread safety: none. One thread (the center's writer) owns a Trade.
 #pragma once
 
@@ -168,12 +196,67 @@ struct Tick {
   friend bool operator==(const Tick&, const Tick&) = default;
 };
 
+// ---- Multi-center commands (see "Centers and quotas" below) ----------------------------------
+
+// A center asks the master for `units` (1..kStockMax) more of a campaign's stock; at the master
+// (and replayed from the master's stream) it is the grant itself.
+struct RequestQuota {
+  std::string campaign;
+  std::string center;
+  int64_t units = 0;
+
+  friend bool operator==(const RequestQuota&, const RequestQuota&) = default;
+};
+
+// A center hands `units` (1..kStockMax) of its available quota of a campaign back to the master.
+struct ReturnQuota {
+  std::string campaign;
+  std::string center;
+  int64_t units = 0;
+
+  friend bool operator==(const ReturnQuota&, const ReturnQuota&) = default;
+};
+
+// How a center's order events changed a campaign's units (signed; see CampaignDeltas).
+struct CampaignDelta {
+  std::string campaign;
+  int64_t reserved = 0;
+  int64_t sold = 0;
+
+  friend bool operator==(const CampaignDelta&, const CampaignDelta&) = default;
+};
+
+// At the master: what one record of order events of `center` changed, for its global view.
+// 0..kItemsMax * 64 deltas, each campaign at most once, |reserved| and |sold| <= kStockMax.
+struct CenterOrders {
+  std::string center;
+  std::vector<CampaignDelta> deltas;
+
+  friend bool operator==(const CenterOrders&, const CenterOrders&) = default;
+};
+
 using Body = std::variant<PutMerchant, PutProduct, PutUser, PutInventory, PutCampaign, PlaceOrder,
-                          PayOrder, CancelOrder, Tick>;
+                          PayOrder, CancelOrder, Tick, RequestQuota, ReturnQuota, CenterOrders>;
+
+// Where a command applied at this center was first journaled: by center `center`, as its journal
+// record `sequence`, published on the bus stream of kind `kind` (bus::Kind's value). A Trade
+// keeps, per (center, kind), the highest origin sequence it applied (AppliedThrough, part of the
+// state, its snapshot and its hash); a command whose origin sequence is not above it changes
+// nothing and answers ok with replayed = true. Otherwise it is applied and the position advances,
+// whatever the reply (an error reply is as final as a success). So a consumer that resubscribes
+// after AppliedThrough, or is handed a record twice, applies every record exactly once.
+struct Origin {
+  std::string center;  // a valid center id (common/ids.h), at most 32 characters
+  uint8_t kind = 0;    // 1..3
+  uint64_t sequence = 0;  // >= 1
+
+  friend bool operator==(const Origin&, const Origin&) = default;
+};
 
 struct Command {
   int64_t now_ms = 0;
   Body body;
+  std::optional<Origin> origin;  // none: a command this center took itself
 
   friend bool operator==(const Command&, const Command&) = default;
 };
@@ -225,6 +308,17 @@ struct InventoryView {
   friend bool operator==(const InventoryView&, const InventoryView&) = default;
 };
 
+// One center's share of a campaign, as the master sees it.
+struct CenterQuotaView {
+  std::string center;
+  int64_t quota = 0;      // allocated to the center (its available + reserved + sold)
+  int64_t available = 0;  // quota - reserved - sold
+  int64_t reserved = 0;   // the master's own, or as the center's order events reported them
+  int64_t sold = 0;
+
+  friend bool operator==(const CenterQuotaView&, const CenterQuotaView&) = default;
+};
+
 struct CampaignView {
   std::string id;
   std::string sku;
@@ -233,7 +327,16 @@ struct CampaignView {
   int64_t ends_at_ms = 0;
   int64_t per_user_limit = 0;
   int64_t reserve_ttl_ms = 0;
+  // This center's units: stock is its quota (in a single-center deployment, the campaign's stock).
   StockCounts counts;
+  // The campaign's whole stock, and what of it no center holds (the allocation table, which every
+  // center keeps identically). In a single-center deployment: counts.stock and 0.
+  int64_t campaign_stock = 0;
+  int64_t unallocated = 0;
+  // Units this center asked the master for and has not been granted yet (0: none outstanding).
+  int64_t requested = 0;
+  // At the master of a multi-center deployment: every center, in topology order. Else empty.
+  std::vector<CenterQuotaView> centers;
 
   friend bool operator==(const CampaignView&, const CampaignView&) = default;
 };
@@ -261,6 +364,28 @@ struct OrderView {
 
   friend bool operator==(const OrderView&, const OrderView&) = default;
 };
+
+// ---- Order events --------------------------------------------------------------------------
+
+enum class OrderEventType : uint8_t { kCreated = 0, kPaid = 1, kCancelled = 2, kExpired = 3 };
+std::string_view OrderEventTypeName(OrderEventType type);  // "created", "paid", ...
+
+// What happened to an order, self-contained: the order as it is after the event (created: status
+// reserved; paid; cancelled; expired), at the command time `at_ms`. Recorded only when
+// Options::record_events is on, in the order they happened, and taken with TakeEvents.
+struct OrderEvent {
+  OrderEventType type = OrderEventType::kCreated;
+  int64_t at_ms = 0;
+  OrderView order;
+
+  friend bool operator==(const OrderEvent&, const OrderEvent&) = default;
+};
+
+// How `events` change each campaign's reserved and sold units (created: +reserved; paid:
+// -reserved +sold; cancelled, expired: -reserved), one delta per campaign, in order of first
+// appearance, campaigns whose units did not change left out. Items bought from regular stock
+// do not count.
+std::vector<CampaignDelta> CampaignDeltas(std::span<const OrderEvent> events);
 
 // ---- Replies -------------------------------------------------------------------------------
 
@@ -290,6 +415,15 @@ struct Options {
   // table nor page-faults on fresh memory. 0 (the default): everything grows on demand. It changes
   // no behaviour and no snapshot byte.
   size_t expected_orders = 0;
+
+  // Multi-center deployments (see "Centers and quotas"): this center's id, the master's, and
+  // every center of the topology in its order (which decides the even split of stock). Empty
+  // `centers`: a single-center deployment, this center alone and its own master.
+  std::string center;
+  std::string master;
+  std::vector<std::string> centers;
+  // Record an OrderEvent for every order created, paid, cancelled or expired (TakeEvents).
+  bool record_events = false;
 };
 
 class Trade {
@@ -338,6 +472,18 @@ class Trade {
   // Count of orders ever created.
   virtual uint64_t order_count() const = 0;
 
+  // Moves the events recorded since the last call to the end of *out (Options::record_events).
+  virtual void TakeEvents(std::vector<OrderEvent>* out) = 0;
+  // The highest origin sequence applied from (center, kind); 0 if none.
+  virtual uint64_t AppliedThrough(std::string_view center, uint8_t kind) const = 0;
+  // The quota commands this center should take now (see "Centers and quotas"): a RequestQuota
+  // for each campaign active at now_ms whose available fell to its low-water mark (a tenth of
+  // its quota, rounded down) while the allocation table has unallocated units and no request is
+  // outstanding, for max(1, unallocated / number of centers) units; at a sub-center, a
+  // ReturnQuota of what is available of each campaign that has ended. Empty in a single-center
+  // deployment. Pure: the caller journals and applies them like any command.
+  virtual std::vector<Body> QuotaCommands(int64_t now_ms) const = 0;
+
   // The whole state as bytes, deterministic: the same state gives the same bytes (entities are
   // written sorted by id, orders by counter), whatever order the entities were created in. The
   // bytes start with a format version and end with a CRC-32C of everything before it. Costs time
@@ -375,5 +521,19 @@ Result<Command> DecodeCommand(std::string_view bytes);
 // items in order), to tell an idempotent retry from a reused request id. Stable across processes
 // and builds (it is part of the snapshot's meaning).
 uint64_t PlaceOrderFingerprint(const PlaceOrder& order);
+
+// The journal record of a batch's order events: its own format, told apart from a command by its
+// first byte. `through` is the journal sequence of the last command whose events it holds (the
+// center regenerates at recovery the events of commands after the last such record). Decode
+// checks every byte like DecodeCommand (corruption).
+struct EventsRecord {
+  uint64_t through = 0;
+  std::vector<OrderEvent> events;
+
+  friend bool operator==(const EventsRecord&, const EventsRecord&) = default;
+};
+bool IsEventsRecord(std::string_view journal_payload);
+void EncodeEvents(uint64_t through, std::span<const OrderEvent> events, std::string* out);
+Result<EventsRecord> DecodeEvents(std::string_view bytes);
 
 }  // namespace surge::trade
