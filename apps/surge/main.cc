@@ -59,6 +59,9 @@ constexpr const char* kCenterUsage =
     "  --listen HOST:PORT     address to serve on; required without --topology\n"
     "                         (e.g. 127.0.0.1:8080)\n"
     "  --topology FILE        the deployment's topology (TOML); this center is --id in it\n"
+    "  --bus URL              with --topology: the data bus. nats://HOST:PORT for NATS\n"
+    "                         JetStream; default: the embedded bus (each center serves its\n"
+    "                         journal on its topology `bus` address)\n"
     "  --id ID                center id, 1-32 characters of [A-Za-z0-9_.:-]; order ids are\n"
     "                         o.<id>.<n> (default c1)\n"
     "  --threads N            HTTP event-loop threads, 0 = one per core (default 0)\n"
@@ -110,7 +113,7 @@ Status ApplyCommonFlags(const Flags& flags, std::string_view default_data,
 
 int RunCenter(int argc, char** argv) {
   auto parsed = Flags::Parse(argc, argv, 2,
-                             {"data", "listen", "id", "topology", "threads", "batch-max",
+                             {"data", "listen", "id", "topology", "bus", "threads", "batch-max",
                               "batch-wait-us", "queue", "max-queue-delay-ms", "expected-orders"});
   if (!parsed.ok()) return UsageError("center", parsed.status().message(), kCenterUsage);
   const Flags& flags = *parsed;
@@ -143,6 +146,9 @@ int RunCenter(int argc, char** argv) {
     }
     default_listen = self->address.ToString();
     options.topology = std::move(loaded).value();
+    options.bus_url = flags.Get("bus", "");
+  } else if (flags.Has("bus")) {
+    return UsageError("center", "--bus needs --topology", kCenterUsage);
   }
   Status status = ApplyCommonFlags(flags, "", default_listen, &options);
   if (!status.ok()) return UsageError("center", status.message(), kCenterUsage);

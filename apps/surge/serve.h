@@ -17,6 +17,8 @@ struct ServeOptions {
   http::ServerOptions http;
   // The deployment this center is part of (it names center.center_id); see api::NewCenterHandler.
   std::optional<topology::Topology> topology;
+  // With a topology: the data bus, "nats://HOST:PORT" for JetStream; empty for the embedded bus.
+  std::string bus_url;
   // Runs after recovery, before the server starts listening (surge up loads its demo here).
   // An error stops the center and the program exits 1.
   std::function<Status(center::Center& center)> prepare;
