@@ -374,6 +374,11 @@ std::string_view OrderEventTypeName(OrderEventType type);  // "created", "paid",
 // reserved; paid; cancelled; expired), at the command time `at_ms`. Recorded only when
 // Options::record_events is on, in the order they happened, and taken with TakeEvents.
 struct OrderEvent {
+  // 1 + the number of events this state recorded before this one: consecutive, deterministic, part
+  // of the state (its snapshot and hash). The center uses it to journal every event exactly once
+  // (at recovery it journals again only the events numbered beyond the last one journaled), so
+  // the EventsRecord codec must carry it.
+  uint64_t number = 0;
   OrderEventType type = OrderEventType::kCreated;
   int64_t at_ms = 0;
   OrderView order;
