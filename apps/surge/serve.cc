@@ -23,6 +23,49 @@ sigset_t StopSignals() {
   return signals;
 }
 
+// The bus of the deployment: JetStream at `url`, or the embedded bus on the topology's bus
+// addresses.
+Result<std::unique_ptr<bus::Bus>> OpenBus(const topology::Topology& topology,
+                                          const std::string& url) {
+  if (!url.empty()) {
+    return bus::NewJetStreamBus(
+        url, [&topology](std::string_view center) { return topology.Find(center) != nullptr; });
+  }
+  for (const topology::Center& each : topology.centers()) {
+    if (!each.bus_address.has_value()) {
+      return Status(Code::kInvalidArgument,
+                    "center " + each.id +
+                        " has no bus address in the topology: give every center one for the "
+                        "embedded bus, or use --bus nats://HOST:PORT");
+    }
+  }
+  return bus::NewEmbeddedBus([topology](std::string_view center) -> std::optional<std::string> {
+    const topology::Center* found = topology.Find(center);
+    if (found == nullptr) return std::nullopt;
+    return found->bus_address->ToString();
+  });
+}
+
+Status JoinBus(const ServeOptions& options, const std::string& data_dir, center::Center& center,
+               std::unique_ptr<bus::Bus>* bus, std::unique_ptr<bus::Publisher>* publisher) {
+  const topology::Topology& topology = *options.topology;
+  SURGE_ASSIGN_OR_RETURN(*bus, OpenBus(topology, options.bus_url));
+  const bool at_master = topology.IsMaster(center.center_id());
+  bus::PublisherOptions publisher_options;
+  publisher_options.center = center.center_id();
+  if (options.bus_url.empty()) {
+    publisher_options.listen = topology.Find(center.center_id())->bus_address->ToString();
+  }
+  publisher_options.history =
+      center::JournalHistory(*Env::Default(), JoinPath(data_dir, "journal"), at_master);
+  publisher_options.published_through = center.stats().last_sequence;
+  SURGE_ASSIGN_OR_RETURN(*publisher, (*bus)->OpenPublisher(publisher_options));
+  SURGE_RETURN_IF_ERROR(center.AttachPublisher(**publisher));
+  SURGE_LOG_INFO("center %s publishes to the bus at %s", center.center_id().c_str(),
+                 (*publisher)->address().c_str());
+  return center.Follow(**bus);
+}
+
 }  // namespace
 
 std::string UrlHost(const std::string& host) {
@@ -48,7 +91,14 @@ void BlockStopSignals() {
 }
 
 int Serve(const ServeOptions& options) {
-  auto opened = center::Center::Open(*Env::Default(), options.center);
+  center::Options center_options = options.center;
+  if (options.topology.has_value()) {
+    center_options.master = options.topology->master_id();
+    for (const topology::Center& each : options.topology->centers()) {
+      center_options.centers.push_back(each.id);
+    }
+  }
+  auto opened = center::Center::Open(*Env::Default(), center_options);
   if (!opened.ok()) {
     SURGE_LOG_ERROR("cannot open the center in %s: %s", options.center.data_dir.c_str(),
                     opened.status().ToString().c_str());
@@ -68,31 +118,18 @@ int Serve(const ServeOptions& options) {
     }
   }
 
-  // A center of a deployment with a bus address serves its journal on the embedded bus.
+  // A center of a deployment joins the data bus: it publishes what it journals for the others,
+  // and follows what it applies of theirs.
   std::unique_ptr<bus::Bus> bus;
   std::unique_ptr<bus::Publisher> publisher;
-  const topology::Center* self =
-      options.topology.has_value() ? options.topology->Find(center->center_id()) : nullptr;
-  if (self != nullptr && self->bus_address.has_value()) {
-    bus = bus::NewEmbeddedBus([](std::string_view) { return std::nullopt; });
-    bus::PublisherOptions publisher_options;
-    publisher_options.center = center->center_id();
-    publisher_options.listen = self->bus_address->ToString();
-    publisher_options.history =
-        center::JournalHistory(*Env::Default(), JoinPath(options.center.data_dir, "journal"));
-    publisher_options.published_through = center->stats().last_sequence;
-    auto opened_publisher = bus->OpenPublisher(publisher_options);
-    Status attached = opened_publisher.ok() ? center->AttachPublisher(**opened_publisher)
-                                            : opened_publisher.status();
-    if (!attached.ok()) {
-      SURGE_LOG_ERROR("cannot serve the bus on %s: %s", publisher_options.listen.c_str(),
-                      attached.ToString().c_str());
+  if (options.topology.has_value()) {
+    const Status joined = JoinBus(options, center_options.data_dir, *center, &bus, &publisher);
+    if (!joined.ok()) {
+      SURGE_LOG_ERROR("center %s cannot join the data bus: %s", center->center_id().c_str(),
+                      joined.ToString().c_str());
       center->Stop();
       return 1;
     }
-    publisher = std::move(opened_publisher).value();
-    SURGE_LOG_INFO("center %s serves its journal to the bus on %s", center->center_id().c_str(),
-                   publisher->address().c_str());
   }
 
   // What waited in the event loops longer than a queued request may is shed there, cheaply.

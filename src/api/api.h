@@ -71,12 +71,16 @@ Status CheckEmptyBody(std::string_view body);
 //   order     {"order_id","request_id","user","status","total_cents","expires_at",
 //              "items":[{"sku","quantity","price_cents","campaign" (only when bought in a sale)}]}
 //   campaign  {"id","sku","stock","price_cents","starts_at","ends_at","per_user_limit",
-//              "reserve_ttl_ms","available","reserved","sold"}
+//              "reserve_ttl_ms","available","reserved","sold"}; with `shared` (a center of a
+//              multi-center deployment): at the master the totals over all centers plus
+//              "unallocated" and "centers":[{"center","quota","available","reserved","sold"}];
+//              at a sub-center the campaign's "stock", and "quota", "available", "reserved",
+//              "sold" of this center, "unallocated" and "requested"
 //   inventory {"sku","stock","available","reserved","sold"}
 //   merchant  {"id","name"}; product {"sku","merchant","name","category","price_cents"};
 //   user      {"id","region"}; a user's orders {"orders":[order...]}
 std::string EncodeOrder(const trade::OrderView& order);
-std::string EncodeCampaign(const trade::CampaignView& campaign);
+std::string EncodeCampaign(const trade::CampaignView& campaign, bool shared = false);
 std::string EncodeInventory(const trade::InventoryView& inventory);
 std::string EncodeMerchant(const trade::MerchantView& merchant);
 std::string EncodeProduct(const trade::ProductView& product);
@@ -85,6 +89,6 @@ std::string EncodeOrders(const std::vector<trade::OrderView>& orders);
 
 // The HTTP response for a reply: its error (API.md's body; overloaded with Retry-After: 1), or
 // `success_status` with the encoded value (an internal error if the reply holds no value).
-http::Response EncodeReply(const trade::Reply& reply, int success_status);
+http::Response EncodeReply(const trade::Reply& reply, int success_status, bool shared = false);
 
 }  // namespace surge::api

@@ -69,7 +69,49 @@ std::string EncodeOrders(const std::vector<trade::OrderView>& orders) {
   return out;
 }
 
-std::string EncodeCampaign(const trade::CampaignView& campaign) {
+namespace {
+
+// At the master of several centers: the campaign's totals over every center, and each center's.
+void WriteGlobalCounts(json::Writer& writer, const trade::CampaignView& campaign) {
+  int64_t reserved = 0;
+  int64_t sold = 0;
+  for (const trade::CenterQuotaView& center : campaign.centers) {
+    reserved += center.reserved;
+    sold += center.sold;
+  }
+  writer.Field("stock", campaign.campaign_stock);
+  writer.Field("available", campaign.campaign_stock - reserved - sold);
+  writer.Field("reserved", reserved);
+  writer.Field("sold", sold);
+  writer.Field("unallocated", campaign.unallocated);
+  writer.Key("centers");
+  writer.BeginArray();
+  for (const trade::CenterQuotaView& center : campaign.centers) {
+    writer.BeginObject();
+    writer.Field("center", center.center);
+    writer.Field("quota", center.quota);
+    writer.Field("available", center.available);
+    writer.Field("reserved", center.reserved);
+    writer.Field("sold", center.sold);
+    writer.EndObject();
+  }
+  writer.EndArray();
+}
+
+// At a sub-center: the campaign's stock, and this center's quota and units.
+void WriteQuotaCounts(json::Writer& writer, const trade::CampaignView& campaign) {
+  writer.Field("stock", campaign.campaign_stock);
+  writer.Field("quota", campaign.counts.stock);
+  writer.Field("available", campaign.counts.available);
+  writer.Field("reserved", campaign.counts.reserved);
+  writer.Field("sold", campaign.counts.sold);
+  writer.Field("unallocated", campaign.unallocated);
+  writer.Field("requested", campaign.requested);
+}
+
+}  // namespace
+
+std::string EncodeCampaign(const trade::CampaignView& campaign, bool shared) {
   std::string out;
   json::Writer writer(&out);
   writer.BeginObject();
@@ -80,7 +122,13 @@ std::string EncodeCampaign(const trade::CampaignView& campaign) {
   writer.Field("ends_at", campaign.ends_at_ms);
   writer.Field("per_user_limit", campaign.per_user_limit);
   writer.Field("reserve_ttl_ms", campaign.reserve_ttl_ms);
-  WriteCounts(writer, campaign.counts);
+  if (!shared) {
+    WriteCounts(writer, campaign.counts);
+  } else if (!campaign.centers.empty()) {
+    WriteGlobalCounts(writer, campaign);
+  } else {
+    WriteQuotaCounts(writer, campaign);
+  }
   writer.EndObject();
   return out;
 }
@@ -128,7 +176,7 @@ std::string EncodeUser(const trade::UserView& user) {
   return out;
 }
 
-http::Response EncodeReply(const trade::Reply& reply, int success_status) {
+http::Response EncodeReply(const trade::Reply& reply, int success_status, bool shared) {
   if (!reply.status.ok()) {
     http::Response response = http::ErrorResponse(reply.status);
     if (reply.status.code() == Code::kOverloaded) response.retry_after_s = 1;
@@ -137,7 +185,7 @@ http::Response EncodeReply(const trade::Reply& reply, int success_status) {
   http::Response response;
   response.status = success_status;
   const bool encoded = std::visit(
-      [&response](const auto& value) {
+      [&response, shared](const auto& value) {
         using T = std::decay_t<decltype(value)>;
         if constexpr (std::is_same_v<T, std::monostate>) {
           return false;
@@ -150,7 +198,7 @@ http::Response EncodeReply(const trade::Reply& reply, int success_status) {
         } else if constexpr (std::is_same_v<T, trade::InventoryView>) {
           response.body = EncodeInventory(value);
         } else if constexpr (std::is_same_v<T, trade::CampaignView>) {
-          response.body = EncodeCampaign(value);
+          response.body = EncodeCampaign(value, shared);
         } else {
           static_assert(std::is_same_v<T, trade::OrderView>);
           response.body = EncodeOrder(value);

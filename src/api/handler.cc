@@ -313,12 +313,12 @@ class CenterHandler final : public http::Handler {
     auto shared = std::make_shared<http::Responder>(std::move(responder));
     // The reply is encoded on the connection's event loop, not here on the center's writer:
     // the writer is one thread for the whole center, the loops are one per core.
-    center_.Submit(std::move(body),
-                   [shared = std::move(shared), success_status](trade::Reply reply) {
-                     shared->SendRendered([reply = std::move(reply), success_status] {
-                       return EncodeReply(reply, success_status);
-                     });
-                   });
+    center_.Submit(std::move(body), [shared = std::move(shared), success_status,
+                                     multi = placement_.has_value()](trade::Reply reply) {
+      shared->SendRendered([reply = std::move(reply), success_status, multi] {
+        return EncodeReply(reply, success_status, multi);
+      });
+    });
   }
 
   void HandleRead(const Route& route, http::Responder responder) {
@@ -349,8 +349,11 @@ class CenterHandler final : public http::Handler {
           return ReadResponse(state.GetInventory(id), EncodeInventory);
         });
       case Resource::kCampaign:
-        return Read(std::move(responder), [id](const trade::Trade& state, int64_t) {
-          return ReadResponse(state.GetCampaign(id), EncodeCampaign);
+        return Read(std::move(responder), [id, multi = placement_.has_value()](
+                                              const trade::Trade& state, int64_t) {
+          return ReadResponse(state.GetCampaign(id), [multi](const trade::CampaignView& campaign) {
+            return EncodeCampaign(campaign, multi);
+          });
         });
       case Resource::kOrder:
         return Read(std::move(responder), [id](const trade::Trade& state, int64_t now_ms) {

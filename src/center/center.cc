@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <deque>
 #include <future>
 #include <mutex>
 #include <optional>
@@ -14,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "center/follower.h"
 #include "center/intake.h"
 #include "center/outbox.h"
 #include "common/assert.h"
@@ -28,9 +30,24 @@ namespace {
 using SteadyClock = std::chrono::steady_clock;
 
 constexpr std::chrono::seconds kStateHashRefreshInterval{10};
+// How long a batch's order events may wait for the next commit before they are committed alone:
+// the aggregation lag they add when the center goes quiet.
+constexpr std::chrono::milliseconds kEventsFlushInterval{5};
+// How often the writer asks the state for quota commands (QuotaCommands scans every campaign).
+constexpr std::chrono::milliseconds kQuotaCheckInterval{10};
+// Order events per journal record at most: about 100-200 bytes each, well under the journal's
+// record size bound however many orders one command expires.
+constexpr size_t kEventsPerRecordMax = 2048;
 
 // The center id goes into order ids ("o.<center>.<n>"), which must stay within kIdLengthMax.
 constexpr size_t kCenterIdLengthMax = 32;
+
+// The campaign a quota command is about, or nullptr for another command.
+const std::string* QuotaCampaign(const trade::Body& body) {
+  if (const auto* request = std::get_if<trade::RequestQuota>(&body)) return &request->campaign;
+  if (const auto* back = std::get_if<trade::ReturnQuota>(&body)) return &back->campaign;
+  return nullptr;
+}
 
 trade::Reply ErrorReply(Code code, std::string message) {
   trade::Reply reply;
@@ -61,6 +78,15 @@ Status ValidateOptions(const Options& options) {
   }
   if (options.snapshot_every_records == 0) {
     return Status(Code::kInvalidArgument, "snapshot_every_records must be at least 1");
+  }
+  if (!options.centers.empty()) {
+    const auto known = [&](const std::string& id) {
+      return std::find(options.centers.begin(), options.centers.end(), id) != options.centers.end();
+    };
+    if (!known(options.center_id) || !known(options.master)) {
+      return Status(Code::kInvalidArgument,
+                    "center_id and master must both be among the centers of the deployment");
+    }
   }
   return Status::Ok();
 }
@@ -117,15 +143,19 @@ class CenterImpl final : public Center {
   }
 
   void Submit(trade::Body body, Done done) override;
+  void SubmitReplicated(trade::Origin origin, trade::Body body, Done done) override;
   bool Read(ReadFunction read) override;
   void Stop() override;
   bool failed() const override { return failed_.load(std::memory_order_acquire); }
   Status AttachPublisher(bus::Publisher& publisher) override;
+  Status Follow(bus::Bus& bus) override;
   const std::string& center_id() const override { return options_.center_id; }
   Stats stats() const override;
 
  private:
   Status ReplayRecord(uint64_t sequence, std::string_view payload);
+  Status ReplayEvents(uint64_t sequence, std::string_view payload);
+  std::optional<uint64_t> AppliedThrough(const bus::StreamId& stream);
   bool AnswerSoldOutEarly(const trade::PlaceOrder& order, Done& done);
 
   // Writer thread only, from here on.
@@ -134,6 +164,9 @@ class CenterImpl final : public Center {
   void RunReads(Request* begin, Request* end, int64_t now_ms);
   Status JournalCommands(int64_t now_ms);
   void ApplyAndAnswer();
+  bool CommitOwnCommands(std::vector<trade::Body> bodies);
+  void FlushEvents();
+  void MaybeQuota();
   void EnterFailedState(const Status& status);
   void MaybeTick();
   void AfterBatch();
@@ -153,6 +186,11 @@ class CenterImpl final : public Center {
   // Set on the writer thread (by AttachPublisher's read); stopped after the writer, so that it
   // publishes everything the writer made durable.
   std::unique_ptr<Outbox> outbox_;
+  // Stopped before the writer, so that nothing they submit is left unanswered.
+  std::vector<std::unique_ptr<Follower>> followers_;
+  std::mutex followers_mutex_;
+  // The master, or a center alone: publishes master data (see PublishedKindOf).
+  const bool at_master_ = options_.centers.empty() || options_.master == options_.center_id;
 
   IntakeQueue queue_;
   RequestIdSet request_ids_;
@@ -173,6 +211,13 @@ class CenterImpl final : public Center {
   SoldOutBoard::Flags sold_out_flags_;
   CampaignWindows campaign_windows_;
   SteadyClock::time_point last_write_at_ = SteadyClock::now();
+  SteadyClock::time_point quota_checked_at_;
+  // Order events applied but not journaled yet, and the journal sequence of the last command they
+  // cover (see "Several centers").
+  std::vector<trade::OrderEvent> pending_events_;
+  uint64_t pending_events_through_ = 0;
+  // At recovery: the number of the last order event found journaled.
+  uint64_t journaled_event_number_ = 0;
   uint64_t next_snapshot_attempt_sequence_ = 0;
   bool state_hash_stale_ = true;
   SteadyClock::time_point state_hash_at_;
@@ -189,6 +234,8 @@ class CenterImpl final : public Center {
   std::atomic<uint64_t> recovered_records_{0};
   std::atomic<uint64_t> state_hash_{0};
   std::atomic<uint64_t> drain_rate_per_s_{0};
+  std::atomic<uint64_t> replicated_applied_{0};
+  std::atomic<uint64_t> events_records_{0};
 };
 
 // ---- Recovery -------------------------------------------------------------------------------
@@ -197,6 +244,10 @@ Status CenterImpl::Recover() {
   trade::Options trade_options;
   trade_options.order_id_prefix = OrderIdPrefix(options_.center_id);
   trade_options.expected_orders = options_.expected_orders;
+  trade_options.center = options_.center_id;
+  trade_options.master = options_.master;
+  trade_options.centers = options_.centers;
+  trade_options.record_events = !options_.centers.empty();
   trade_ = trade::Trade::Create(trade_options);
 
   journal::Options journal_options;
@@ -246,6 +297,7 @@ Status CenterImpl::Recover() {
 }
 
 Status CenterImpl::ReplayRecord(uint64_t sequence, std::string_view payload) {
+  if (trade::IsEventsRecord(payload)) return ReplayEvents(sequence, payload);
   auto command = trade::DecodeCommand(payload);
   if (!command.ok()) {
     return Status(Code::kCorruption, "journal record " + std::to_string(sequence) +
@@ -262,6 +314,31 @@ Status CenterImpl::ReplayRecord(uint64_t sequence, std::string_view payload) {
       campaign != nullptr && reply.status.ok()) {
     campaign_windows_.Learn(*campaign);
   }
+  // The events of the commands replayed after the last events record are journaled again once
+  // recovery ends, unless a later events record shows they were journaled (ReplayEvents).
+  if (!options_.centers.empty()) {
+    trade_->TakeEvents(&pending_events_);
+    pending_events_through_ = sequence;
+  }
+  return Status::Ok();
+}
+
+Status CenterImpl::ReplayEvents(uint64_t sequence, std::string_view payload) {
+  Result<trade::EventsRecord> record = trade::DecodeEvents(payload);
+  if (!record.ok()) {
+    return Status(Code::kCorruption,
+                  "journal record " + std::to_string(sequence) +
+                      " (order events) does not decode: " + record.status().ToString());
+  }
+  // Events are numbered consecutively by the state and journaled in order: the ones collected
+  // so far up to this record's last number are journaled already.
+  if (!record->events.empty()) {
+    journaled_event_number_ = std::max(journaled_event_number_, record->events.back().number);
+  }
+  const auto journaled = std::find_if(
+      pending_events_.begin(), pending_events_.end(),
+      [&](const trade::OrderEvent& event) { return event.number > journaled_event_number_; });
+  pending_events_.erase(pending_events_.begin(), journaled);
   return Status::Ok();
 }
 
@@ -300,12 +377,41 @@ void CenterImpl::Submit(trade::Body body, Done done) {
     }
     request_ids_.Insert(StableHash64(order->request_id));
   }
-  Request request{std::move(body), std::move(done), nullptr};
+  Request request{std::move(body), std::move(done), nullptr, std::nullopt};
   switch (queue_.Push(request)) {
     case IntakeQueue::PushResult::kOk:
       return;
     case IntakeQueue::PushResult::kFull:
       answer_overloaded(request.done);
+      return;
+    case IntakeQueue::PushResult::kClosed:
+      request.done(ErrorReply(Code::kUnavailable, "center " + options_.center_id + " is stopping"));
+      return;
+  }
+}
+
+void CenterImpl::SubmitReplicated(trade::Origin origin, trade::Body body, Done done) {
+  SURGE_ASSERT(done != nullptr);
+  if (failed_.load(std::memory_order_acquire)) {
+    done(ErrorReply(Code::kUnavailable,
+                    "center " + options_.center_id + " cannot make writes durable"));
+    return;
+  }
+  Status valid = trade::ValidateBody(body);
+  if (!valid.ok()) {
+    trade::Reply reply;
+    reply.status = std::move(valid);
+    done(std::move(reply));
+    return;
+  }
+  Request request{std::move(body), std::move(done), nullptr, std::move(origin)};
+  switch (queue_.Push(request, /*bypass_admit_limit=*/true)) {
+    case IntakeQueue::PushResult::kOk:
+      return;
+    case IntakeQueue::PushResult::kFull:
+      rejected_overloaded_.fetch_add(1, std::memory_order_relaxed);
+      request.done(ErrorReply(Code::kOverloaded,
+                              "center " + options_.center_id + " is overloaded (queue full)"));
       return;
     case IntakeQueue::PushResult::kClosed:
       request.done(ErrorReply(Code::kUnavailable, "center " + options_.center_id + " is stopping"));
@@ -355,7 +461,7 @@ Status CenterImpl::AttachPublisher(bus::Publisher& publisher) {
       return;
     }
     outbox_ = std::make_unique<Outbox>(env_, JoinPath(options_.data_dir, "journal"), publisher,
-                                       journal_->durable_sequence());
+                                       journal_->durable_sequence(), at_master_);
     attached.set_value(Status::Ok());
   });
   if (!queued) {
@@ -365,11 +471,53 @@ Status CenterImpl::AttachPublisher(bus::Publisher& publisher) {
   return done.get();
 }
 
+std::optional<uint64_t> CenterImpl::AppliedThrough(const bus::StreamId& stream) {
+  auto answer = std::make_shared<std::promise<uint64_t>>();
+  std::future<uint64_t> applied = answer->get_future();
+  const bool queued = Read([answer, stream](const trade::Trade& state, int64_t) {
+    answer->set_value(state.AppliedThrough(stream.center, static_cast<uint8_t>(stream.kind)));
+  });
+  if (!queued) return std::nullopt;
+  return applied.get();
+}
+
+Status CenterImpl::Follow(bus::Bus& bus) {
+  if (options_.centers.empty()) {
+    return Status(Code::kInvalidArgument,
+                  "center " + options_.center_id + " is alone: there is no stream to follow");
+  }
+  std::vector<bus::StreamId> streams;
+  if (at_master_) {
+    for (const std::string& center : options_.centers) {
+      if (center == options_.center_id) continue;
+      streams.push_back({center, bus::Kind::kOrders});
+      streams.push_back({center, bus::Kind::kQuota});
+    }
+  } else {
+    streams.push_back({options_.master, bus::Kind::kMasterData});
+  }
+  FollowerTarget target;
+  target.applied_through = [this](const bus::StreamId& stream) { return AppliedThrough(stream); };
+  target.submit = [this](trade::Origin origin, trade::Body body, Done done) {
+    SubmitReplicated(std::move(origin), std::move(body), std::move(done));
+  };
+  std::lock_guard lock(followers_mutex_);
+  if (!followers_.empty()) return Status(Code::kInvalidArgument, "already following");
+  for (bus::StreamId& stream : streams) {
+    followers_.push_back(std::make_unique<Follower>(bus, std::move(stream), target));
+  }
+  return Status::Ok();
+}
+
 void CenterImpl::Stop() {
   std::lock_guard lock(stop_mutex_);
   if (stopped_) return;
   SURGE_ASSERT_MSG(std::this_thread::get_id() != writer_.get_id(),
                    "Center::Stop called on the writer thread (from a Done or a read)");
+  {
+    std::lock_guard followers_lock(followers_mutex_);
+    followers_.clear();  // each waits for its submissions' answers, which the writer gives
+  }
   queue_.Close();
   if (writer_.joinable()) writer_.join();
   outbox_.reset();
@@ -389,6 +537,8 @@ Stats CenterImpl::stats() const {
   stats.last_sequence = last_sequence_.load(std::memory_order_relaxed);
   stats.recovered_records = recovered_records_.load(std::memory_order_relaxed);
   stats.state_hash = state_hash_.load(std::memory_order_relaxed);
+  stats.replicated_applied = replicated_applied_.load(std::memory_order_relaxed);
+  stats.events_records = events_records_.load(std::memory_order_relaxed);
   return stats;
 }
 
@@ -398,7 +548,10 @@ void CenterImpl::WriterLoop() {
   std::vector<Request> batch;
   bool open = true;
   while (open) {
-    open = queue_.Take(&batch, options_.tick_interval);
+    // Order events waiting for a commit wait at most kEventsFlushInterval.
+    open = queue_.Take(&batch, pending_events_.empty()
+                                   ? std::chrono::nanoseconds(options_.tick_interval)
+                                   : std::chrono::nanoseconds(kEventsFlushInterval));
     const bool idle = batch.empty();
     const SteadyClock::time_point taken_at = SteadyClock::now();
     // Everything queued was taken at once; it is committed in batches of batch_records_max.
@@ -410,6 +563,8 @@ void CenterImpl::WriterLoop() {
     batch.clear();
     if (failed_.load(std::memory_order_relaxed)) continue;
     MaybeTick();
+    MaybeQuota();
+    if (idle && !pending_events_.empty()) FlushEvents();
     if (idle) {
       // Time alone may have ended a campaign or made a reservation due: re-judge the flags.
       RefreshSoldOut({}, NowMs());
@@ -430,7 +585,8 @@ void CenterImpl::ProcessBatch(Request* begin, Request* end) {
   command_dones_.clear();
   for (Request* request = begin; request != end; ++request) {
     if (request->read) continue;
-    commands_.push_back(trade::Command{now_ms, std::move(request->body)});
+    commands_.push_back(
+        trade::Command{now_ms, std::move(request->body), std::move(request->origin)});
     command_dones_.push_back(std::move(request->done));
   }
   if (commands_.empty()) return;
@@ -463,19 +619,34 @@ void CenterImpl::RunReads(Request* begin, Request* end, int64_t now_ms) {
   }
 }
 
-// Appends commands_ to the journal and makes them durable with one sync.
+// Appends the order events waiting for a commit, then commands_, to the journal and makes them
+// durable with one sync.
 Status CenterImpl::JournalCommands(int64_t now_ms) {
   std::vector<Outbox::Pending> published;
+  const size_t events_records =
+      (pending_events_.size() + kEventsPerRecordMax - 1) / kEventsPerRecordMax;
+  for (size_t begin = 0; begin < pending_events_.size(); begin += kEventsPerRecordMax) {
+    const size_t count = std::min(kEventsPerRecordMax, pending_events_.size() - begin);
+    encoded_.clear();
+    trade::EncodeEvents(pending_events_through_,
+                        std::span<const trade::OrderEvent>(pending_events_).subspan(begin, count),
+                        &encoded_);
+    const uint64_t sequence = journal_->Append(encoded_);
+    if (outbox_ != nullptr) published.push_back({sequence, bus::Kind::kOrders, encoded_});
+  }
   for (const trade::Command& command : commands_) {
     encoded_.clear();
     trade::EncodeCommand(command, &encoded_);
     const uint64_t sequence = journal_->Append(encoded_);
     if (outbox_ == nullptr) continue;
-    if (const std::optional<bus::Kind> kind = PublishedKindOf(command.body)) {
+    if (const std::optional<bus::Kind> kind = PublishedKindOf(command, at_master_)) {
       published.push_back(Outbox::Pending{sequence, *kind, encoded_});
     }
   }
   SURGE_RETURN_IF_ERROR(journal_->Commit());
+  // Journaled: from now on they are the journal's (and, through it, the bus's).
+  pending_events_.clear();
+  events_records_.fetch_add(events_records, std::memory_order_relaxed);
   if (outbox_ != nullptr) outbox_->Committed(journal_->durable_sequence(), std::move(published));
   SURGE_ASSERT(journal_->durable_sequence() == journal_->last_sequence());
   last_now_ms_ = now_ms;
@@ -499,6 +670,51 @@ void CenterImpl::ApplyAndAnswer() {
     if (command_dones_[i]) command_dones_[i](std::move(reply));
   });
   state_hash_stale_ = true;
+  if (options_.centers.empty()) return;
+  replicated_applied_.fetch_add(
+      std::count_if(commands_.begin(), commands_.end(),
+                    [](const trade::Command& command) { return command.origin.has_value(); }),
+      std::memory_order_relaxed);
+  trade_->TakeEvents(&pending_events_);
+  pending_events_through_ = journal_->durable_sequence();
+}
+
+// Journals, applies and answers nobody: commands the writer takes itself (a Tick, quota requests
+// and returns), with the order events waiting for a commit; with no command, only those events.
+// False if the commit failed (the center is then in the failed state).
+bool CenterImpl::CommitOwnCommands(std::vector<trade::Body> bodies) {
+  const bool events_only = bodies.empty();
+  const int64_t now_ms = NowMs();
+  commands_.clear();
+  command_dones_.clear();
+  for (trade::Body& body : bodies) {
+    commands_.push_back(trade::Command{now_ms, std::move(body), std::nullopt});
+    command_dones_.emplace_back();
+  }
+  const Status status = JournalCommands(now_ms);
+  if (!status.ok()) {
+    EnterFailedState(status);
+    return false;
+  }
+  ApplyAndAnswer();
+  // Events alone change no state: nothing to re-judge, and no snapshot is due because of them
+  // (MaybeSnapshot itself flushes events this way).
+  if (!events_only) AfterBatch();
+  return true;
+}
+
+// The order events of the last batch, committed alone: nothing else came to carry them.
+void CenterImpl::FlushEvents() { CommitOwnCommands({}); }
+
+// Asks the state, now and then, whether a campaign needs more quota (or has some to give back).
+void CenterImpl::MaybeQuota() {
+  if (options_.centers.empty()) return;
+  const SteadyClock::time_point now = SteadyClock::now();
+  if (now - quota_checked_at_ < kQuotaCheckInterval) return;
+  quota_checked_at_ = now;
+  std::vector<trade::Body> bodies = trade_->QuotaCommands(NowMs());
+  if (bodies.empty()) return;
+  CommitOwnCommands(std::move(bodies));
 }
 
 void CenterImpl::EnterFailedState(const Status& status) {
@@ -513,37 +729,33 @@ void CenterImpl::EnterFailedState(const Status& status) {
 // for a tick_interval; it makes the expiry durable and returns the stock.
 void CenterImpl::MaybeTick() {
   if (SteadyClock::now() - last_write_at_ < options_.tick_interval) return;
-  const int64_t now_ms = NowMs();
   const std::optional<int64_t> next_expiry_ms = trade_->NextExpiryMs();
-  if (!next_expiry_ms.has_value() || *next_expiry_ms > now_ms) return;
-  commands_.clear();
-  command_dones_.clear();
-  commands_.push_back(trade::Command{now_ms, trade::Tick{}});
-  command_dones_.emplace_back();
-  const Status status = JournalCommands(now_ms);
-  if (!status.ok()) {
-    EnterFailedState(status);
-    return;
-  }
-  ApplyAndAnswer();
-  AfterBatch();
+  if (!next_expiry_ms.has_value() || *next_expiry_ms > NowMs()) return;
+  CommitOwnCommands({trade::Tick{}});
 }
 
 void CenterImpl::AfterBatch() {
   absl::flat_hash_set<std::string_view> touched_skus;
+  std::deque<std::string> quota_skus;  // stable addresses for the views in touched_skus
   for (const trade::Command& command : commands_) {
     if (const auto* order = std::get_if<trade::PlaceOrder>(&command.body)) {
       for (const trade::OrderItem& item : order->items) touched_skus.insert(item.sku);
     } else if (const auto* campaign = std::get_if<trade::PutCampaign>(&command.body)) {
       touched_skus.insert(campaign->sku);
+    } else if (const std::string* id = QuotaCampaign(command.body)) {
+      // A grant may end a sell-out, a return start one.
+      if (Result<trade::CampaignView> view = trade_->GetCampaign(*id); view.ok()) {
+        touched_skus.insert(quota_skus.emplace_back(std::move(view->sku)));
+      }
     }
   }
   RefreshSoldOut(touched_skus, last_now_ms_);
   MaybeSnapshot();
 }
 
-// Re-judges every flagged SKU and every SKU the last batch touched (only a PlaceOrder or a
-// PutCampaign can exhaust a campaign), and publishes the flags if they changed.
+// Re-judges every flagged SKU and every SKU the last batch touched (only a PlaceOrder, a
+// PutCampaign or a quota command can change whether a campaign is sold out), and publishes the
+// flags if they changed.
 void CenterImpl::RefreshSoldOut(const absl::flat_hash_set<std::string_view>& touched_skus,
                                 int64_t now_ms) {
   SoldOutBoard::Flags next;
@@ -580,8 +792,10 @@ int64_t CenterImpl::SoldOutUntilMs(std::string_view sku, int64_t now_ms) const {
 // and sync to a background thread (serializing stays here) would shorten the pause.
 void CenterImpl::MaybeSnapshot() {
   if (!journal_->SnapshotDue()) return;
+  if (journal_->durable_sequence() < next_snapshot_attempt_sequence_) return;
+  // Recovery starts after the snapshot: the events of what it covers must be journaled first.
+  if (!pending_events_.empty() && !CommitOwnCommands({})) return;
   const uint64_t sequence = journal_->durable_sequence();
-  if (sequence < next_snapshot_attempt_sequence_) return;
   const SteadyClock::time_point started = SteadyClock::now();
   const std::string snapshot = trade_->Snapshot();
   const SteadyClock::time_point serialized = SteadyClock::now();
@@ -662,30 +876,39 @@ Status CreateDirDurably(Env& env, std::string dir) {
 
 }  // namespace
 
-std::optional<bus::Kind> PublishedKindOf(const trade::Body& body) {
+std::optional<bus::Kind> PublishedKindOf(const trade::Command& command, bool at_master) {
+  const trade::Body& body = command.body;
   if (std::holds_alternative<trade::PutMerchant>(body) ||
       std::holds_alternative<trade::PutProduct>(body) ||
       std::holds_alternative<trade::PutUser>(body) ||
       std::holds_alternative<trade::PutInventory>(body) ||
       std::holds_alternative<trade::PutCampaign>(body)) {
-    return bus::Kind::kMasterData;
+    // At a sub-center these come from the master's stream: the master publishes them.
+    if (at_master) return bus::Kind::kMasterData;
+    return std::nullopt;
+  }
+  if (QuotaCampaign(body) != nullptr) {
+    if (at_master) return bus::Kind::kMasterData;
+    if (!command.origin.has_value()) return bus::Kind::kQuota;
   }
   return std::nullopt;
 }
 
-std::optional<bus::Kind> PublishedKind(std::string_view journal_payload) {
+std::optional<bus::Kind> PublishedKind(std::string_view journal_payload, bool at_master) {
+  if (trade::IsEventsRecord(journal_payload)) return bus::Kind::kOrders;
   const Result<trade::Command> command = trade::DecodeCommand(journal_payload);
   if (!command.ok()) return std::nullopt;
-  return PublishedKindOf(command->body);
+  return PublishedKindOf(*command, at_master);
 }
 
-bus::History JournalHistory(Env& env, std::string journal_dir) {
+bus::History JournalHistory(Env& env, std::string journal_dir, bool at_master) {
   return
-      [&env, dir = std::move(journal_dir)](uint64_t from, uint64_t through,
-                                           const std::function<bool(const bus::Record&)>& visit) {
+      [&env, dir = std::move(journal_dir), at_master](
+          uint64_t from, uint64_t through, const std::function<bool(const bus::Record&)>& visit) {
         return journal::ReadDurable(env, dir, from, through, journal::Options().record_bytes_max,
                                     [&](uint64_t sequence, std::string_view payload) {
-                                      const std::optional<bus::Kind> kind = PublishedKind(payload);
+                                      const std::optional<bus::Kind> kind =
+                                          PublishedKind(payload, at_master);
                                       if (!kind.has_value()) return true;
                                       return visit(bus::Record{sequence, *kind, payload});
                                     });

@@ -53,6 +53,15 @@
 // as serializing and syncing the whole state takes (measured: ~0.2-0.5 s at 1M orders, ~1.1 s at
 // 3M; logged at info level each time).
 //
+// Several centers (Options::centers): the trade state machine keeps quotas and the allocation
+// table (trade.h, "Centers and quotas"), and records order events. The writer journals each
+// batch's order events as one record of their own (trade::EncodeEvents) in the next commit, or
+// alone within 5 ms when no command follows, and before every snapshot; at
+// recovery it journals again the events of the commands after the last such record, so that
+// every order event is journaled exactly once. Every 10 ms or so it journals the quota
+// commands the state asks for (trade::Trade::QuotaCommands): requests to the master when a
+// campaign runs low, returns when one has ended.
+//
 // Open creates data_dir, keeps the journal and snapshots in data_dir/journal, recovers (newest
 // snapshot + journal tail) and refuses to start on corruption (the error names the file and byte
 // offset, or the record that does not decode) or on a recovered state that breaks an invariant.
@@ -68,6 +77,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "bus/bus.h"
 #include "common/env.h"
@@ -93,6 +103,11 @@ struct Options {
   size_t expected_orders = 0;
   // How often the writer checks for due reservations when no command arrives.
   std::chrono::milliseconds tick_interval{100};
+
+  // A center of a multi-center deployment (see "Several centers" above): the master's id and
+  // every center's, in topology order (trade::Options). Empty `centers`: a center alone.
+  std::string master;
+  std::vector<std::string> centers;
 };
 
 struct Stats {
@@ -110,6 +125,9 @@ struct Stats {
   // and when the writer is idle for a tick_interval but at most every 10 s (hashing serializes
   // the whole state, too costly for the hot path). For a current hash, Read and call StateHash.
   uint64_t state_hash = 0;
+  // Commands applied from other centers' bus streams (Follow), and events records journaled.
+  uint64_t replicated_applied = 0;
+  uint64_t events_records = 0;
 };
 
 // Called exactly once per submitted command: on the writer thread once the command is durable and
@@ -129,6 +147,11 @@ class Center {
   // change nothing and is not remembered), overloaded (queue full), unavailable (stopping or
   // failed), and the early sold_out described above.
   virtual void Submit(trade::Body body, Done done) = 0;
+  // Queues a command that another center journaled first (`origin`, see trade::Origin): applied
+  // exactly once however often it is submitted. Never shed for overload (the caller bounds what
+  // it has in flight) and never answered early; unavailable when stopping or failed. Commands of
+  // one origin stream must be submitted in sequence order, from one thread.
+  virtual void SubmitReplicated(trade::Origin origin, trade::Body body, Done done) = 0;
   // Queues `read` to run on the writer thread. Returns false (and does not run `read`) when the
   // queue is full, the center is stopping, or it is in the failed state.
   virtual bool Read(ReadFunction read) = 0;
@@ -149,17 +172,30 @@ class Center {
   // stopping or failed.
   virtual Status AttachPublisher(bus::Publisher& publisher) = 0;
 
+  // Follows, through `bus`, the streams this center applies (multi-center only): at a
+  // sub-center the master's master data (with its quota grants and returns); at the master every
+  // other center's order events (its global view) and quota requests and returns. Each stream
+  // resumes after what the state says was applied (trade::Trade::AppliedThrough), so a restart
+  // applies nothing twice and misses nothing; a subscription that fails is retried. `bus` must
+  // outlive the center; Stop stops following. invalid_argument for a center alone.
+  virtual Status Follow(bus::Bus& bus) = 0;
+
   virtual const std::string& center_id() const = 0;
   virtual Stats stats() const = 0;
 };
 
-// The bus kind of a command the center publishes: master data (merchants, products, users,
-// inventory, campaigns) as kMasterData; nothing else yet.
-std::optional<bus::Kind> PublishedKindOf(const trade::Body& body);
-// The same for a journal record (an encoded command); nullopt for one that does not decode.
-std::optional<bus::Kind> PublishedKind(std::string_view journal_payload);
+// What a center publishes of its journal, by role (`at_master`: the master, or a center alone):
+//   kMasterData, at the master: master-data commands (merchants, products, users, inventory,
+//     campaigns) and the quota requests and returns it applied (its own and, with an origin, the
+//     other centers'), so that every center keeps the same allocation table;
+//   kQuota, at a sub-center: its own quota requests and returns;
+//   kOrders, everywhere: the records of order events (trade::EncodeEvents).
+// Commands a sub-center applied from the master's stream are not published again.
+std::optional<bus::Kind> PublishedKindOf(const trade::Command& command, bool at_master);
+// The same for a journal record; nullopt for one that does not decode.
+std::optional<bus::Kind> PublishedKind(std::string_view journal_payload, bool at_master);
 // The history an embedded bus publisher serves catch-up from: the published records of the
 // journal in `journal_dir` (journal::ReadDurable).
-bus::History JournalHistory(Env& env, std::string journal_dir);
+bus::History JournalHistory(Env& env, std::string journal_dir, bool at_master);
 
 }  // namespace surge::center

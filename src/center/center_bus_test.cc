@@ -96,7 +96,7 @@ class CenterBusTest : public ::testing::Test {
     bus::PublisherOptions options;
     options.center = "c1";
     options.listen = "127.0.0.1:0";
-    options.history = JournalHistory(env_, "/data/c1/journal");
+    options.history = JournalHistory(env_, "/data/c1/journal", /*at_master=*/true);
     options.published_through = center.stats().last_sequence;
     auto publisher = bus_->OpenPublisher(options);
     EXPECT_TRUE(publisher.ok()) << publisher.status().ToString();

@@ -17,12 +17,14 @@ IntakeQueue::IntakeQueue(size_t capacity, size_t batch_records_max,
   SURGE_ASSERT(batch_records_max_ > 0);
 }
 
-IntakeQueue::PushResult IntakeQueue::Push(Request& request) {
+IntakeQueue::PushResult IntakeQueue::Push(Request& request, bool bypass_admit_limit) {
   bool wake = false;
   {
     std::lock_guard lock(mutex_);
     if (closed_) return PushResult::kClosed;
-    if (pending_.size() >= admit_limit_.load(std::memory_order_relaxed)) {
+    const size_t limit =
+        bypass_admit_limit ? capacity_ : admit_limit_.load(std::memory_order_relaxed);
+    if (pending_.size() >= limit) {
       return PushResult::kFull;
     }
     if (pending_.empty()) first_queued_at_ = std::chrono::steady_clock::now();

@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,6 +26,7 @@ struct Request {
   trade::Body body;
   Done done;
   ReadFunction read;
+  std::optional<trade::Origin> origin;  // a replicated command (Center::SubmitReplicated)
 };
 
 // The bounded multi-producer, single-consumer intake queue. Producers append to one vector under a
@@ -41,7 +43,9 @@ class IntakeQueue {
 
   // Any thread. Appends `request` and returns kOk; on kFull or kClosed `request` is left untouched
   // (the caller still owns its Done and answers it).
-  PushResult Push(Request& request);
+  // `bypass_admit_limit`: only the capacity bounds it (replicated commands, which must not be
+  // shed: their sender bounds what it has in flight).
+  PushResult Push(Request& request, bool bypass_admit_limit = false);
 
   // Consumer only. Waits up to `idle_timeout` for a first request; then lets the batch fill until
   // it holds batch_records_max requests or batch_wait has passed since its first request was

@@ -18,8 +18,11 @@ constexpr uint32_t kRecordBytesMax = 1 << 20;  // journal::Options's default
 }  // namespace
 
 Outbox::Outbox(Env& env, std::string journal_dir, bus::Publisher& publisher,
-               uint64_t durable_sequence)
-    : env_(env), journal_dir_(std::move(journal_dir)), publisher_(publisher) {
+               uint64_t durable_sequence, bool at_master)
+    : env_(env),
+      journal_dir_(std::move(journal_dir)),
+      publisher_(publisher),
+      at_master_(at_master) {
   durable_ = durable_sequence;
   memory_from_ = durable_sequence;
   published_ = std::min(publisher.last_published(), durable_sequence);
@@ -122,7 +125,7 @@ Status Outbox::PublishFromJournal(uint64_t through) {
   const Status read = journal::ReadDurable(
       env_, journal_dir_, from, through, kRecordBytesMax,
       [&](uint64_t sequence, std::string_view payload) {
-        const std::optional<bus::Kind> kind = PublishedKind(payload);
+        const std::optional<bus::Kind> kind = PublishedKind(payload, at_master_);
         if (kind.has_value()) {
           payloads.emplace_back(payload);  // reserved: earlier views stay valid
           records.push_back({sequence, *kind, payloads.back()});

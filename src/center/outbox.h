@@ -25,7 +25,9 @@ class Outbox {
   static constexpr size_t kMemoryRecordsMax = 65'536;
 
   // Starts publishing everything after publisher->last_published() through what is durable.
-  Outbox(Env& env, std::string journal_dir, bus::Publisher& publisher, uint64_t durable_sequence);
+  // `at_master`: which records of the journal it publishes (PublishedKind).
+  Outbox(Env& env, std::string journal_dir, bus::Publisher& publisher, uint64_t durable_sequence,
+         bool at_master);
   // Publishes what is durable (unless the bus keeps failing), then stops.
   ~Outbox();
 
@@ -47,6 +49,7 @@ class Outbox {
   Env& env_;
   const std::string journal_dir_;
   bus::Publisher& publisher_;
+  const bool at_master_;
 
   mutable std::mutex mutex_;
   std::condition_variable changed_;
