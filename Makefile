@@ -4,7 +4,8 @@
 #   make bench       in-process benchmarks (Google Benchmark); figures go to docs/BENCHMARKS.md
 #   make bench-peers surge against Redis + Lua, PostgreSQL and nginx in one run
 #   make bench-overload a center offered 30x what it can take (shedding, memory, nothing lost)
-#   make bench-gateway  three centers behind the gateway against one center alone
+#   make bench-multicenter  three centers behind the gateway against one center alone, and the
+#                    data bus's lags (BUS=embedded or jetstream); bench-gateway is the same
 #   make test-slow   the long randomized runs (label slow)
 #   make fuzz        longer fuzz runs (FUZZ_SECONDS each, default 300)
 BUILD ?= build
@@ -15,7 +16,7 @@ FUZZ_SHORT_SECONDS ?= 20
 CMAKE_FLAGS ?=
 
 .PHONY: all bootstrap build build-san run test test-fast test-slow test-san fuzz fuzz-short \
-        bench bench-peers bench-overload bench-gateway format lint clean
+        bench bench-peers bench-overload bench-gateway bench-multicenter format lint clean
 
 all: build
 
@@ -68,9 +69,13 @@ bench-peers: build
 bench-overload: build
 	bash bench/overload.sh $(BUILD) $(or $(SECONDS),10) $(or $(FACTOR),30) $(OUT)
 
-# What the gateway hop costs: three centers behind it against one center alone.
-bench-gateway: build
-	bash bench/gateway.sh $(BUILD) $(or $(SECONDS),10) $(or $(CONNECTIONS),256)
+# Three centers (master and two sub-centers, separate processes) behind the gateway against one
+# center alone, and the data bus's lags. BUS=embedded (default) or BUS=jetstream.
+bench-multicenter: build
+	bash bench/multicenter.sh $(BUILD) $(or $(BUS),embedded) $(or $(SECONDS),10) \
+	  $(or $(CONNECTIONS),256) $(OUT)
+
+bench-gateway: bench-multicenter
 
 format:
 	find src apps tests bench -name '*.cc' -o -name '*.h' | xargs clang-format -i

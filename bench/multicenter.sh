@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# make bench-multicenter (and bench-gateway): a deployment of three centers on this machine, with
+# the embedded data bus or NATS JetStream, against one center alone, in one run:
+#   1. one center alone, driven past saturation: durable orders/s (the single-center figure);
+#   2. master m and sub-centers s1, s2 (separate processes, --topology) behind the gateway; the
+#      catalogue is written through the gateway to the master and reaches the subs over the bus;
+#   3. master-data replication lag: merchants written at the master, polled at both subs until
+#      readable (bench/lag_probe master-data);
+#   4. through the gateway, driven past saturation: durable orders/s, and meanwhile the
+#      aggregation lag of the master's global view behind each sub-center (lag_probe
+#      aggregation).
+# Prints one table; the JSON of each part is kept in OUT (default: a temporary directory).
+# Usage: bench/multicenter.sh BUILD_DIR [embedded|jetstream] [SECONDS] [CONNECTIONS] [OUT]
+set -euo pipefail
+build=$(cd "${1:?build dir}" && pwd)
+bus=${2:-embedded}
+seconds=${3:-10}
+connections=${4:-256}
+surge=$build/apps/surge/surge
+probe=$build/bench/lag_probe
+scratch=$(mktemp -d /tmp/surge-multicenter-XXXXXX)
+out=${5:-$scratch}
+mkdir -p "$out"
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$scratch"
+}
+trap cleanup EXIT
+log() { echo "bench-multicenter: $*" >&2; }
+command -v jq >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq >/dev/null
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_line() { # file pattern
+  for _ in $(seq 200); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+  echo "bench-multicenter: no '$2' in $1" >&2; cat "$1" >&2; return 1
+}
+# Creates the catalogue through `target` (the gateway forwards it to the master).
+setup() { # target
+  "$surge" load --target "$1" --setup --users 100000 --stock 1000000000 --limit 1000000 \
+    --rate 100 --duration-s 1 --no-verify > /dev/null 2> "$scratch/setup.err"
+}
+# A saturated run: offered well above what one center takes.
+saturate() { # target json
+  "$surge" load --target "$1" --users 100000 --profile steady --rate 300000 --duration-s "$seconds" \
+    --connections "$connections" --no-verify --json "$2" > /dev/null 2>&1 || true
+  jq '.created_per_s | round' "$2"
+}
+
+# 1. One center alone.
+single=$(free_port)
+"$surge" center --id alone --data "$scratch/alone" --listen "127.0.0.1:$single" \
+  > "$scratch/alone.out" 2> "$scratch/alone.err" &
+pids+=($!)
+wait_line "$scratch/alone.out" "listening on"
+setup "127.0.0.1:$single"
+log "one center, saturated, $seconds s"
+alone=$(saturate "127.0.0.1:$single" "$out/alone.json")
+kill "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true; pids=()
+
+# 2. The deployment.
+bus_flags=()
+if [ "$bus" = jetstream ]; then
+  nats=$(command -v nats-server || echo /usr/sbin/nats-server)
+  nats_port=$(free_port)
+  "$nats" -js -a 127.0.0.1 -p "$nats_port" -sd "$scratch/nats" > "$scratch/nats.log" 2>&1 &
+  pids+=($!)
+  wait_line "$scratch/nats.log" "Server is ready"
+  bus_flags=(--bus "nats://127.0.0.1:$nats_port")
+fi
+ids=(m s1 s2)
+slices=("0-20" "21-42" "43-63")
+ports=($(free_port) $(free_port) $(free_port))
+gateway_port=$(free_port)
+{
+  echo 'slices = 64'
+  echo 'master = "m"'
+  echo '[gateway]'
+  echo "address = \"127.0.0.1:$gateway_port\""
+  for i in 0 1 2; do
+    echo '[[center]]'
+    echo "id = \"${ids[$i]}\""
+    echo "address = \"127.0.0.1:${ports[$i]}\""
+    echo "bus = \"127.0.0.1:$(free_port)\""
+    echo "slices = [\"${slices[$i]}\"]"
+  done
+} > "$scratch/topology.toml"
+for i in 0 1 2; do
+  "$surge" center --topology "$scratch/topology.toml" --id "${ids[$i]}" \
+    --data "$scratch/${ids[$i]}" "${bus_flags[@]}" \
+    > "$scratch/${ids[$i]}.out" 2> "$scratch/${ids[$i]}.err" &
+  pids+=($!)
+  wait_line "$scratch/${ids[$i]}.out" "listening on"
+done
+"$surge" gateway --topology "$scratch/topology.toml" > "$scratch/gateway.out" 2> "$scratch/gateway.err" &
+pids+=($!)
+wait_line "$scratch/gateway.out" "listening on"
+log "catalogue through the gateway ($bus bus)"
+setup "127.0.0.1:$gateway_port"
+
+# 3. Master-data replication lag.
+log "master-data lag: 500 merchants at 100/s"
+"$probe" master-data --master "127.0.0.1:${ports[0]}" \
+  --subs "127.0.0.1:${ports[1]},127.0.0.1:${ports[2]}" --count 500 --rate 100 \
+  | tee "$scratch/master-data.txt" >&2
+grep '^{' "$scratch/master-data.txt" > "$out/master-data.json"
+
+# 4. Saturated through the gateway, with the aggregation lag sampled meanwhile.
+campaigns=camp-hot-1,camp-hot-2,camp-hot-3  # surge load's default SKUs, hot-1..3
+log "three centers through the gateway, saturated, $seconds s; aggregation lag sampled"
+"$probe" aggregation --master "127.0.0.1:${ports[0]}" \
+  --subs "s1=127.0.0.1:${ports[1]},s2=127.0.0.1:${ports[2]}" --campaigns "$campaigns" \
+  --duration-s "$seconds" --period-ms 10 > "$scratch/aggregation.txt" &
+probe_pid=$!
+through=$(saturate "127.0.0.1:$gateway_port" "$out/gateway.json")
+wait "$probe_pid"
+cat "$scratch/aggregation.txt" >&2
+grep '^{' "$scratch/aggregation.txt" > "$out/aggregation.json"
+
+ratio=$(awk -v a="$through" -v b="$alone" 'BEGIN{printf "%.2f", a / b}')
+printf '%-44s %14s\n' "bus" "$bus"
+printf '%-44s %14s\n' "one center, direct: orders/s" "$alone"
+printf '%-44s %14s\n' "three centers through the gateway: orders/s" "$through"
+printf '%-44s %14s\n' "ratio (bar: >= 0.70)" "$ratio"
+printf '%-44s %14s\n' "master-data lag p99 ms (bar: 50 / 100)" "$(jq .p99_ms "$out/master-data.json")"
+printf '%-44s %14s\n' "aggregation lag p99 ms (bar: 500)" "$(jq .p99_ms "$out/aggregation.json")"
+jq -c '.outcomes' "$out/gateway.json" >&2

@@ -1,0 +1,360 @@
+// A deployment of three centers (master m, sub-centers s1 and s2) behind the gateway, each a real
+// `surge center` process, with the embedded data bus and again with NATS JetStream:
+//   - master data written through the gateway reaches every sub-center;
+//   - orders for users of every slice, through the gateway, sell a campaign out across the
+//     centers from their quotas (the sub-centers ask the master for more as they run low);
+//   - while the master is frozen (SIGSTOP) the sub-centers keep taking orders within their
+//     quotas, and after it thaws everything converges;
+//   - the master's global view equals the sum of the centers, the quotas never exceed the stock,
+//     and the checker finds no lost acknowledged order, no oversell and no limit broken;
+//   - a sub-center killed with kill -9 catches up with master data written while it was down.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bus/jetstream_testing.h"
+#include "drill/drill.h"
+#include "json/json.h"
+#include "topology/topology.h"
+
+namespace surge {
+namespace {
+
+using std::chrono::milliseconds;
+using SteadyClock = std::chrono::steady_clock;
+
+constexpr int64_t kStock = 150;
+constexpr int kUsers = 400;
+
+uint16_t FreePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = 0;
+  socklen_t length = sizeof(address);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    close(fd);
+    return 0;
+  }
+  close(fd);
+  return ntohs(address.sin_port);
+}
+
+int64_t IntField(const json::Value& object, std::string_view name) {
+  auto value = object.Field(name);
+  if (!value.ok()) return -1;
+  auto number = value->Int(INT64_MIN, INT64_MAX);
+  return number.ok() ? *number : -1;
+}
+
+struct CenterCounts {
+  int64_t quota = 0, available = 0, reserved = 0, sold = 0;
+  bool operator==(const CenterCounts&) const = default;
+};
+
+class MultiCenterTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/surge-multi-XXXXXX";
+    ASSERT_NE(mkdtemp(pattern), nullptr);
+    root_ = pattern;
+    if (GetParam() == "jetstream") {
+      nats_ = std::make_unique<bus::testing::NatsServer>();
+      const Status started = nats_->Start();
+      ASSERT_TRUE(started.ok()) << started.ToString();
+      bus_url_ = nats_->url();
+    }
+    topology_path_ = root_ + "/topology.toml";
+    std::string text = "slices = 64\nmaster = \"m\"\n";
+    gateway_port_ = FreePort();
+    text += "[gateway]\naddress = \"127.0.0.1:" + std::to_string(gateway_port_) + "\"\n";
+    const char* slices[] = {"0-20", "21-42", "43-63"};
+    for (int i = 0; i < 3; ++i) {
+      const std::string id = i == 0 ? "m" : "s" + std::to_string(i);
+      ports_[id] = FreePort();
+      text += "[[center]]\nid = \"" + id + "\"\naddress = \"127.0.0.1:" +
+              std::to_string(ports_[id]) + "\"\nbus = \"127.0.0.1:" +
+              std::to_string(FreePort()) + "\"\nslices = [\"" + slices[i] + "\"]\n";
+    }
+    std::ofstream(topology_path_) << text;
+    auto loaded = topology::Parse(text, topology_path_);
+    ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+    topology_ = std::make_unique<topology::Topology>(std::move(loaded).value());
+    for (const char* id : {"m", "s1", "s2"}) ASSERT_NO_FATAL_FAILURE(StartCenter(id));
+    auto gateway = drill::Process::Start(
+        {SURGE_BINARY, "gateway", "--topology", topology_path_}, root_ + "/gateway.log");
+    ASSERT_TRUE(gateway.ok());
+    gateway_ = std::move(gateway).value();
+    ASSERT_TRUE(gateway_->WaitForLine("listening on", milliseconds(20'000)).ok());
+    client_ = std::make_unique<http::Client>("127.0.0.1", gateway_port_, milliseconds(5'000));
+  }
+
+  void TearDown() override {
+    for (auto& [id, process] : centers_) {
+      if (process == nullptr) continue;
+      process->Signal(SIGCONT);
+      process->Signal(SIGTERM);
+      auto exit_status = process->Wait(milliseconds(20'000));
+      EXPECT_TRUE(exit_status.ok() && *exit_status == 0) << "center " << id << " did not stop";
+    }
+    gateway_.reset();
+    if (!HasFailure()) std::filesystem::remove_all(root_);
+  }
+
+  void StartCenter(const std::string& id) {
+    std::vector<std::string> argv = {SURGE_BINARY, "center",  "--topology", topology_path_,
+                                     "--id",       id,        "--data",     root_ + "/" + id,
+                                     "--threads",  "1"};
+    if (!bus_url_.empty()) {
+      argv.push_back("--bus");
+      argv.push_back(bus_url_);
+    }
+    auto process = drill::Process::Start(argv, root_ + "/" + id + ".log");
+    ASSERT_TRUE(process.ok());
+    centers_[id] = std::move(process).value();
+    auto line = centers_[id]->WaitForLine("listening on", milliseconds(20'000));
+    ASSERT_TRUE(line.ok()) << line.status().ToString() << "; see " << root_;
+  }
+
+  // Through the gateway.
+  void Put(const std::string& target, const std::string& body) {
+    auto response = client_->Do("PUT", target, body);
+    ASSERT_TRUE(response.ok()) << response.status().ToString();
+    ASSERT_EQ(response->status, 200) << target << ": " << response->body;
+  }
+
+  // Waits until GET `target` at center `id` answers 200; returns how long it took.
+  Result<milliseconds> WaitVisible(const std::string& id, const std::string& target) {
+    http::Client direct("127.0.0.1", ports_[id], milliseconds(2'000));
+    const auto started = SteadyClock::now();
+    while (SteadyClock::now() - started < std::chrono::seconds(15)) {
+      auto response = direct.Do("GET", target);
+      if (response.ok() && response->status == 200) {
+        return std::chrono::duration_cast<milliseconds>(SteadyClock::now() - started);
+      }
+      std::this_thread::sleep_for(milliseconds(2));
+    }
+    return Status(Code::kUnavailable, target + " never became visible at " + id);
+  }
+
+  drill::OrderAttempt Order(const std::string& user, const std::string& request_id) {
+    drill::OrderAttempt attempt;
+    attempt.request_id = request_id;
+    attempt.user = user;
+    attempt.items = {{"phone", 1}};
+    auto response = client_->Do("POST", "/v1/orders", drill::OrderBody(attempt));
+    if (!response.ok()) return attempt;  // status 0: unknown outcome
+    attempt.status = response->status;
+    json::Document document;
+    if (document.Parse(response->body).ok()) {
+      if (auto id = document.root().Field("order_id"); id.ok() && id->String().ok()) {
+        attempt.order_id = std::string(*id->String());
+      }
+      if (auto error = document.root().Field("error"); error.ok()) {
+        if (auto code = error->Field("code"); code.ok() && code->String().ok()) {
+          attempt.error_code = std::string(*code->String());
+        }
+      }
+    }
+    return attempt;
+  }
+
+  // One center's own counts of the campaign (its quota and units), read there.
+  Result<CenterCounts> LocalCounts(const std::string& id) {
+    http::Client direct("127.0.0.1", ports_[id], milliseconds(2'000));
+    SURGE_ASSIGN_OR_RETURN(http::ClientResponse response, direct.Do("GET", "/v1/campaigns/f1"));
+    if (response.status != 200) return Status(Code::kUnavailable, response.body);
+    json::Document document;
+    SURGE_RETURN_IF_ERROR(document.Parse(response.body));
+    if (id == "m") {
+      // The master's own units are its entry in its breakdown.
+      SURGE_ASSIGN_OR_RETURN(std::map<std::string, CenterCounts> all, MasterView(nullptr));
+      return all["m"];
+    }
+    const json::Value& root = document.root();
+    return CenterCounts{IntField(root, "quota"), IntField(root, "available"),
+                        IntField(root, "reserved"), IntField(root, "sold")};
+  }
+
+  // The master's per-center breakdown; *unallocated and the totals checked by the caller.
+  Result<std::map<std::string, CenterCounts>> MasterView(int64_t* unallocated) {
+    http::Client direct("127.0.0.1", ports_["m"], milliseconds(2'000));
+    SURGE_ASSIGN_OR_RETURN(http::ClientResponse response, direct.Do("GET", "/v1/campaigns/f1"));
+    if (response.status != 200) return Status(Code::kUnavailable, response.body);
+    json::Document document;
+    SURGE_RETURN_IF_ERROR(document.Parse(response.body));
+    if (unallocated != nullptr) *unallocated = IntField(document.root(), "unallocated");
+    SURGE_ASSIGN_OR_RETURN(json::Value centers, document.root().Field("centers"));
+    std::map<std::string, CenterCounts> view;
+    SURGE_ASSIGN_OR_RETURN(size_t count, centers.ArraySize());
+    for (size_t i = 0; i < count; ++i) {
+      SURGE_ASSIGN_OR_RETURN(json::Value center, centers.At(i));
+      SURGE_ASSIGN_OR_RETURN(json::Value name, center.Field("center"));
+      SURGE_ASSIGN_OR_RETURN(std::string_view id, name.String());
+      view[std::string(id)] = CenterCounts{IntField(center, "quota"), IntField(center, "available"),
+                                           IntField(center, "reserved"), IntField(center, "sold")};
+    }
+    return view;
+  }
+
+  std::string root_;
+  std::string topology_path_;
+  std::string bus_url_;
+  std::unique_ptr<bus::testing::NatsServer> nats_;
+  std::unique_ptr<topology::Topology> topology_;
+  std::map<std::string, uint16_t> ports_;
+  uint16_t gateway_port_ = 0;
+  std::map<std::string, std::unique_ptr<drill::Process>> centers_;
+  std::unique_ptr<drill::Process> gateway_;
+  std::unique_ptr<http::Client> client_;
+};
+
+TEST_P(MultiCenterTest, MasterDataFlowsDownOrdersFlowUpAndNothingIsOversold) {
+  const int64_t now_ms = std::chrono::duration_cast<milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  ASSERT_NO_FATAL_FAILURE(Put("/v1/merchants/acme", R"({"name":"Acme"})"));
+  ASSERT_NO_FATAL_FAILURE(Put(
+      "/v1/products/phone",
+      R"({"merchant":"acme","name":"Phone","category":"phones","price_cents":19900})"));
+  std::map<std::string, std::vector<std::string>> users_by_home;
+  for (int i = 0; i < kUsers; ++i) {
+    const std::string user = "u" + std::to_string(i);
+    ASSERT_NO_FATAL_FAILURE(Put("/v1/users/" + user, R"({"region":"north"})"));
+    users_by_home[topology_->HomeOf(user).id].push_back(user);
+  }
+  ASSERT_NO_FATAL_FAILURE(Put(
+      "/v1/campaigns/f1", R"({"sku":"phone","stock":)" + std::to_string(kStock) +
+                              R"(,"price_cents":9900,"starts_at":)" + std::to_string(now_ms - 1000) +
+                              R"(,"ends_at":)" + std::to_string(now_ms + 3'600'000) +
+                              R"(,"per_user_limit":1,"reserve_ttl_ms":600000})"));
+  // Master data reaches every sub-center (the last user, then the campaign written after it).
+  for (const char* id : {"s1", "s2"}) {
+    auto user_lag = WaitVisible(id, "/v1/users/u" + std::to_string(kUsers - 1));
+    ASSERT_TRUE(user_lag.ok()) << user_lag.status().ToString();
+    auto lag = WaitVisible(id, "/v1/campaigns/f1");
+    ASSERT_TRUE(lag.ok()) << lag.status().ToString();
+    std::printf("%s: campaign visible at %s %lld ms after the master acknowledged it\n",
+                GetParam().c_str(), id, static_cast<long long>(lag->count()));
+  }
+
+  std::vector<drill::OrderAttempt> history;
+  std::map<std::string, size_t> next_user;  // per home center
+  const auto order_at = [&](const std::string& home) {
+    std::vector<std::string>& users = users_by_home[home];
+    if (next_user[home] >= users.size()) return false;
+    const std::string& user = users[next_user[home]++];
+    history.push_back(Order(user, "r-" + user));
+    return true;
+  };
+  // Phase 1: the master's users only, a third of its share.
+  for (int i = 0; i < 10; ++i) order_at("m");
+
+  // Phase 2: the master frozen; the sub-centers sell from their quotas alone.
+  ASSERT_TRUE(centers_["m"]->Signal(SIGSTOP).ok());
+  std::map<std::string, int> created_while_frozen;
+  for (int i = 0; i < 15; ++i) {
+    for (const char* id : {"s1", "s2"}) {
+      if (!order_at(id)) continue;
+      const drill::OrderAttempt& attempt = history.back();
+      EXPECT_TRUE(attempt.status == 201 || attempt.error_code == "sold_out")
+          << id << " answered " << attempt.status << " " << attempt.error_code
+          << " while the master was frozen";
+      if (attempt.status == 201) ++created_while_frozen[id];
+    }
+  }
+  std::this_thread::sleep_for(milliseconds(1500));
+  ASSERT_TRUE(centers_["m"]->Signal(SIGCONT).ok());
+  EXPECT_GT(created_while_frozen["s1"], 0);
+  EXPECT_GT(created_while_frozen["s2"], 0);
+
+  // Phase 3: everybody, until the campaign is sold out everywhere; quotas move to where the
+  // demand is.
+  bool more = true;
+  while (more) {
+    more = false;
+    for (const char* id : {"m", "s1", "s2"}) more = order_at(id) || more;
+  }
+  int64_t created = 0;
+  for (const drill::OrderAttempt& attempt : history) {
+    EXPECT_TRUE(attempt.status == 201 || attempt.error_code == "sold_out")
+        << attempt.user << ": " << attempt.status << " " << attempt.error_code;
+    if (attempt.status == 201) ++created;
+  }
+  EXPECT_LE(created, kStock);
+  // Demand (400 users, one unit each) far beyond the stock: grants must let it sell out.
+  EXPECT_EQ(created, kStock) << "quota requests should have moved the rest to where demand was";
+
+  // The master's global view converges to the sum of the centers.
+  std::map<std::string, CenterCounts> local;
+  std::map<std::string, CenterCounts> view;
+  int64_t unallocated = -1;
+  const auto started = SteadyClock::now();
+  bool converged = false;
+  while (!converged && SteadyClock::now() - started < std::chrono::seconds(15)) {
+    std::this_thread::sleep_for(milliseconds(20));
+    auto master_view = MasterView(&unallocated);
+    if (!master_view.ok()) continue;
+    view = *master_view;
+    converged = true;
+    for (const char* id : {"s1", "s2"}) {
+      auto counts = LocalCounts(id);
+      if (!counts.ok()) {
+        converged = false;
+        continue;
+      }
+      local[id] = *counts;
+      converged = converged && view[id].reserved == counts->reserved &&
+                  view[id].sold == counts->sold;
+    }
+  }
+  ASSERT_TRUE(converged) << "the master's view did not converge";
+  int64_t quotas = unallocated;
+  int64_t held = 0;
+  for (const auto& [id, counts] : view) {
+    quotas += counts.quota;
+    held += counts.reserved + counts.sold;
+  }
+  EXPECT_LE(quotas, kStock) << "the quotas exceed the stock";
+  EXPECT_EQ(held, created) << "the master's view must count every acknowledged order";
+
+  // The checker, through the gateway: every acknowledged order present, no oversell, limits kept.
+  drill::CheckOptions check;
+  check.campaigns = {{"f1", "phone", kStock, 1}};
+  auto report = drill::Check(history, check, *client_);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_TRUE(report->ok()) << report->Summary();
+  EXPECT_EQ(report->acknowledged_orders, static_cast<uint64_t>(created));
+
+  // A sub-center that was down catches up on master data written meanwhile.
+  ASSERT_TRUE(centers_["s2"]->Signal(SIGKILL).ok());
+  ASSERT_TRUE(centers_["s2"]->Wait(milliseconds(10'000)).ok());
+  ASSERT_NO_FATAL_FAILURE(Put(
+      "/v1/products/tablet",
+      R"({"merchant":"acme","name":"Tablet","category":"tablets","price_cents":29900})"));
+  ASSERT_NO_FATAL_FAILURE(StartCenter("s2"));
+  auto caught_up = WaitVisible("s2", "/v1/products/tablet");
+  EXPECT_TRUE(caught_up.ok()) << caught_up.status().ToString();
+}
+
+INSTANTIATE_TEST_SUITE_P(Bus, MultiCenterTest, ::testing::Values("embedded", "jetstream"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace surge
