@@ -1,6 +1,7 @@
 // surge: the one command-line program.
 //   surge center ...   one center serving the HTTP API from its data directory
-//   surge up ...       what `make run` starts: a center with a demo catalogue and a live sale
+//   surge up ...       what `make run` starts: a master, two sub-centers and a gateway, with a
+//                      demo catalogue and a live sale, supervised
 //   surge load ...     the open-loop load generator
 //   surge gateway ...  the stateless front of a deployment of several centers
 // Exit status: 0 after a clean stop (SIGTERM or SIGINT), 1 when the center or its server cannot
@@ -13,12 +14,12 @@
 #include "common/env.h"
 #include "common/ids.h"
 #include "common/log.h"
-#include "demo.h"
 #include "flags.h"
 #include "gateway_command.h"
 #include "load_command.h"
 #include "serve.h"
 #include "topology/topology.h"
+#include "up.h"
 
 namespace surge::cli {
 namespace {
@@ -30,8 +31,8 @@ constexpr const char* kUsage =
     "\n"
     "Commands:\n"
     "  center   run one center: recover its journal, serve the HTTP API (docs/API.md)\n"
-    "  up       run a center with a demo catalogue and a live flash sale (what `make run` "
-    "starts)\n"
+    "  up       run a whole deployment (centers and gateway) with a demo catalogue and a live\n"
+    "           flash sale, supervised (what `make run` starts)\n"
     "  load     drive a center with an open-loop load (steady, flash or ramp) and verify it\n"
     "  gateway  route the API of a deployment of several centers to the right one\n"
     "\n"
@@ -75,19 +76,6 @@ constexpr const char* kCenterUsage =
     "                         0: bounded by --queue only (default 50)\n"
     "  --expected-orders N    size the state for N orders up front (about 150 bytes each), so\n"
     "                         that the sale itself pays no table growth (default 0: on demand)\n";
-
-constexpr const char* kUpUsage =
-    "Usage: surge up [--data DIR] [--listen HOST:PORT]\n"
-    "\n"
-    "Runs a center like 'surge center' and, on its first start, loads a demo catalogue through\n"
-    "the same path as client writes: merchant 'demo', ten products in four categories with\n"
-    "regular stock, users u1..u100, and the flash sale 'flash1' on phone-x1 (20 units, at most 2\n"
-    "per user), live for 24 hours. A restart keeps everything as it was (nothing is reset or\n"
-    "created twice). Then it prints curl lines to try. Ctrl-C stops it cleanly.\n"
-    "\n"
-    "Flags:\n"
-    "  --data DIR             data directory (default ./data)\n"
-    "  --listen HOST:PORT     address to serve on (default 127.0.0.1:8080)\n";
 
 int UsageError(const char* command, const std::string& message, const char* usage) {
   std::fprintf(stderr, "surge %s: %s\n\n%s", command, message.c_str(), usage);
@@ -171,30 +159,6 @@ int RunCenter(int argc, char** argv) {
   return Serve(options);
 }
 
-int RunUp(int argc, char** argv) {
-  auto parsed = Flags::Parse(argc, argv, 2, {"data", "listen"});
-  if (!parsed.ok()) return UsageError("up", parsed.status().message(), kUpUsage);
-  const Flags& flags = *parsed;
-  if (flags.help()) {
-    std::fputs(kUpUsage, stdout);
-    return 0;
-  }
-  ServeOptions options;
-  const Status status = ApplyCommonFlags(flags, "./data", "127.0.0.1:8080", &options);
-  if (!status.ok()) return UsageError("up", status.message(), kUpUsage);
-  auto demo = std::make_shared<DemoState>();
-  options.prepare = [demo](center::Center& center) {
-    auto loaded = LoadDemo(center, Env::Default()->WallNowMs());
-    if (!loaded.ok()) return loaded.status();
-    *demo = *loaded;
-    return Status::Ok();
-  };
-  options.ready = [demo](const std::string& base_url) {
-    PrintDemoGuide(base_url, *demo, Env::Default()->WallNowMs());
-  };
-  return Serve(options);
-}
-
 }  // namespace
 }  // namespace surge::cli
 
@@ -212,7 +176,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (command == "center") return RunCenter(argc, argv);
-  if (command == "up") return RunUp(argc, argv);
+  if (command == "up") return RunUpCommand(argc, argv);
   if (command == "load") return RunLoadCommand(argc, argv);
   if (command == "gateway") return RunGatewayCommand(argc, argv);
   std::fprintf(stderr, "surge: unknown command '%s'\n\n%s", argv[1], kUsage);
