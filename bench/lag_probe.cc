@@ -109,7 +109,8 @@ int MasterData(const Target& master, const std::vector<Target>& subs, int count,
   const auto interval = std::chrono::duration<double>(1.0 / rate);
   const Clock::time_point begin = Clock::now();
   for (int i = 0; i < count; ++i) {
-    std::this_thread::sleep_until(begin + std::chrono::duration_cast<Clock::duration>(interval * i));
+    std::this_thread::sleep_until(begin +
+                                  std::chrono::duration_cast<Clock::duration>(interval * i));
     const std::string target = "/v1/merchants/lag-" + run + "-" + std::to_string(i);
     auto written = writer.Do("PUT", target, R"({"name":"lag probe"})");
     if (!written.ok() || written->status != 200) Fail("PUT " + target + " at the master failed");
@@ -198,7 +199,8 @@ int Aggregation(const Target& master, const std::vector<Target>& subs,
       const int64_t local = ReadUnits(*sub_clients[s], campaigns, "");
       const Clock::time_point read_at = Clock::now();
       if (local < 0) continue;
-      if (firsts[s].empty() || local > firsts[s].back().first) firsts[s].emplace_back(local, read_at);
+      if (firsts[s].empty() || local > firsts[s].back().first)
+        firsts[s].emplace_back(local, read_at);
       const int64_t seen = ReadUnits(master_client, campaigns, subs[s].id);
       if (seen < 0) continue;
       // The oldest level the master has not reached: the sub-center first held more than `seen`

@@ -88,17 +88,18 @@ class MultiCenterTest : public ::testing::TestWithParam<std::string> {
     for (int i = 0; i < 3; ++i) {
       const std::string id = i == 0 ? "m" : "s" + std::to_string(i);
       ports_[id] = FreePort();
-      text += "[[center]]\nid = \"" + id + "\"\naddress = \"127.0.0.1:" +
-              std::to_string(ports_[id]) + "\"\nbus = \"127.0.0.1:" +
-              std::to_string(FreePort()) + "\"\nslices = [\"" + slices[i] + "\"]\n";
+      text += "[[center]]\nid = \"" + id +
+              "\"\naddress = \"127.0.0.1:" + std::to_string(ports_[id]) +
+              "\"\nbus = \"127.0.0.1:" + std::to_string(FreePort()) + "\"\nslices = [\"" +
+              slices[i] + "\"]\n";
     }
     std::ofstream(topology_path_) << text;
     auto loaded = topology::Parse(text, topology_path_);
     ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
     topology_ = std::make_unique<topology::Topology>(std::move(loaded).value());
     for (const char* id : {"m", "s1", "s2"}) ASSERT_NO_FATAL_FAILURE(StartCenter(id));
-    auto gateway = drill::Process::Start(
-        {SURGE_BINARY, "gateway", "--topology", topology_path_}, root_ + "/gateway.log");
+    auto gateway = drill::Process::Start({SURGE_BINARY, "gateway", "--topology", topology_path_},
+                                         root_ + "/gateway.log");
     ASSERT_TRUE(gateway.ok());
     gateway_ = std::move(gateway).value();
     ASSERT_TRUE(gateway_->WaitForLine("listening on", milliseconds(20'000)).ok());
@@ -108,8 +109,8 @@ class MultiCenterTest : public ::testing::TestWithParam<std::string> {
   void TearDown() override {
     for (auto& [id, process] : centers_) {
       if (process == nullptr) continue;
-      process->Signal(SIGCONT);
-      process->Signal(SIGTERM);
+      (void)process->Signal(SIGCONT);
+      EXPECT_TRUE(process->Signal(SIGTERM).ok());
       auto exit_status = process->Wait(milliseconds(20'000));
       EXPECT_TRUE(exit_status.ok() && *exit_status == 0) << "center " << id << " did not stop";
     }
@@ -118,8 +119,8 @@ class MultiCenterTest : public ::testing::TestWithParam<std::string> {
   }
 
   void StartCenter(const std::string& id) {
-    std::vector<std::string> argv = {SURGE_BINARY, "center",  "--topology", topology_path_,
-                                     "--id",       id,        "--data",     root_ + "/" + id,
+    std::vector<std::string> argv = {SURGE_BINARY, "center", "--topology", topology_path_,
+                                     "--id",       id,       "--data",     root_ + "/" + id,
                                      "--threads",  "1"};
     if (!bus_url_.empty()) {
       argv.push_back("--bus");
@@ -184,7 +185,8 @@ class MultiCenterTest : public ::testing::TestWithParam<std::string> {
     SURGE_RETURN_IF_ERROR(document.Parse(response.body));
     if (id == "m") {
       // The master's own units are its entry in its breakdown.
-      SURGE_ASSIGN_OR_RETURN(std::map<std::string, CenterCounts> all, MasterView(nullptr));
+      using View = std::map<std::string, CenterCounts>;
+      SURGE_ASSIGN_OR_RETURN(View all, MasterView(nullptr));
       return all["m"];
     }
     const json::Value& root = document.root();
@@ -226,13 +228,13 @@ class MultiCenterTest : public ::testing::TestWithParam<std::string> {
 };
 
 TEST_P(MultiCenterTest, MasterDataFlowsDownOrdersFlowUpAndNothingIsOversold) {
-  const int64_t now_ms = std::chrono::duration_cast<milliseconds>(
-                             std::chrono::system_clock::now().time_since_epoch())
-                             .count();
+  const int64_t now_ms =
+      std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
   ASSERT_NO_FATAL_FAILURE(Put("/v1/merchants/acme", R"({"name":"Acme"})"));
-  ASSERT_NO_FATAL_FAILURE(Put(
-      "/v1/products/phone",
-      R"({"merchant":"acme","name":"Phone","category":"phones","price_cents":19900})"));
+  ASSERT_NO_FATAL_FAILURE(
+      Put("/v1/products/phone",
+          R"({"merchant":"acme","name":"Phone","category":"phones","price_cents":19900})"));
   std::map<std::string, std::vector<std::string>> users_by_home;
   for (int i = 0; i < kUsers; ++i) {
     const std::string user = "u" + std::to_string(i);
@@ -240,10 +242,10 @@ TEST_P(MultiCenterTest, MasterDataFlowsDownOrdersFlowUpAndNothingIsOversold) {
     users_by_home[topology_->HomeOf(user).id].push_back(user);
   }
   ASSERT_NO_FATAL_FAILURE(Put(
-      "/v1/campaigns/f1", R"({"sku":"phone","stock":)" + std::to_string(kStock) +
-                              R"(,"price_cents":9900,"starts_at":)" + std::to_string(now_ms - 1000) +
-                              R"(,"ends_at":)" + std::to_string(now_ms + 3'600'000) +
-                              R"(,"per_user_limit":1,"reserve_ttl_ms":600000})"));
+      "/v1/campaigns/f1",
+      R"({"sku":"phone","stock":)" + std::to_string(kStock) +
+          R"(,"price_cents":9900,"starts_at":)" + std::to_string(now_ms - 1000) + R"(,"ends_at":)" +
+          std::to_string(now_ms + 3'600'000) + R"(,"per_user_limit":1,"reserve_ttl_ms":600000})"));
   // Master data reaches every sub-center (the last user, then the campaign written after it).
   for (const char* id : {"s1", "s2"}) {
     auto user_lag = WaitVisible(id, "/v1/users/u" + std::to_string(kUsers - 1));
@@ -320,8 +322,8 @@ TEST_P(MultiCenterTest, MasterDataFlowsDownOrdersFlowUpAndNothingIsOversold) {
         continue;
       }
       local[id] = *counts;
-      converged = converged && view[id].reserved == counts->reserved &&
-                  view[id].sold == counts->sold;
+      converged =
+          converged && view[id].reserved == counts->reserved && view[id].sold == counts->sold;
     }
   }
   ASSERT_TRUE(converged) << "the master's view did not converge";
@@ -345,16 +347,18 @@ TEST_P(MultiCenterTest, MasterDataFlowsDownOrdersFlowUpAndNothingIsOversold) {
   // A sub-center that was down catches up on master data written meanwhile.
   ASSERT_TRUE(centers_["s2"]->Signal(SIGKILL).ok());
   ASSERT_TRUE(centers_["s2"]->Wait(milliseconds(10'000)).ok());
-  ASSERT_NO_FATAL_FAILURE(Put(
-      "/v1/products/tablet",
-      R"({"merchant":"acme","name":"Tablet","category":"tablets","price_cents":29900})"));
+  ASSERT_NO_FATAL_FAILURE(
+      Put("/v1/products/tablet",
+          R"({"merchant":"acme","name":"Tablet","category":"tablets","price_cents":29900})"));
   ASSERT_NO_FATAL_FAILURE(StartCenter("s2"));
   auto caught_up = WaitVisible("s2", "/v1/products/tablet");
   EXPECT_TRUE(caught_up.ok()) << caught_up.status().ToString();
 }
 
 INSTANTIATE_TEST_SUITE_P(Bus, MultiCenterTest, ::testing::Values("embedded", "jetstream"),
-                         [](const auto& info) { return info.param; });
+                         [](const ::testing::TestParamInfo<std::string>& param_info) {
+                           return param_info.param;
+                         });
 
 }  // namespace
 }  // namespace surge
