@@ -167,7 +167,8 @@ TEST_F(UpTest, StartsSupervisesAndStopsAWholeDeployment) {
   const double restart_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - killed_at).count();
   std::printf("center s1 served again %.2f s after kill -9\n", restart_s);
-  EXPECT_LT(restart_s, 5.0);
+  // 0.5 s of backoff and a center's start, on a busy machine.
+  EXPECT_LT(restart_s, 8.0);
   EXPECT_NE(announced.pids["center s1"], killed);
   EXPECT_TRUE(Gone(killed)) << "the killed center was not reaped";
   auto health = GetAt(center_addresses_["center s1"], "/healthz");
@@ -177,9 +178,14 @@ TEST_F(UpTest, StartsSupervisesAndStopsAWholeDeployment) {
 
   // SIGTERM: the gateway stops first, then the centers; nothing is left running.
   ASSERT_TRUE(up.Signal(SIGTERM).ok());
-  auto first_stopped = up.WaitForLine(") stopped (", milliseconds(15'000));
-  ASSERT_TRUE(first_stopped.ok()) << first_stopped.status().ToString();
-  EXPECT_NE(first_stopped->find("gateway"), std::string::npos) << *first_stopped;
+  for (int i = 0; i < 4; ++i) {
+    auto stopped = up.WaitForLine(") stopped (", milliseconds(15'000));
+    ASSERT_TRUE(stopped.ok()) << stopped.status().ToString();
+    if (i == 0) {
+      EXPECT_NE(stopped->find("gateway"), std::string::npos) << *stopped;
+    }
+    EXPECT_NE(stopped->find("(exit status 0)"), std::string::npos) << *stopped;
+  }
   auto exit_status = up.Wait(milliseconds(25'000));
   ASSERT_TRUE(exit_status.ok()) << exit_status.status().ToString();
   EXPECT_EQ(*exit_status, 0);

@@ -156,7 +156,7 @@ Status Spawn(Child& child) {
     ::execv("/proc/self/exe", arguments.data());
     ::_exit(127);
   }
-  const Status forked = pid < 0 ? Errno("fork") : Status::Ok();
+  Status forked = pid < 0 ? Errno("fork") : Status::Ok();
   ::close(pipe_fds[1]);
   ::close(log_fd);
   if (!forked.ok()) {
