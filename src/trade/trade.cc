@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <array>
+#include <iterator>
+#include <type_traits>
 
 #include "trade/trade_state.h"
 
@@ -113,7 +115,15 @@ uint32_t Intern(IdTable& ids, std::vector<Entity>& entities, std::string_view id
 class TradeImpl final : public Trade {
  public:
   explicit TradeImpl(const Options& options)
-      : prefix_(options.order_id_prefix), expected_orders_(options.expected_orders) {
+      : prefix_(options.order_id_prefix),
+        expected_orders_(options.expected_orders),
+        record_events_(options.record_events) {
+    internal::Topology& topology = state_.topology;
+    topology.centers = options.centers;
+    if (topology.multi()) {
+      topology.self = topology.Find(options.center);
+      topology.master = topology.Find(options.master);
+    }
     ReserveExpected();
   }
 
@@ -144,10 +154,24 @@ class TradeImpl final : public Trade {
   int64_t last_now_ms() const override { return state_.last_now_ms; }
   uint64_t order_count() const override { return state_.orders.size(); }
 
+  void TakeEvents(std::vector<OrderEvent>* out) override {
+    out->insert(out->end(), std::make_move_iterator(events_.begin()),
+                std::make_move_iterator(events_.end()));
+    events_.clear();
+  }
+  uint64_t AppliedThrough(std::string_view center, uint8_t kind) const override {
+    return internal::AppliedThrough(state_, center, kind);
+  }
+  std::vector<Body> QuotaCommands(int64_t now_ms) const override {
+    return internal::QuotaCommandsOf(state_, now_ms);
+  }
+
   std::string Snapshot() const override { return internal::EncodeSnapshot(state_, prefix_); }
   Status Restore(std::string_view snapshot) override;
   uint64_t StateHash() const override;
   Status CheckInvariants() const override { return internal::CheckState(state_); }
+
+  const State& state() const { return state_; }
 
  private:
   Reply Handle(const PutMerchant& body, int64_t now_ms);
@@ -159,6 +183,16 @@ class TradeImpl final : public Trade {
   Reply Handle(const PayOrder& body, int64_t now_ms);
   Reply Handle(const CancelOrder& body, int64_t now_ms);
   Reply Handle(const Tick&, int64_t) { return Reply{}; }
+  Reply Handle(const CenterOrders& body, int64_t) {
+    return Reply{internal::ApplyCenterOrders(state_, body), {}, false};
+  }
+  // RequestQuota and ReturnQuota: the rule depends on whether the command has an origin.
+  template <typename QuotaBody>
+  Reply HandleQuota(const QuotaBody& body, bool from_origin);
+  // Validates and applies a command's body (any kind).
+  Reply ApplyBody(const Command& command);
+  // Every command but a PlaceOrder without an origin: the origin's checks, then ApplyBody.
+  Reply ApplyGeneral(const Command& command);
 
   Status CheckCampaignUpdate(const PutCampaign& body, uint32_t product) const;
   int64_t LargestHolding(uint32_t campaign) const;
@@ -180,6 +214,15 @@ class TradeImpl final : public Trade {
   void DropSettledFront();
   // reserved -> cancelled or expired: stock and per-user units return.
   void Release(Order& order, OrderStatus status);
+  // Appends the event of order `index` (as it is now) when record_events is on.
+  void RecordEvent(OrderEventType type, uint32_t index, int64_t now_ms) {
+    if (!record_events_) return;
+    OrderEvent& event = events_.emplace_back();
+    event.number = ++state_.events_recorded;
+    event.type = type;
+    event.at_ms = now_ms;
+    FillOrderView(index, state_.orders[index].status, &event.order);
+  }
   void AddHolding(uint32_t user, uint32_t campaign, uint32_t where, int64_t delta);
   Counts& SourceCounts(const Item& item) {
     return item.campaign != kNoIndex ? state_.campaigns[item.campaign].counts
@@ -195,7 +238,9 @@ class TradeImpl final : public Trade {
   // Fills a default-constructed `view` (in place: replies build theirs inside the Reply).
   void FillOrderView(uint32_t index, OrderStatus shown, OrderView* view) const;
   OrderView MakeOrderViewAt(uint32_t index, int64_t now_ms) const;
-  CampaignView MakeCampaignView(uint32_t index) const;
+  CampaignView MakeCampaignView(uint32_t index) const {
+    return internal::MakeCampaignView(state_, index);
+  }
   ProductView MakeProductView(uint32_t index) const;
 
   // PlaceOrder with the hashes of its ids computed once (by Apply, or ahead by ApplyBatch).
@@ -242,6 +287,8 @@ class TradeImpl final : public Trade {
 
   std::string prefix_;
   size_t expected_orders_;
+  bool record_events_;
+  std::vector<OrderEvent> events_;  // since the last TakeEvents
   // SetOrderId's cache (a function of the counter alone, so it survives Restore).
   mutable std::string newest_order_id_;
   mutable uint64_t newest_order_counter_ = 0;
@@ -249,7 +296,8 @@ class TradeImpl final : public Trade {
 };
 
 Reply TradeImpl::Apply(const Command& command) {
-  if (const auto* order = std::get_if<PlaceOrder>(&command.body)) {
+  const auto* order = std::get_if<PlaceOrder>(&command.body);
+  if (order != nullptr && !command.origin.has_value()) {
     const OrderHashes hashes = HashOrder(*order);
     // The request and user tables are large and cold: start loading their slots now, so that
     // the misses overlap with validation and fingerprinting instead of following each other.
@@ -257,10 +305,44 @@ Reply TradeImpl::Apply(const Command& command) {
     state_.user_ids.Prefetch(hashes.user);
     return ApplyOrder(*order, command.now_ms, hashes);
   }
+  return ApplyGeneral(command);
+}
+
+Reply TradeImpl::ApplyGeneral(const Command& command) {
+  if (!command.origin.has_value()) return ApplyBody(command);
+  const Origin& origin = *command.origin;
+  Status valid = internal::ValidateOrigin(origin);
+  if (!valid.ok()) {
+    BeginCommand(command.now_ms);  // like a malformed body: time passes, nothing else
+    return ErrorReply(std::move(valid));
+  }
+  if (origin.sequence <= internal::AppliedThrough(state_, origin.center, origin.kind)) {
+    // Applied already: nothing changes, not even the time, so the state is exactly as before.
+    SURGE_ASSERT(command.now_ms >= state_.last_now_ms && command.now_ms <= kTimeMsMax);
+    Reply reply;
+    reply.replayed = true;
+    return reply;
+  }
+  Reply reply = ApplyBody(command);
+  internal::AdvanceApplied(state_, origin);
+  return reply;
+}
+
+Reply TradeImpl::ApplyBody(const Command& command) {
   BeginCommand(command.now_ms);
   Status valid = ValidateBody(command.body);
   if (!valid.ok()) return ErrorReply(std::move(valid));
-  return std::visit([&](const auto& body) { return Handle(body, command.now_ms); }, command.body);
+  const bool from_origin = command.origin.has_value();
+  return std::visit(
+      [&](const auto& body) {
+        using Kind = std::decay_t<decltype(body)>;
+        if constexpr (std::is_same_v<Kind, RequestQuota> || std::is_same_v<Kind, ReturnQuota>) {
+          return HandleQuota(body, from_origin);
+        } else {
+          return Handle(body, command.now_ms);
+        }
+      },
+      command.body);
 }
 
 void TradeImpl::BeginCommand(int64_t now_ms) {
@@ -287,8 +369,10 @@ void TradeImpl::ApplyBatch(std::span<const Command> commands,
   constexpr size_t kUserAhead = 6;     // the user's record (with its id)
   constexpr size_t kRing = 16;         // > kTablesAhead
   std::array<OrderHashes, kRing> hashes;
+  // PlaceOrders without an origin (those with one take Apply's path).
   const auto order_at = [&](size_t i) -> const PlaceOrder* {
-    return i < commands.size() ? std::get_if<PlaceOrder>(&commands[i].body) : nullptr;
+    if (i >= commands.size() || commands[i].origin.has_value()) return nullptr;
+    return std::get_if<PlaceOrder>(&commands[i].body);
   };
   const auto fetch_tables = [&](size_t i) {
     if (const PlaceOrder* order = order_at(i)) {
@@ -355,6 +439,11 @@ Reply TradeImpl::Handle(const PutInventory& body, int64_t) {
   const uint32_t index = state_.product_ids.Find(body.sku);
   if (index == kNoIndex) return ErrorReply(NotFound("product", body.sku));
   Product& product = state_.products[index];
+  if (state_.topology.multi()) {
+    Status applied = internal::ApplyInventoryMulti(state_, index, body);
+    if (!applied.ok()) return ErrorReply(std::move(applied));
+    return ValueReply(InventoryView{body.sku, ToStockCounts(product.inventory)});
+  }
   const int64_t held = product.inventory.reserved + product.inventory.sold;
   if (body.stock < held) {
     return ErrorReply(
@@ -378,9 +467,12 @@ Status TradeImpl::CheckCampaignUpdate(const PutCampaign& body, uint32_t product)
   const uint32_t self = state_.campaign_ids.Find(body.id);
   const Campaign* existing = self == kNoIndex ? nullptr : &state_.campaigns[self];
   const int64_t held = existing == nullptr ? 0 : existing->counts.reserved + existing->counts.sold;
-  if (existing != nullptr && existing->product != product && held > 0) {
+  const bool multi = state_.topology.multi();
+  // In a multi-center deployment, other centers may hold units of it: no center can tell.
+  if (existing != nullptr && existing->product != product && (held > 0 || multi)) {
     return Status(Code::kBadField,
-                  Cat("sku cannot change while campaign ", body.id, " has units reserved or sold"));
+                  Cat("sku cannot change while campaign ", body.id,
+                      multi ? " may have units at any center" : " has units reserved or sold"));
   }
   for (const uint32_t other : state_.products[product].campaigns) {
     if (other != self && Overlaps(state_.campaigns[other], body.starts_at_ms, body.ends_at_ms)) {
@@ -389,6 +481,7 @@ Status TradeImpl::CheckCampaignUpdate(const PutCampaign& body, uint32_t product)
     }
   }
   if (existing == nullptr) return Status::Ok();
+  if (multi) return internal::CheckCampaignUpdateMulti(state_, body, self);
   if (body.stock < held) {
     return Status(Code::kBadField, Cat("stock must be at least ", held, ", the units of campaign ",
                                        body.id, " reserved or sold"));
@@ -410,6 +503,7 @@ Reply TradeImpl::Handle(const PutCampaign& body, int64_t) {
   if (!allowed.ok()) return ErrorReply(std::move(allowed));
 
   const uint32_t index = Intern(state_.campaign_ids, state_.campaigns, body.id);
+  const bool created = state_.campaigns[index].product == kNoIndex;
   Campaign& campaign = state_.campaigns[index];
   if (campaign.product != kNoIndex) std::erase(state_.products[campaign.product].campaigns, index);
   campaign.product = product;
@@ -418,13 +512,32 @@ Reply TradeImpl::Handle(const PutCampaign& body, int64_t) {
   campaign.ends_at_ms = body.ends_at_ms;
   campaign.per_user_limit = body.per_user_limit;
   campaign.reserve_ttl_ms = body.reserve_ttl_ms;
-  SetStock(campaign.counts, body.stock);
+  if (state_.topology.multi()) {
+    if (created) state_.allocations.emplace_back();
+    SURGE_ASSERT(state_.allocations.size() == state_.campaigns.size());
+    internal::AllocateCampaign(state_, index, body.stock, created);
+  } else {
+    SetStock(campaign.counts, body.stock);
+  }
   std::vector<uint32_t>& list = state_.products[product].campaigns;
   const auto position = std::lower_bound(
       list.begin(), list.end(), body.starts_at_ms,
       [&](uint32_t c, int64_t at) { return state_.campaigns[c].starts_at_ms < at; });
   list.insert(position, index);
   return ValueReply(MakeCampaignView(index));
+}
+
+template <typename QuotaBody>
+Reply TradeImpl::HandleQuota(const QuotaBody& body, bool from_origin) {
+  Result<uint32_t> index = [&] {
+    if constexpr (std::is_same_v<QuotaBody, RequestQuota>) {
+      return internal::ApplyRequestQuota(state_, body, from_origin);
+    } else {
+      return internal::ApplyReturnQuota(state_, body, from_origin);
+    }
+  }();
+  if (!index.ok()) return ErrorReply(index.status());
+  return ValueReply(MakeCampaignView(*index));
 }
 
 // ---- Orders --------------------------------------------------------------------------------
@@ -534,6 +647,9 @@ void TradeImpl::CommitOrder(uint32_t user, uint32_t request, int64_t now_ms, siz
   order.previous_of_user = state_.users[user].last_order;
   state_.users[user].last_order = index;
   state_.expiry.Add(ttl_ms, order.expires_at_ms, index);
+  if (record_events_) [[unlikely]] {
+    RecordEvent(OrderEventType::kCreated, index, now_ms);
+  }
 }
 
 Reply TradeImpl::RememberedReply(const RequestRecord& record, const PlaceOrder& body,
@@ -584,7 +700,7 @@ uint32_t TradeImpl::FindOrder(std::string_view order_id) const {
   return static_cast<uint32_t>(counter - 1);
 }
 
-Reply TradeImpl::Handle(const PayOrder& body, int64_t) {
+Reply TradeImpl::Handle(const PayOrder& body, int64_t now_ms) {
   const uint32_t index = FindOrder(body.order_id);
   if (index == kNoIndex) return ErrorReply(NotFound("order", body.order_id));
   Order& order = state_.orders[index];
@@ -594,19 +710,21 @@ Reply TradeImpl::Handle(const PayOrder& body, int64_t) {
     }
     order.status = OrderStatus::kPaid;
     DropSettledFront();
+    RecordEvent(OrderEventType::kPaid, index, now_ms);
   } else if (order.status != OrderStatus::kPaid) {
     return ErrorReply(WrongState(body.order_id, order.status));
   }
   return ValueReply(MakeOrderView(index, order.status));
 }
 
-Reply TradeImpl::Handle(const CancelOrder& body, int64_t) {
+Reply TradeImpl::Handle(const CancelOrder& body, int64_t now_ms) {
   const uint32_t index = FindOrder(body.order_id);
   if (index == kNoIndex) return ErrorReply(NotFound("order", body.order_id));
   Order& order = state_.orders[index];
   if (order.status == OrderStatus::kReserved) {
     Release(order, OrderStatus::kCancelled);
     DropSettledFront();
+    RecordEvent(OrderEventType::kCancelled, index, now_ms);
   } else if (order.status != OrderStatus::kCancelled) {
     return ErrorReply(WrongState(body.order_id, order.status));
   }
@@ -636,8 +754,12 @@ void TradeImpl::Settle(int64_t now_ms) {
   // Only a due front needs its order read: a front that is not due stays reserved until it is
   // paid or cancelled, and those drop it themselves (DropSettledFront).
   while (!state_.expiry.empty() && state_.expiry.Front().expires_at_ms <= now_ms) {
-    Order& order = state_.orders[state_.expiry.Front().order];
-    if (order.status == OrderStatus::kReserved) Release(order, OrderStatus::kExpired);
+    const uint32_t index = state_.expiry.Front().order;
+    Order& order = state_.orders[index];
+    if (order.status == OrderStatus::kReserved) {
+      Release(order, OrderStatus::kExpired);
+      RecordEvent(OrderEventType::kExpired, index, now_ms);
+    }
     state_.expiry.PopFront();
     DropSettledFront();
   }
@@ -679,18 +801,6 @@ OrderView TradeImpl::MakeOrderViewAt(uint32_t index, int64_t now_ms) const {
   const Order& order = state_.orders[index];
   const bool due = order.status == OrderStatus::kReserved && order.expires_at_ms <= now_ms;
   return MakeOrderView(index, due ? OrderStatus::kExpired : order.status);
-}
-
-CampaignView TradeImpl::MakeCampaignView(uint32_t index) const {
-  const Campaign& c = state_.campaigns[index];
-  return CampaignView{std::string(state_.campaign_ids.id(index)),
-                      std::string(state_.product_ids.id(c.product)),
-                      c.price_cents,
-                      c.starts_at_ms,
-                      c.ends_at_ms,
-                      c.per_user_limit,
-                      c.reserve_ttl_ms,
-                      ToStockCounts(c.counts)};
 }
 
 ProductView TradeImpl::MakeProductView(uint32_t index) const {
@@ -768,8 +878,10 @@ std::optional<StockCounts> TradeImpl::ActiveCampaignCounts(std::string_view sku,
 
 Status TradeImpl::Restore(std::string_view snapshot) {
   State restored;
+  restored.topology = state_.topology;
   SURGE_RETURN_IF_ERROR(internal::DecodeSnapshot(snapshot, prefix_, &restored));
   state_ = std::move(restored);
+  events_.clear();  // they were the replaced state's
   ReserveExpected();
   return Status::Ok();
 }
@@ -780,7 +892,28 @@ uint64_t TradeImpl::StateHash() const {
   return hasher.Finish();
 }
 
+// A multi-center Trade's options come from a checked topology: anything else is a bug.
+void AssertTopology(const Options& options) {
+  const std::vector<std::string>& centers = options.centers;
+  if (centers.empty()) return;
+  SURGE_ASSERT_MSG(centers.size() <= internal::kCentersMax, "too many centers");
+  for (size_t i = 0; i < centers.size(); ++i) {
+    SURGE_ASSERT_MSG(internal::IsCenterId(centers[i]), "centers must hold center ids");
+    SURGE_ASSERT_MSG(
+        std::find(centers.begin(), centers.begin() + i, centers[i]) == centers.begin() + i,
+        "centers must not name a center twice");
+  }
+  SURGE_ASSERT_MSG(std::find(centers.begin(), centers.end(), options.center) != centers.end(),
+                   "center must be one of centers");
+  SURGE_ASSERT_MSG(std::find(centers.begin(), centers.end(), options.master) != centers.end(),
+                   "master must be one of centers");
+}
+
 }  // namespace
+
+const internal::State& internal::StateOf(const Trade& trade) {
+  return static_cast<const TradeImpl&>(trade).state();
+}
 
 void Trade::ApplyBatch(std::span<const Command> commands,
                        const std::function<void(size_t, Reply&&)>& on_reply) {
@@ -792,6 +925,7 @@ std::unique_ptr<Trade> Trade::Create(const Options& options) {
   SURGE_ASSERT_MSG(prefix.size() <= kOrderIdPrefixLengthMax, "order_id_prefix is too long");
   SURGE_ASSERT_MSG(prefix.empty() || internal::IsIdFast(prefix),
                    "order_id_prefix must be made of [A-Za-z0-9_.:-]");
+  AssertTopology(options);
   return std::make_unique<TradeImpl>(options);
 }
 

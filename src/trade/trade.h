@@ -246,8 +246,8 @@ using Body = std::variant<PutMerchant, PutProduct, PutUser, PutInventory, PutCam
 // whatever the reply (an error reply is as final as a success). So a consumer that resubscribes
 // after AppliedThrough, or is handed a record twice, applies every record exactly once.
 struct Origin {
-  std::string center;  // a valid center id (common/ids.h), at most 32 characters
-  uint8_t kind = 0;    // 1..3
+  std::string center;     // a valid center id (common/ids.h), at most 32 characters
+  uint8_t kind = 0;       // 1..3
   uint64_t sequence = 0;  // >= 1
 
   friend bool operator==(const Origin&, const Origin&) = default;
@@ -256,7 +256,9 @@ struct Origin {
 struct Command {
   int64_t now_ms = 0;
   Body body;
-  std::optional<Origin> origin;  // none: a command this center took itself
+  // none: a command this center took itself. (Every member added to a struct that callers build
+  // by aggregate initialization has a default member initializer: -Wmissing-field-initializers.)
+  std::optional<Origin> origin = std::nullopt;
 
   friend bool operator==(const Command&, const Command&) = default;
 };
@@ -336,7 +338,7 @@ struct CampaignView {
   // Units this center asked the master for and has not been granted yet (0: none outstanding).
   int64_t requested = 0;
   // At the master of a multi-center deployment: every center, in topology order. Else empty.
-  std::vector<CenterQuotaView> centers;
+  std::vector<CenterQuotaView> centers = {};
 
   friend bool operator==(const CampaignView&, const CampaignView&) = default;
 };
@@ -381,7 +383,7 @@ struct OrderEvent {
   uint64_t number = 0;
   OrderEventType type = OrderEventType::kCreated;
   int64_t at_ms = 0;
-  OrderView order;
+  OrderView order = {};
 
   friend bool operator==(const OrderEvent&, const OrderEvent&) = default;
 };
@@ -424,9 +426,9 @@ struct Options {
   // Multi-center deployments (see "Centers and quotas"): this center's id, the master's, and
   // every center of the topology in its order (which decides the even split of stock). Empty
   // `centers`: a single-center deployment, this center alone and its own master.
-  std::string center;
-  std::string master;
-  std::vector<std::string> centers;
+  std::string center = {};
+  std::string master = {};
+  std::vector<std::string> centers = {};
   // Record an OrderEvent for every order created, paid, cancelled or expired (TakeEvents).
   bool record_events = false;
 };
@@ -533,7 +535,7 @@ uint64_t PlaceOrderFingerprint(const PlaceOrder& order);
 // checks every byte like DecodeCommand (corruption).
 struct EventsRecord {
   uint64_t through = 0;
-  std::vector<OrderEvent> events;
+  std::vector<OrderEvent> events = {};
 
   friend bool operator==(const EventsRecord&, const EventsRecord&) = default;
 };

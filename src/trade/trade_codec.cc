@@ -4,6 +4,7 @@
 #include <cstring>
 #include <variant>
 
+#include "absl/container/flat_hash_map.h"
 #include "common/coding.h"
 #include "common/ids.h"
 #include "trade/trade.h"
@@ -130,6 +131,41 @@ Status Validate(const PayOrder& body) { return CheckId("order_id", body.order_id
 Status Validate(const CancelOrder& body) { return CheckId("order_id", body.order_id); }
 Status Validate(const Tick&) { return Status::Ok(); }
 
+Status CheckCenter(std::string_view field, std::string_view id) {
+  if (!internal::IsCenterId(id)) return BadField(field, "1 to 32 characters of [A-Za-z0-9_.:-]");
+  return Status::Ok();
+}
+
+Status ValidateQuota(std::string_view campaign, std::string_view center, int64_t units) {
+  SURGE_RETURN_IF_ERROR(CheckId("campaign", campaign));
+  SURGE_RETURN_IF_ERROR(CheckCenter("center", center));
+  return CheckRange("units", units, 1, kStockMax);
+}
+Status Validate(const RequestQuota& b) { return ValidateQuota(b.campaign, b.center, b.units); }
+Status Validate(const ReturnQuota& b) { return ValidateQuota(b.campaign, b.center, b.units); }
+
+Status Validate(const CenterOrders& body) {
+  SURGE_RETURN_IF_ERROR(CheckCenter("center", body.center));
+  if (body.deltas.size() > internal::kCenterOrdersDeltasMax) {
+    return BadField("deltas", Cat("a list of at most ", internal::kCenterOrdersDeltasMax));
+  }
+  absl::flat_hash_map<std::string_view, size_t> seen;  // campaign -> first delta naming it
+  for (size_t i = 0; i < body.deltas.size(); ++i) {
+    const CampaignDelta& delta = body.deltas[i];
+    SURGE_RETURN_IF_ERROR(CheckId(Cat("deltas[", i, "].campaign"), delta.campaign));
+    SURGE_RETURN_IF_ERROR(
+        CheckRange(Cat("deltas[", i, "].reserved"), delta.reserved, -kStockMax, kStockMax));
+    SURGE_RETURN_IF_ERROR(
+        CheckRange(Cat("deltas[", i, "].sold"), delta.sold, -kStockMax, kStockMax));
+    const auto [first, added] = seen.try_emplace(delta.campaign, i);
+    if (!added) {
+      return BadField(Cat("deltas[", i, "].campaign"), Cat("different from deltas[", first->second,
+                                                           "].campaign (", delta.campaign, ")"));
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status ValidateBody(const Body& body) {
@@ -140,7 +176,10 @@ Status ValidateBody(const Body& body) {
 
 namespace {
 
+// Version 1: a command without an origin. Version 2: with one, right after now_ms. (Each command
+// has one encoding, and journals written before origins existed read the same.)
 constexpr uint8_t kCommandFormatVersion = 1;
+constexpr uint8_t kCommandWithOriginFormatVersion = 2;
 
 // Integers are written as unsigned varints: ValidateBody keeps every one of them non-negative.
 void PutInt(Encoder& encoder, int64_t value) {
@@ -189,6 +228,25 @@ void EncodeBody(Encoder& e, const PlaceOrder& b) {
 void EncodeBody(Encoder& e, const PayOrder& b) { e.String(b.order_id); }
 void EncodeBody(Encoder& e, const CancelOrder& b) { e.String(b.order_id); }
 void EncodeBody(Encoder&, const Tick&) {}
+void EncodeBody(Encoder& e, const RequestQuota& b) {
+  e.String(b.campaign);
+  e.String(b.center);
+  PutInt(e, b.units);
+}
+void EncodeBody(Encoder& e, const ReturnQuota& b) {
+  e.String(b.campaign);
+  e.String(b.center);
+  PutInt(e, b.units);
+}
+void EncodeBody(Encoder& e, const CenterOrders& b) {
+  e.String(b.center);
+  e.Varint(b.deltas.size());
+  for (const CampaignDelta& delta : b.deltas) {
+    e.String(delta.campaign);
+    e.SignedVarint(delta.reserved);
+    e.SignedVarint(delta.sold);
+  }
+}
 
 // Reads an integer written by PutInt; anything above INT64_MAX fails (the range checks of
 // ValidateBody come after).
@@ -227,6 +285,31 @@ bool DecodeBody(Decoder& d, PlaceOrder* b) {
 bool DecodeBody(Decoder& d, PayOrder* b) { return GetId(d, &b->order_id); }
 bool DecodeBody(Decoder& d, CancelOrder* b) { return GetId(d, &b->order_id); }
 bool DecodeBody(Decoder&, Tick*) { return true; }
+bool GetCenter(Decoder& d, std::string* id) { return d.String(id, internal::kCenterIdLengthMax); }
+bool DecodeBody(Decoder& d, RequestQuota* b) {
+  return GetId(d, &b->campaign) && GetCenter(d, &b->center) && GetInt(d, &b->units);
+}
+bool DecodeBody(Decoder& d, ReturnQuota* b) {
+  return GetId(d, &b->campaign) && GetCenter(d, &b->center) && GetInt(d, &b->units);
+}
+bool DecodeBody(Decoder& d, CenterOrders* b) {
+  uint64_t count = 0;
+  if (!GetCenter(d, &b->center) || !d.Varint(&count)) return false;
+  // Each delta takes at least three bytes: no huge allocation for a short input.
+  if (count > internal::kCenterOrdersDeltasMax || count > d.remaining()) return false;
+  b->deltas.resize(count);
+  for (CampaignDelta& delta : b->deltas) {
+    if (!GetId(d, &delta.campaign) || !d.SignedVarint(&delta.reserved) ||
+        !d.SignedVarint(&delta.sold)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool DecodeOrigin(Decoder& d, Origin* origin) {
+  return GetCenter(d, &origin->center) && d.U8(&origin->kind) && d.Varint(&origin->sequence);
+}
 
 template <size_t kIndex = 0>
 bool DecodeBodyOfKind(Decoder& decoder, size_t kind, Body* body) {
@@ -248,10 +331,20 @@ void EncodeCommand(const Command& command, std::string* out) {
   SURGE_ASSERT(command.now_ms >= 0 && command.now_ms <= kTimeMsMax);
   const Status valid = ValidateBody(command.body);
   SURGE_ASSERT_MSG(valid.ok(), valid.message().c_str());
+  const std::optional<Origin>& origin = command.origin;
+  if (origin.has_value()) {
+    const Status valid_origin = internal::ValidateOrigin(*origin);
+    SURGE_ASSERT_MSG(valid_origin.ok(), valid_origin.message().c_str());
+  }
   Encoder encoder(out);
-  encoder.U8(kCommandFormatVersion);
+  encoder.U8(origin.has_value() ? kCommandWithOriginFormatVersion : kCommandFormatVersion);
   encoder.U8(static_cast<uint8_t>(command.body.index()));
   PutInt(encoder, command.now_ms);
+  if (origin.has_value()) {
+    encoder.String(origin->center);
+    encoder.U8(origin->kind);
+    encoder.Varint(origin->sequence);
+  }
   std::visit([&](const auto& body) { EncodeBody(encoder, body); }, command.body);
 }
 
@@ -261,10 +354,15 @@ Result<Command> DecodeCommand(std::string_view bytes) {
   uint8_t kind = 0;
   Command command;
   if (!decoder.U8(&version)) return Corrupt("empty");
-  if (version != kCommandFormatVersion) {
+  if (version != kCommandFormatVersion && version != kCommandWithOriginFormatVersion) {
     return Corrupt(Cat("unknown format version ", version));
   }
   if (!decoder.U8(&kind) || !GetInt(decoder, &command.now_ms)) return Corrupt("truncated header");
+  if (version == kCommandWithOriginFormatVersion) {
+    if (!DecodeOrigin(decoder, &command.origin.emplace())) return Corrupt("truncated origin");
+    const Status valid = internal::ValidateOrigin(*command.origin);
+    if (!valid.ok()) return Corrupt(Cat("malformed origin: ", valid.message()));
+  }
   if (kind >= std::variant_size_v<Body>) return Corrupt(Cat("unknown kind ", kind));
   if (!DecodeBodyOfKind(decoder, kind, &command.body)) return Corrupt("truncated or bad field");
   if (!decoder.done()) return Corrupt(Cat(decoder.remaining(), " trailing bytes"));

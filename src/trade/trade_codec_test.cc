@@ -16,11 +16,22 @@ std::vector<OrderItem> ManyItems(size_t count) {
   return items;
 }
 
-// One command of every kind, with ordinary values and with the extremes of every range.
+std::vector<CampaignDelta> ManyDeltas(size_t count) {
+  std::vector<CampaignDelta> deltas;
+  for (size_t i = 0; i < count; ++i) {
+    const auto sign = static_cast<int64_t>(i % 2 == 0 ? 1 : -1);
+    deltas.push_back({"c-" + std::to_string(i), sign * kStockMax, -sign * kStockMax});
+  }
+  return deltas;
+}
+
+// One command of every kind, with ordinary values and with the extremes of every range, each
+// also with an origin.
 std::vector<Command> EveryKind() {
   const std::string longest_id(64, 'z');
+  const std::string longest_center(32, 'c');
   const std::string longest_name(kNameLengthMax, '\xff');  // names are bytes, not ids
-  return {
+  std::vector<Command> commands = {
       {0, PutMerchant{"m1", "Acme"}},
       {1, PutMerchant{longest_id, ""}},
       {2, PutProduct{"sku-1", "m1", "Phone", "phones", 99'900}},
@@ -37,7 +48,21 @@ std::vector<Command> EveryKind() {
       {12, PayOrder{"o.c1.1"}},
       {13, CancelOrder{"o.c1.18446744073709551615"}},
       {kTimeMsMax, Tick{}},
+      {14, RequestQuota{"c1", "s1", 1}},
+      {15, RequestQuota{longest_id, longest_center, kStockMax}},
+      {16, ReturnQuota{"c1", "s1", 1}},
+      {17, ReturnQuota{longest_id, longest_center, kStockMax}},
+      {18, CenterOrders{"s1", {}}},
+      {19, CenterOrders{"s1", {{"c1", 2, 0}, {"c2", -1, 1}, {"c3", 0, 0}}}},
+      {20, CenterOrders{longest_center, ManyDeltas(5)}},
   };
+  const size_t without_origin = commands.size();
+  for (size_t i = 0; i < without_origin; ++i) {
+    Command with_origin = commands[i];
+    with_origin.origin = i % 2 == 0 ? Origin{"m", 1, 1} : Origin{longest_center, 3, UINT64_MAX};
+    commands.push_back(std::move(with_origin));
+  }
+  return commands;
 }
 
 std::string Encode(const Command& command) {
@@ -54,6 +79,13 @@ TEST(TradeCodecTest, EveryKindRoundTrips) {
     EXPECT_EQ(*decoded, command);
     EXPECT_EQ(Encode(*decoded), bytes);
   }
+}
+
+TEST(TradeCodecTest, TheLargestCenterOrdersRoundTrips) {
+  const Command command{1, CenterOrders{"s1", ManyDeltas(kItemsMax * 64)}, Origin{"s1", 2, 7}};
+  const auto decoded = DecodeCommand(Encode(command));
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(*decoded, command);
 }
 
 TEST(TradeCodecTest, EncodingAppends) {
@@ -83,11 +115,82 @@ TEST(TradeCodecTest, TrailingBytesFailToDecode) {
 
 TEST(TradeCodecTest, UnknownVersionOrKindFailsToDecode) {
   std::string bytes = Encode(Command{1, Tick{}});
-  bytes[0] = 2;
+  bytes[0] = 3;
   EXPECT_EQ(DecodeCommand(bytes).status().code(), Code::kCorruption);
   bytes = Encode(Command{1, Tick{}});
-  bytes[1] = 9;
+  bytes[1] = 12;
   EXPECT_EQ(DecodeCommand(bytes).status().code(), Code::kCorruption);
+  bytes = Encode(Command{1, Tick{}});
+  bytes[0] = 2;  // says an origin follows: it does not
+  EXPECT_EQ(DecodeCommand(bytes).status().code(), Code::kCorruption);
+}
+
+// Journals written before origins existed hold version 1 records: they read the same, and a
+// command without an origin is still written that way.
+TEST(TradeCodecTest, CommandsWithoutAnOriginKeepTheirFirstEncoding) {
+  const std::string old_pay("\x01\x06\x05\x03o.1", 7);  // version, kind, now_ms, order id
+  const Command pay{5, PayOrder{"o.1"}};
+  ASSERT_TRUE(DecodeCommand(old_pay).ok());
+  EXPECT_EQ(*DecodeCommand(old_pay), pay);
+  EXPECT_EQ(Encode(pay), old_pay);
+  Command with_origin = pay;
+  with_origin.origin = Origin{"m", 2, 300};
+  const std::string new_pay("\x02\x06\x05\x01m\x02\xac\x02\x03o.1", 12);
+  EXPECT_EQ(Encode(with_origin), new_pay);
+}
+
+// A Tick with an origin written field by field.
+std::string RawOrigin(std::string_view center, uint8_t kind, uint64_t sequence) {
+  std::string bytes;
+  Encoder e(&bytes);
+  e.U8(2);  // format version: with an origin
+  e.U8(static_cast<uint8_t>(Body(Tick{}).index()));
+  e.Varint(1);
+  e.String(center);
+  e.U8(kind);
+  e.Varint(sequence);
+  return bytes;
+}
+
+TEST(TradeCodecTest, MalformedOriginsFailToDecode) {
+  ASSERT_TRUE(DecodeCommand(RawOrigin("m", 1, 1)).ok());  // the writer is sound
+  for (const std::string& bytes :
+       {RawOrigin("", 1, 1), RawOrigin("a b", 1, 1), RawOrigin(std::string(33, 'c'), 1, 1),
+        RawOrigin("m", 0, 1), RawOrigin("m", 4, 1), RawOrigin("m", 1, 0)}) {
+    EXPECT_EQ(DecodeCommand(bytes).status().code(), Code::kCorruption);
+  }
+}
+
+// A CenterOrders of `deltas` (campaign, reserved, sold) written field by field.
+std::string RawCenterOrders(const std::vector<CampaignDelta>& deltas, uint64_t count) {
+  std::string bytes;
+  Encoder e(&bytes);
+  e.U8(1);
+  e.U8(static_cast<uint8_t>(Body(CenterOrders{}).index()));
+  e.Varint(1);
+  e.String("s1");
+  e.Varint(count);
+  for (const CampaignDelta& delta : deltas) {
+    e.String(delta.campaign);
+    e.SignedVarint(delta.reserved);
+    e.SignedVarint(delta.sold);
+  }
+  return bytes;
+}
+
+TEST(TradeCodecTest, MalformedCenterOrdersFailToDecode) {
+  ASSERT_TRUE(DecodeCommand(RawCenterOrders({{"c1", -1, 1}}, 1)).ok());
+  const std::vector<std::string> bad = {
+      RawCenterOrders({{"c1", 1, 0}, {"c1", 0, 1}}, 2),                     // a campaign twice
+      RawCenterOrders({{"c1", kStockMax + 1, 0}}, 1),                       // beyond the bound
+      RawCenterOrders({{"c1", 0, -kStockMax - 1}}, 1),                      // below it
+      RawCenterOrders({{"c 1", 0, 0}}, 1),                                  // not an id
+      RawCenterOrders(ManyDeltas(kItemsMax * 64 + 1), kItemsMax * 64 + 1),  // too many
+      RawCenterOrders({}, UINT32_MAX),  // a count without deltas
+  };
+  for (const std::string& bytes : bad) {
+    EXPECT_EQ(DecodeCommand(bytes).status().code(), Code::kCorruption);
+  }
 }
 
 struct RawItem {
@@ -137,6 +240,8 @@ TEST(TradeCodecTest, OutOfRangeValuesFailToDecode) {
 TEST(TradeCodecTest, EncodeRefusesWhatValidateBodyRefuses) {
   EXPECT_DEATH(Encode(Command{1, PlaceOrder{"r1", "u1", {{"s1", 0}}}}), "quantity");
   EXPECT_DEATH(Encode(Command{-1, Tick{}}), "now_ms");
+  EXPECT_DEATH(Encode(Command{1, RequestQuota{"c1", "s1", 0}}), "units");
+  EXPECT_DEATH(Encode(Command{1, Tick{}, Origin{"m", 4, 1}}), "origin.kind");
 }
 
 TEST(TradeCodecTest, ValidateBodyAcceptsWhatEncodes) {

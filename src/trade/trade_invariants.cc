@@ -248,10 +248,88 @@ Status CheckLinks(const State& state) {
   return Status::Ok();
 }
 
+Status CheckApplied(const State& state) {
+  for (size_t i = 0; i < state.applied.size(); ++i) {
+    const AppliedPosition& position = state.applied[i];
+    if (!ValidateOrigin(Origin{position.center, position.kind, position.sequence}).ok()) {
+      return Violation("a malformed applied position");
+    }
+    if (i > 0) {
+      const AppliedPosition& before = state.applied[i - 1];
+      if (std::pair(before.center, before.kind) >= std::pair(position.center, position.kind)) {
+        return Violation("applied positions are not sorted, or repeat");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+// One campaign's table against this center's counts (quota == counts.stock).
+Status CheckAllocation(const State& state, uint32_t index) {
+  const Topology& topology = state.topology;
+  const Allocation& table = state.allocations[index];
+  const std::string_view id = state.campaign_ids.id(index);
+  if (table.allocated.size() != topology.centers.size() ||
+      table.reported.size() != topology.centers.size()) {
+    return Violation("campaign ", id, " has a table of another topology");
+  }
+  int64_t allocated = 0;
+  for (const int64_t units : table.allocated) {
+    if (units < 0) return Violation("campaign ", id, " allocates negative units");
+    allocated += units;
+  }
+  if (table.stock > kStockMax || table.unallocated < 0 ||
+      allocated + table.unallocated != table.stock) {
+    return Violation("campaign ", id, " has stock ", table.stock, " != allocated ", allocated,
+                     " + unallocated ", table.unallocated);
+  }
+  const int64_t quota = state.campaigns[index].counts.stock;
+  const int64_t own = table.allocated[topology.self];
+  if (topology.is_master() ? quota != own : quota > own) {
+    return Violation("campaign ", id, " has quota ", quota, " beside its allocation ", own);
+  }
+  if (table.requested < 0 || table.requested > kStockMax ||
+      (topology.is_master() && table.requested != 0)) {
+    return Violation("campaign ", id, " has a bad outstanding request");
+  }
+  for (const CenterUnits& units : table.reported) {
+    if (units.reserved < 0 || units.sold < 0 || units.reserved > kStockMax ||
+        units.sold > kStockMax) {
+      return Violation("campaign ", id, " has bad reported units");
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
+
+Status CheckQuotas(const State& state) {
+  SURGE_RETURN_IF_ERROR(CheckApplied(state));
+  const bool multi = state.topology.multi();
+  for (uint32_t p = 0; p < state.products.size(); ++p) {
+    const Product& product = state.products[p];
+    const bool total_ok = multi ? product.inventory.stock <= product.inventory_total &&
+                                      product.inventory_total <= kStockMax &&
+                                      (product.has_inventory || product.inventory_total == 0)
+                                : product.inventory_total == 0;
+    if (!total_ok) return Violation("sku ", state.product_ids.id(p), " has a bad total stock");
+  }
+  if (!multi) {
+    if (!state.allocations.empty()) return Violation("allocation tables in a single center");
+    return Status::Ok();
+  }
+  if (state.allocations.size() != state.campaigns.size()) {
+    return Violation("a campaign without its allocation table");
+  }
+  for (uint32_t c = 0; c < state.campaigns.size(); ++c) {
+    SURGE_RETURN_IF_ERROR(CheckAllocation(state, c));
+  }
+  return Status::Ok();
+}
 
 Status CheckState(const State& state) {
   SURGE_RETURN_IF_ERROR(CheckMasterData(state));
+  SURGE_RETURN_IF_ERROR(CheckQuotas(state));
   SURGE_RETURN_IF_ERROR(CheckOrders(state));
   return CheckLinks(state);
 }

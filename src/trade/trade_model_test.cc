@@ -59,6 +59,22 @@ TEST(TradeModelTest, AgreesWithTheReferenceModelWhenUsersHoldManyCampaigns) {
   std::printf("most campaigns held by a user: %zu\n", most_campaigns_held);
 }
 
+// A third of the commands come with an origin: some new, some repeated (which must change
+// nothing, not even the time), some malformed.
+TEST(TradeModelTest, AgreesWithTheReferenceModelWhenCommandsHaveOrigins) {
+  size_t replayed = 0;
+  size_t bad_field = 0;
+  for (uint64_t seed = 1; seed <= 6; ++seed) {
+    const ModelCheckResult result =
+        RunModelCheck({.seed = 200 + seed, .commands = 2'500, .origin_percent = 35});
+    ASSERT_EQ(result.failure, "");
+    replayed += result.replayed;
+    bad_field += result.replies_by_code.at(Code::kBadField);
+  }
+  EXPECT_GT(replayed, 1'000u);
+  EXPECT_GT(bad_field, 100u);
+}
+
 }  // namespace
 }  // namespace surge::trade::testing
 

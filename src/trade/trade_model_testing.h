@@ -28,10 +28,32 @@ class Model {
   explicit Model(std::string prefix) : prefix_(std::move(prefix)) {}
 
   Reply Apply(const Command& command) {
+    if (command.origin.has_value()) {
+      const Origin& origin = *command.origin;
+      if (OriginOk(origin)) {
+        uint64_t& through = applied_[{origin.center, origin.kind}];
+        if (origin.sequence <= through) return Reply{Status(), {}, true};  // changes nothing
+        through = origin.sequence;                                         // whatever the reply
+      } else {
+        now_ = command.now_ms;
+        ExpireDue();
+        return Error(Code::kBadField);
+      }
+    }
     now_ = command.now_ms;
     ExpireDue();
     return std::visit([&](const auto& body) { return Handle(body); }, command.body);
   }
+
+  static bool OriginOk(const Origin& origin) {
+    return IdOk(origin.center) && origin.center.size() <= 32 && origin.kind >= 1 &&
+           origin.kind <= 3 && origin.sequence >= 1;
+  }
+  uint64_t AppliedThrough(const std::string& center, uint8_t kind) const {
+    const auto found = applied_.find({center, kind});
+    return found == applied_.end() ? 0 : found->second;
+  }
+  const std::map<std::pair<std::string, uint8_t>, uint64_t>& applied() const { return applied_; }
 
   // Reads, shaped like Trade's.
   std::optional<CampaignView> Campaign(const std::string& id) const {
@@ -88,6 +110,7 @@ class Model {
     return next;
   }
   bool KnowsRequest(const std::string& request_id) const { return requests_.count(request_id) > 0; }
+  int64_t now_ms() const { return now_; }
   size_t order_count() const { return orders_.size(); }
   std::string OrderId(size_t index) const { return prefix_ + std::to_string(index + 1); }
   std::vector<std::string> CampaignIds() const { return Keys(campaigns_); }
@@ -224,7 +247,8 @@ class Model {
                         c.ends_at_ms,
                         c.per_user_limit,
                         c.reserve_ttl_ms,
-                        Counts(c.stock, "", id)};
+                        Counts(c.stock, "", id),
+                        /*campaign_stock=*/c.stock};
   }
   std::string ActiveCampaignOf(const std::string& sku, int64_t now_ms) const {
     for (const auto& [id, c] : campaigns_) {
@@ -390,6 +414,11 @@ class Model {
     return Value(order);
   }
   Reply Handle(const Tick&) { return Reply{}; }
+  // A single center has no centers to name: whatever the body, bad_field (center, if not another
+  // field first).
+  Reply Handle(const RequestQuota&) { return Error(Code::kBadField); }
+  Reply Handle(const ReturnQuota&) { return Error(Code::kBadField); }
+  Reply Handle(const CenterOrders&) { return Error(Code::kBadField); }
 
   std::string prefix_;
   int64_t now_ = 0;
@@ -399,6 +428,7 @@ class Model {
   std::map<std::string, ModelCampaign> campaigns_;
   std::vector<OrderView> orders_;
   std::map<std::string, Remembered> requests_;
+  std::map<std::pair<std::string, uint8_t>, uint64_t> applied_;  // (center, kind) -> sequence
 };
 
 // ---- Generator ---------------------------------------------------------------------------
@@ -581,8 +611,22 @@ inline std::string Describe(const Command& command) {
         if constexpr (std::is_same_v<T, PayOrder>) out << "PayOrder " << b.order_id;
         if constexpr (std::is_same_v<T, CancelOrder>) out << "CancelOrder " << b.order_id;
         if constexpr (std::is_same_v<T, Tick>) out << "Tick";
+        if constexpr (std::is_same_v<T, RequestQuota> || std::is_same_v<T, ReturnQuota>) {
+          out << (std::is_same_v<T, RequestQuota> ? "RequestQuota " : "ReturnQuota ") << b.campaign
+              << " center=" << b.center << " units=" << b.units;
+        }
+        if constexpr (std::is_same_v<T, CenterOrders>) {
+          out << "CenterOrders center=" << b.center;
+          for (const CampaignDelta& d : b.deltas) {
+            out << " " << d.campaign << ":" << d.reserved << "/" << d.sold;
+          }
+        }
       },
       command.body);
+  if (command.origin.has_value()) {
+    out << " origin=" << command.origin->center << "/" << int{command.origin->kind} << "/"
+        << command.origin->sequence;
+  }
   return out.str();
 }
 
@@ -641,6 +685,9 @@ struct ModelCheckOptions {
   // snapshot (which must have the same StateHash).
   size_t full_check_every = 500;
   int campaigns = 6;  // campaign ids of the generator
+  // Percent of the commands given an origin (random streams, sequences mostly new, sometimes
+  // repeated or malformed), to check that each origin sequence applies once.
+  int origin_percent = 0;
 };
 
 struct ModelCheckResult {
@@ -649,6 +696,39 @@ struct ModelCheckResult {
   size_t replayed = 0;
   std::map<OrderStatus, size_t> orders_by_status;  // at the end
   size_t most_campaigns_held = 0;                  // by one user, at any full check
+};
+
+// Gives some commands an origin, from a few streams: mostly the stream's next sequences, sometimes
+// one already applied (which must change nothing), sometimes a malformed origin.
+class OriginStamper {
+ public:
+  OriginStamper(uint64_t seed, int percent)
+      : random_(seed ^ 0x6f726967696eULL), percent_(percent) {}
+
+  void Stamp(const Model& model, Command* command) {
+    if (percent_ == 0 || Pick(0, 99) >= percent_) return;
+    Origin origin{Pick(0, 1) == 0 ? "c1" : "center-2", static_cast<uint8_t>(Pick(1, 3)), 0};
+    const uint64_t through = model.AppliedThrough(origin.center, origin.kind);
+    const int64_t roll = Pick(0, 99);
+    if (roll < 70) {
+      origin.sequence = through + static_cast<uint64_t>(Pick(1, 3));
+    } else if (roll < 94) {
+      origin.sequence =
+          through == 0 ? 1 : static_cast<uint64_t>(Pick(1, static_cast<int64_t>(through)));
+    } else if (roll < 97) {
+      origin.kind = Pick(0, 1) == 0 ? 0 : 4;
+    } else {
+      origin.center = Pick(0, 1) == 0 ? "bad center" : std::string(33, 'c');
+    }
+    command->origin = std::move(origin);
+  }
+
+ private:
+  int64_t Pick(int64_t low, int64_t high) {
+    return std::uniform_int_distribution<int64_t>(low, high)(random_);
+  }
+  std::mt19937_64 random_;
+  int percent_;
 };
 
 // Runs the generator's commands through a Trade and the Model, comparing every reply, the
@@ -660,15 +740,18 @@ inline std::string RunModelCheckInto(const ModelCheckOptions& options, ModelChec
   Model model(prefix);
   Generator generator(options.seed, prefix, options.campaigns);
   std::vector<Command> commands = generator.Setup();
+  OriginStamper stamper(options.seed, options.origin_percent);
   size_t applied = 0;
   const auto fail = [&](const Command& command, const std::string& what) {
     return "seed " + std::to_string(options.seed) + ", command " + std::to_string(applied) + " (" +
            Describe(command) + "): " + what;
   };
   while (applied < options.commands + commands.size()) {
-    const Command command = applied < commands.size() ? commands[applied] : generator.Next();
+    Command command = applied < commands.size() ? commands[applied] : generator.Next();
+    stamper.Stamp(model, &command);
     Command applied_command = command;
-    if (ValidateBody(command.body).ok()) {
+    if (ValidateBody(command.body).ok() &&
+        (!command.origin.has_value() || Model::OriginOk(*command.origin))) {
       std::string bytes;
       EncodeCommand(command, &bytes);
       auto decoded = DecodeCommand(bytes);
@@ -690,6 +773,12 @@ inline std::string RunModelCheckInto(const ModelCheckOptions& options, ModelChec
     if (!invariants.ok()) return fail(command, invariants.ToString());
     if (trade->NextExpiryMs() != model.NextExpiryMs()) return fail(command, "next expiry");
     if (trade->order_count() != model.order_count()) return fail(command, "order count");
+    if (trade->last_now_ms() != model.now_ms()) return fail(command, "last_now_ms");
+    for (const auto& [stream, through] : model.applied()) {
+      if (trade->AppliedThrough(stream.first, stream.second) != through) {
+        return fail(command, "AppliedThrough of " + stream.first);
+      }
+    }
     if (const auto* order = std::get_if<PlaceOrder>(&command.body)) {
       if (trade->KnowsRequest(order->request_id) != model.KnowsRequest(order->request_id)) {
         return fail(command, "KnowsRequest");

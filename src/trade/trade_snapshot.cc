@@ -1,13 +1,18 @@
 // Snapshots of the trade state, and the full invariant scan that validates them.
 //
-// Format (version 1), all integers LEB128 varints unless noted:
-//   magic "STRD" (fixed32), version (u8), order_id_prefix (string), last_now_ms
+// Format (version 2), all integers LEB128 varints unless noted:
+//   magic "STRD" (fixed32), version (u8), order_id_prefix (string),
+//   centers: count, then in topology order: center id (none: a single-center deployment),
+//   last_now_ms, events recorded
+//   applied:   count, then sorted by (center, kind): center, kind (u8), sequence
 //   merchants: count, then sorted by id: id, name
 //   users:     count, then sorted by id: id, region
 //   products:  count, then sorted by sku: sku, merchant rank, name, category, price_cents,
-//              has_inventory (u8), [inventory stock]
+//              has_inventory (u8), [inventory stock, [multi-center: the SKU's total stock]]
 //   campaigns: count, then sorted by id: id, product rank, price_cents, starts_at, ends_at,
-//              per_user_limit, reserve_ttl_ms, stock
+//              per_user_limit, reserve_ttl_ms, stock (this center's quota),
+//              [multi-center: the campaign's stock, allocated per center, requested,
+//              reported reserved and sold per center]
 //   orders:    count, then by counter: user rank, status (u8), created_at, expires_at,
 //              item count, items: product rank, campaign rank + 1 (0: regular), quantity, price
 //   requests:  count, then sorted by request id: request id, outcome (u8), then for a reserved
@@ -16,7 +21,9 @@
 // A "rank" is an entity's position in its sorted list, so the bytes do not depend on the order in
 // which entities were created. Everything derivable (reserved and sold counts, per-user holdings,
 // order totals and request ids of orders, fingerprints of reserved requests, the expiry queue) is
-// rebuilt on restore and checked rather than stored.
+// rebuilt on restore and checked rather than stored (so is each table's unallocated rest).
+// Version 1 (no centers, no events count, no applied section) is read too: a single-center
+// snapshot.
 #include <algorithm>
 #include <cstring>
 
@@ -28,7 +35,8 @@ namespace surge::trade::internal {
 namespace {
 
 constexpr uint32_t kSnapshotMagic = 0x44525453;  // "STRD" read as little-endian
-constexpr uint8_t kSnapshotVersion = 1;
+constexpr uint8_t kSnapshotVersion = 2;
+constexpr uint8_t kSnapshotVersionSingleCenter = 1;  // before centers and origins
 
 // Indexes of `ids` sorted by id, and the inverse: each index's rank.
 std::vector<uint32_t> SortedById(const IdTable& ids) {
@@ -62,7 +70,16 @@ class SnapshotWriter {
     e_.Fixed32(kSnapshotMagic);
     e_.U8(kSnapshotVersion);
     e_.String(prefix);
+    e_.Varint(state_.topology.centers.size());
+    for (const std::string& center : state_.topology.centers) e_.String(center);
     PutInt(e_, state_.last_now_ms);
+    e_.Varint(state_.events_recorded);
+    e_.Varint(state_.applied.size());
+    for (const AppliedPosition& position : state_.applied) {
+      e_.String(position.center);
+      e_.U8(position.kind);
+      e_.Varint(position.sequence);
+    }
     WriteMasterData();
     WriteOrders();
     WriteRequests();
@@ -99,6 +116,7 @@ class SnapshotWriter {
       PutInt(e_, p.price_cents);
       e_.U8(p.has_inventory ? 1 : 0);
       if (p.has_inventory) PutInt(e_, p.inventory.stock);
+      if (p.has_inventory && state_.topology.multi()) PutInt(e_, p.inventory_total);
     }
     e_.Varint(campaigns.size());
     for (const uint32_t i : campaigns) {
@@ -109,6 +127,17 @@ class SnapshotWriter {
                                   c.reserve_ttl_ms, c.counts.stock}) {
         PutInt(e_, value);
       }
+      if (state_.topology.multi()) WriteAllocation(state_.allocations[i]);
+    }
+  }
+
+  void WriteAllocation(const Allocation& table) {
+    PutInt(e_, table.stock);
+    for (const int64_t units : table.allocated) PutInt(e_, units);
+    PutInt(e_, table.requested);
+    for (const CenterUnits& units : table.reported) {
+      PutInt(e_, units.reserved);
+      PutInt(e_, units.sold);
     }
   }
 
@@ -164,6 +193,7 @@ class SnapshotReader {
   SnapshotReader(std::string_view body, State* state) : d_(body), state_(*state) {}
 
   Status ReadHeader(std::string_view prefix);
+  Status ReadApplied();
   Status ReadMasterData();
   Status ReadOrders();
   Status ReadRequests();
@@ -208,13 +238,16 @@ class SnapshotReader {
     return added;
   }
   bool Name(std::string* name) { return d_.String(name, kNameLengthMax); }
+  Status ReadCenters();
   bool ReadProduct(Product* product);
   bool ReadCampaign(uint32_t index);
+  bool ReadAllocation(Allocation* table);
   Status ReadOrder();
   bool ReadRequest(uint32_t index);
 
   Decoder d_;
   State& state_;
+  uint8_t version_ = 0;
 };
 
 Status SnapshotReader::ReadHeader(std::string_view prefix) {
@@ -222,16 +255,64 @@ Status SnapshotReader::ReadHeader(std::string_view prefix) {
   uint8_t version = 0;
   std::string_view snapshot_prefix;
   if (!d_.Fixed32(&magic) || magic != kSnapshotMagic) return Corrupt("bad magic");
-  if (!d_.U8(&version) || version != kSnapshotVersion) {
+  if (!d_.U8(&version) ||
+      (version != kSnapshotVersion && version != kSnapshotVersionSingleCenter)) {
     return Corrupt(Cat("unknown format version ", version));
   }
+  version_ = version;
   if (!d_.String(&snapshot_prefix, kOrderIdPrefixLengthMax)) return Corrupt("bad prefix");
   if (snapshot_prefix != prefix) {
     return Status(Code::kInvalidArgument,
                   Cat("trade snapshot was taken with order_id_prefix \"", snapshot_prefix,
                       "\", this state machine uses \"", prefix, "\""));
   }
+  SURGE_RETURN_IF_ERROR(ReadCenters());
   if (!Int(&state_.last_now_ms, 0, kTimeMsMax)) return Corrupt("bad last_now_ms");
+  if (version_ != kSnapshotVersionSingleCenter && !d_.Varint(&state_.events_recorded)) {
+    return Corrupt("bad events count");
+  }
+  return Status::Ok();
+}
+
+// The quotas and tables are those of one topology: another one would misread them.
+Status SnapshotReader::ReadCenters() {
+  std::vector<std::string> centers;
+  uint64_t count = 0;
+  if (version_ != kSnapshotVersionSingleCenter) {
+    if (!d_.Varint(&count) || count > kCentersMax) return Corrupt("bad center count");
+    centers.resize(count);
+    for (std::string& center : centers) {
+      if (!d_.String(&center, kCenterIdLengthMax) || !IsCenterId(center)) {
+        return Corrupt("bad center id");
+      }
+    }
+  }
+  if (centers != state_.topology.centers) {
+    const auto list = [](const std::vector<std::string>& ids) {
+      std::string out = "[";
+      for (const std::string& id : ids) out += (out.size() > 1 ? "," : "") + id;
+      return out + "]";
+    };
+    return Status(Code::kInvalidArgument,
+                  Cat("trade snapshot was taken with centers ", list(centers),
+                      ", this state machine has ", list(state_.topology.centers)));
+  }
+  return Status::Ok();
+}
+
+Status SnapshotReader::ReadApplied() {
+  if (version_ == kSnapshotVersionSingleCenter) return Status::Ok();
+  size_t count = 0;
+  if (!Count(&count)) return Corrupt("bad applied count");
+  state_.applied.resize(count);
+  for (size_t i = 0; i < count; ++i) {
+    AppliedPosition& position = state_.applied[i];
+    if (!d_.String(&position.center, kCenterIdLengthMax) || !d_.U8(&position.kind) ||
+        !d_.Varint(&position.sequence)) {
+      return Corrupt("truncated applied position");
+    }
+    // CheckState judges the values and the order.
+  }
   return Status::Ok();
 }
 
@@ -242,7 +323,27 @@ bool SnapshotReader::ReadProduct(Product* p) {
     return false;
   }
   p->has_inventory = has_inventory == 1;
-  return !p->has_inventory || Int(&p->inventory.stock, 0, kStockMax);
+  if (!p->has_inventory) return true;
+  if (!Int(&p->inventory.stock, 0, kStockMax)) return false;
+  return !state_.topology.multi() || Int(&p->inventory_total, p->inventory.stock, kStockMax);
+}
+
+bool SnapshotReader::ReadAllocation(Allocation* table) {
+  const size_t centers = state_.topology.centers.size();
+  table->allocated.resize(centers);
+  table->reported.resize(centers);
+  if (!Int(&table->stock, 0, kStockMax)) return false;
+  int64_t allocated = 0;
+  for (int64_t& units : table->allocated) {
+    if (!Int(&units, 0, kStockMax)) return false;
+    allocated += units;  // at most kCentersMax * kStockMax: no overflow
+  }
+  table->unallocated = table->stock - allocated;
+  if (table->unallocated < 0 || !Int(&table->requested, 0, kStockMax)) return false;
+  for (CenterUnits& units : table->reported) {
+    if (!Int(&units.reserved, 0, kStockMax) || !Int(&units.sold, 0, kStockMax)) return false;
+  }
+  return true;
 }
 
 bool SnapshotReader::ReadCampaign(uint32_t index) {
@@ -253,6 +354,7 @@ bool SnapshotReader::ReadCampaign(uint32_t index) {
       !Int(&c.counts.stock, 0, kStockMax) || c.starts_at_ms >= c.ends_at_ms) {
     return false;
   }
+  if (state_.topology.multi() && !ReadAllocation(&state_.allocations[index])) return false;
   state_.products[c.product].campaigns.push_back(index);
   return true;
 }
@@ -288,6 +390,7 @@ Status SnapshotReader::ReadMasterData() {
   previous = {};
   if (!Count(&count)) return Corrupt("bad campaign count");
   state_.campaigns.resize(count);
+  if (state_.topology.multi()) state_.allocations.resize(count);
   for (uint32_t i = 0; i < count; ++i) {
     if (!SortedId(state_.campaign_ids, &previous) || !ReadCampaign(i)) {
       return Corrupt("bad campaign");
@@ -428,6 +531,7 @@ Status DecodeSnapshot(std::string_view bytes, std::string_view prefix, State* ou
   if (Crc32c(body) != stored_crc) return Corrupt("checksum mismatch");
   SnapshotReader reader(body, out);
   SURGE_RETURN_IF_ERROR(reader.ReadHeader(prefix));
+  SURGE_RETURN_IF_ERROR(reader.ReadApplied());
   SURGE_RETURN_IF_ERROR(reader.ReadMasterData());
   SURGE_RETURN_IF_ERROR(reader.ReadOrders());
   SURGE_RETURN_IF_ERROR(reader.ReadRequests());

@@ -177,9 +177,30 @@ TEST(TradeSnapshotTest, RestoreRefusesASnapshotOfAnotherPrefix) {
   EXPECT_EQ(trade->StateHash(), before);
 }
 
+// Version 1 had neither the centers (a single center has none), nor the count of events recorded
+// and the applied positions (here none either): such a snapshot restores to the same state.
+TEST(TradeSnapshotTest, ReadsSingleCenterSnapshotsOfVersionOne) {
+  Scenario scenario(3);
+  const auto original = scenario.Build(500);
+  const std::string current = original->Snapshot();
+  const size_t centers_at = 4 + 1 + 1 + kOptions.order_id_prefix.size();  // magic, version, prefix
+  ASSERT_EQ(current[centers_at], 0);
+  size_t events_at = centers_at + 1;
+  while ((static_cast<uint8_t>(current[events_at]) & 0x80) != 0) ++events_at;  // last_now_ms
+  ++events_at;
+  ASSERT_EQ(current.substr(events_at, 2), std::string(2, '\0'));  // events, applied positions
+  std::string old = current;
+  old.erase(events_at, 2);
+  old.erase(centers_at, 1);
+  old[4] = 1;
+  const auto restored = Trade::Create(kOptions);
+  ASSERT_TRUE(restored->Restore(WithFixedChecksum(old)).ok());
+  EXPECT_EQ(restored->Snapshot(), current);
+}
+
 TEST(TradeSnapshotTest, UnknownFormatVersionFails) {
   std::string snapshot = Trade::Create(kOptions)->Snapshot();
-  snapshot[4] = 2;  // after the 4-byte magic
+  snapshot[4] = 3;  // after the 4-byte magic
   const Status status = Trade::Create(kOptions)->Restore(WithFixedChecksum(snapshot));
   EXPECT_EQ(status.code(), Code::kCorruption);
   EXPECT_NE(status.message().find("version"), std::string::npos);

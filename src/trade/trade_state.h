@@ -341,7 +341,9 @@ struct Product {
   std::string category;
   int64_t price_cents = 0;
   bool has_inventory = false;  // a PutInventory was applied
-  Counts inventory;
+  Counts inventory;            // this center's (in a multi-center deployment, its share)
+  // Multi-center only (else 0): the SKU's regular stock over all centers, the last PutInventory's.
+  int64_t inventory_total = 0;
   std::vector<uint32_t> campaigns;  // sorted by starts_at; windows never overlap
 };
 
@@ -353,6 +355,53 @@ struct Campaign {
   int64_t per_user_limit = 0;
   int64_t reserve_ttl_ms = 0;
   Counts counts;
+};
+
+// ---- Multi-center state (trade.h's "Centers and quotas") ---------------------------------------
+
+// The most centers a topology may have, and the longest center id (as topology.h's).
+inline constexpr size_t kCentersMax = 256;
+inline constexpr size_t kCenterIdLengthMax = 32;
+// The most deltas of one CenterOrders (trade.h).
+inline constexpr size_t kCenterOrdersDeltasMax = kItemsMax * 64;
+
+// This center's place in the deployment. No centers: a single-center deployment.
+struct Topology {
+  std::vector<std::string> centers;  // topology order
+  uint32_t self = 0;                 // indexes into centers (multi-center only)
+  uint32_t master = 0;
+
+  bool multi() const { return !centers.empty(); }
+  bool is_master() const { return self == master; }
+  // The index of center `id`, or kNoIndex.
+  uint32_t Find(std::string_view id) const {
+    for (uint32_t i = 0; i < centers.size(); ++i) {
+      if (centers[i] == id) return i;
+    }
+    return kNoIndex;
+  }
+};
+
+struct CenterUnits {
+  int64_t reserved = 0;
+  int64_t sold = 0;
+};
+
+// A campaign's allocation table (identical at every center once the master's commands are
+// applied), and what this center keeps about it beside its own counts.
+struct Allocation {
+  int64_t stock = 0;                  // the campaign's whole stock
+  int64_t unallocated = 0;            // stock - sum(allocated)
+  std::vector<int64_t> allocated;     // per center, topology order
+  std::vector<CenterUnits> reported;  // per center: the sums of its CenterOrders
+  int64_t requested = 0;              // this center's outstanding request (never at the master)
+};
+
+// The highest origin sequence applied from one (center, kind) stream.
+struct AppliedPosition {
+  std::string center;
+  uint8_t kind = 0;
+  uint64_t sequence = 0;
 };
 
 struct Item {
@@ -453,6 +502,10 @@ class ExpiryQueue {
 
 struct State {
   int64_t last_now_ms = 0;
+  // Order events recorded so far (the number of the last one; 0 while record_events is off).
+  uint64_t events_recorded = 0;
+  // Configuration, not state: set from Options, and kept (checked) across Restore.
+  Topology topology;
 
   IdTable merchant_ids;
   IdTable user_ids;
@@ -474,6 +527,10 @@ struct State {
   ExpiryQueue expiry;
   // The holdings that did not fit in their user's record: (user << 32 | campaign) -> units.
   absl::flat_hash_map<uint64_t, int64_t> spilled_holdings;
+  // Multi-center only (else empty): indexed like campaigns.
+  std::vector<Allocation> allocations;
+  // Sorted by (center, kind).
+  std::vector<AppliedPosition> applied;
 
   // Index of the user `id` (hashed `id_hash`), or kNoIndex: compares the id kept in the user's
   // record (which the order reads anyway), not the id table's copy.
@@ -555,6 +612,9 @@ Status CheckState(const State& state);
 std::string EncodeSnapshot(const State& state, std::string_view prefix);
 Status DecodeSnapshot(std::string_view bytes, std::string_view prefix, State* out);
 
+// For tests: the state of a Trade made by Trade::Create.
+const State& StateOf(const Trade& trade);
+
 // A stable 64-bit hash, 8 bytes at a time, little-endian; for fingerprints and state hashes.
 class StableHasher {
  public:
@@ -626,6 +686,40 @@ bool IsIdString(const std::string& id);
 inline void SetEmpty(std::string* out, std::string_view text) {
   out->assign(text.data(), text.size());
 }
+
+// ---- Multi-center rules (trade_quota.cc) ------------------------------------------------------
+// Each Apply* checks everything first and changes nothing when it answers an error.
+
+// A valid id of at most kCenterIdLengthMax characters.
+bool IsCenterId(std::string_view id);
+// bad_field naming origin.center, origin.kind or origin.sequence, or ok.
+Status ValidateOrigin(const Origin& origin);
+// The share of `units` split evenly over `centers` that center `index` gets: the first
+// units % centers get one more.
+inline int64_t EvenShare(int64_t units, size_t centers, size_t index) {
+  const auto n = static_cast<int64_t>(centers);
+  return units / n + (static_cast<int64_t>(index) < units % n ? 1 : 0);
+}
+
+uint64_t AppliedThrough(const State& state, std::string_view center, uint8_t kind);
+void AdvanceApplied(State& state, const Origin& origin);
+
+// The checks of a PutCampaign updating campaign `index` that only a multi-center deployment has.
+Status CheckCampaignUpdateMulti(const State& state, const PutCampaign& body, uint32_t index);
+// Sets the allocation table and this center's quota of campaign `index` for a PutCampaign of
+// `stock` units (checked already); `created`: the campaign is new.
+void AllocateCampaign(State& state, uint32_t index, int64_t stock, bool created);
+// PutInventory of product `index` (which exists) in a multi-center deployment.
+Status ApplyInventoryMulti(State& state, uint32_t index, const PutInventory& body);
+// Each returns the campaign's index.
+Result<uint32_t> ApplyRequestQuota(State& state, const RequestQuota& body, bool from_origin);
+Result<uint32_t> ApplyReturnQuota(State& state, const ReturnQuota& body, bool from_origin);
+Status ApplyCenterOrders(State& state, const CenterOrders& body);
+std::vector<Body> QuotaCommandsOf(const State& state, int64_t now_ms);
+
+CampaignView MakeCampaignView(const State& state, uint32_t index);
+// The allocation tables, quotas and reported units (part of CheckState).
+Status CheckQuotas(const State& state);
 
 // "<prefix><counter>" and its inverse (0 when `order_id` is not one of ours).
 void AppendOrderId(std::string_view prefix, uint64_t counter, std::string* out);
