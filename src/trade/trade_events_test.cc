@@ -1,0 +1,324 @@
+// Order events: which transitions record one and what it holds, CampaignDeltas, and the journal
+// record of events (round trips, truncations, damage, and telling it apart from a command).
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "common/coding.h"
+#include "trade/trade.h"
+
+namespace surge::trade {
+namespace {
+
+// A shop with a phone on sale (2 units per user, reservations held 100 ms, open [1000, 5000)) and
+// regular stock of a case; `record` turns events on.
+std::unique_ptr<Trade> Shop(bool record) {
+  Options options{"o."};
+  options.record_events = record;
+  auto trade = Trade::Create(options);
+  for (const Body& body : std::vector<Body>{
+           PutMerchant{"acme", "Acme"},
+           PutProduct{"phone", "acme", "Phone", "phones", 1000},
+           PutProduct{"case", "acme", "Case", "cases", 50},
+           PutInventory{"case", 100},
+           PutCampaign{"sale", "phone", 10, 600, 1000, 5000, 2, 100},
+           PutUser{"alice", "north"},
+           PutUser{"bob", "south"},
+       }) {
+    SURGE_ASSERT(trade->Apply(Command{1000, body}).status.ok());
+  }
+  return trade;
+}
+
+std::vector<OrderEvent> Take(Trade& trade) {
+  std::vector<OrderEvent> events;
+  trade.TakeEvents(&events);
+  return events;
+}
+
+TEST(OrderEventsTest, EveryTransitionRecordsTheOrderAsItIsAfterIt) {
+  auto trade = Shop(true);
+  const auto apply = [&](int64_t now_ms, Body body) {
+    const Reply reply = trade->Apply(Command{now_ms, std::move(body)});
+    EXPECT_TRUE(reply.status.ok()) << reply.status.ToString();
+  };
+  EXPECT_TRUE(Take(*trade).empty());  // master data records nothing
+  apply(1000, PlaceOrder{"r1", "alice", {{"phone", 1}, {"case", 2}}});
+  apply(1010, PayOrder{"o.1"});
+  apply(1020, PlaceOrder{"r2", "bob", {{"phone", 1}}});
+  apply(1030, CancelOrder{"o.2"});
+  apply(1040, PlaceOrder{"r3", "bob", {{"phone", 2}}});
+  apply(1150, Tick{});  // o.3 expired at 1140
+  apply(1200, PlaceOrder{"r4", "alice", {{"phone", 1}}});
+  apply(1300, PutUser{"carol", "east"});  // any command expires what is due: o.4
+  // Neither retries nor idempotent repeats are transitions.
+  apply(1300, PlaceOrder{"r1", "alice", {{"phone", 1}, {"case", 2}}});
+  apply(1300, PayOrder{"o.1"});
+  apply(1300, CancelOrder{"o.2"});
+
+  const std::vector<OrderEvent> events = Take(*trade);
+  const std::vector<std::pair<OrderEventType, int64_t>> expected = {
+      {OrderEventType::kCreated, 1000}, {OrderEventType::kPaid, 1010},
+      {OrderEventType::kCreated, 1020}, {OrderEventType::kCancelled, 1030},
+      {OrderEventType::kCreated, 1040}, {OrderEventType::kExpired, 1150},
+      {OrderEventType::kCreated, 1200}, {OrderEventType::kExpired, 1300}};
+  ASSERT_EQ(events.size(), expected.size());
+  const std::vector<std::string> order_ids = {"o.1", "o.1", "o.2", "o.2",
+                                              "o.3", "o.3", "o.4", "o.4"};
+  for (size_t i = 0; i < events.size(); ++i) {
+    EXPECT_EQ(events[i].number, i + 1);
+    EXPECT_EQ(events[i].type, expected[i].first) << i;
+    EXPECT_EQ(events[i].at_ms, expected[i].second) << i;
+    EXPECT_EQ(events[i].order.order_id, order_ids[i]) << i;
+  }
+  // The last event of each order shows it as it is now.
+  EXPECT_EQ(events[1].order, *trade->GetOrder("o.1", 1300));
+  EXPECT_EQ(events[3].order, *trade->GetOrder("o.2", 1300));
+  EXPECT_EQ(events[5].order, *trade->GetOrder("o.3", 1300));
+  EXPECT_EQ(events[7].order.status, OrderStatus::kExpired);
+  EXPECT_EQ(events[0].order.status, OrderStatus::kReserved);
+  EXPECT_EQ(events[0].order.items.size(), 2u);
+  EXPECT_TRUE(Take(*trade).empty());  // taken
+}
+
+// The numbering is part of the state: a restored state goes on where the snapshot stopped.
+TEST(OrderEventsTest, NumbersGoOnAfterRestore) {
+  auto trade = Shop(true);
+  ASSERT_TRUE(trade->Apply(Command{1000, PlaceOrder{"r1", "alice", {{"phone", 1}}}}).status.ok());
+  ASSERT_TRUE(trade->Apply(Command{1000, PayOrder{"o.1"}}).status.ok());
+  auto restored = Shop(true);
+  ASSERT_TRUE(restored->Restore(trade->Snapshot()).ok());
+  EXPECT_TRUE(Take(*restored).empty());
+  ASSERT_TRUE(restored->Apply(Command{1000, PlaceOrder{"r2", "bob", {{"phone", 1}}}}).status.ok());
+  const std::vector<OrderEvent> events = Take(*restored);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].number, 3u);
+
+  // The same orders, without their events recorded: another state.
+  auto unrecorded = Shop(false);
+  ASSERT_TRUE(
+      unrecorded->Apply(Command{1000, PlaceOrder{"r1", "alice", {{"phone", 1}}}}).status.ok());
+  ASSERT_TRUE(unrecorded->Apply(Command{1000, PayOrder{"o.1"}}).status.ok());
+  EXPECT_NE(unrecorded->StateHash(), trade->StateHash());
+}
+
+TEST(OrderEventsTest, NothingIsRecordedWhenOff) {
+  auto trade = Shop(false);
+  ASSERT_TRUE(trade->Apply(Command{1000, PlaceOrder{"r1", "alice", {{"phone", 1}}}}).status.ok());
+  ASSERT_TRUE(trade->Apply(Command{1000, PayOrder{"o.1"}}).status.ok());
+  EXPECT_TRUE(Take(*trade).empty());
+}
+
+TEST(OrderEventsTest, TakeEventsAppendsAndRestoreDropsWhatWasPending) {
+  auto trade = Shop(true);
+  ASSERT_TRUE(trade->Apply(Command{1000, PlaceOrder{"r1", "alice", {{"phone", 1}}}}).status.ok());
+  std::vector<OrderEvent> events(1);
+  trade->TakeEvents(&events);
+  EXPECT_EQ(events.size(), 2u);
+  ASSERT_TRUE(trade->Apply(Command{1000, PayOrder{"o.1"}}).status.ok());
+  ASSERT_TRUE(trade->Restore(Shop(false)->Snapshot()).ok());
+  EXPECT_TRUE(Take(*trade).empty());
+}
+
+TEST(OrderEventsTest, TypeNames) {
+  EXPECT_EQ(OrderEventTypeName(OrderEventType::kCreated), "created");
+  EXPECT_EQ(OrderEventTypeName(OrderEventType::kPaid), "paid");
+  EXPECT_EQ(OrderEventTypeName(OrderEventType::kCancelled), "cancelled");
+  EXPECT_EQ(OrderEventTypeName(OrderEventType::kExpired), "expired");
+}
+
+// ---- CampaignDeltas ---------------------------------------------------------------------------
+
+OrderEvent Event(OrderEventType type, std::vector<OrderItemView> items) {
+  OrderEvent event;
+  event.type = type;
+  for (OrderItemView& item : items) event.order.items.push_back(std::move(item));
+  return event;
+}
+
+TEST(CampaignDeltasTest, SumsEachCampaignInOrderOfFirstAppearance) {
+  const std::vector<OrderEvent> events = {
+      Event(OrderEventType::kCreated, {{"phone", 2, 600, "sale"}, {"case", 1, 50, ""}}),
+      Event(OrderEventType::kCreated, {{"tv", 1, 900, "tv-sale"}}),
+      Event(OrderEventType::kPaid, {{"phone", 2, 600, "sale"}, {"case", 1, 50, ""}}),
+      Event(OrderEventType::kCreated, {{"watch", 3, 10, "w-sale"}}),
+      Event(OrderEventType::kCancelled, {{"tv", 1, 900, "tv-sale"}}),  // tv-sale: nets to 0
+      Event(OrderEventType::kCreated, {{"phone", 1, 600, "sale"}}),
+      Event(OrderEventType::kExpired, {{"watch", 1, 10, "w-sale"}}),
+  };
+  const std::vector<CampaignDelta> expected = {{"sale", 1, 2}, {"w-sale", 2, 0}};
+  EXPECT_EQ(CampaignDeltas(events), expected);
+  EXPECT_TRUE(CampaignDeltas({}).empty());
+}
+
+TEST(CampaignDeltasTest, OfARealTradeMatchItsCounts) {
+  auto trade = Shop(true);
+  for (const Command& command : std::vector<Command>{
+           {1000, PlaceOrder{"r1", "alice", {{"phone", 2}, {"case", 1}}}},
+           {1000, PlaceOrder{"r2", "bob", {{"phone", 1}}}},
+           {1010, PayOrder{"o.1"}},
+           {1200, Tick{}},  // o.2 expires
+       }) {
+    ASSERT_TRUE(trade->Apply(command).status.ok());
+  }
+  const std::vector<OrderEvent> events = Take(*trade);
+  const std::vector<CampaignDelta> deltas = CampaignDeltas(events);
+  ASSERT_EQ(deltas.size(), 1u);
+  const StockCounts counts = trade->GetCampaign("sale")->counts;
+  EXPECT_EQ(deltas[0], (CampaignDelta{"sale", counts.reserved, counts.sold}));
+  EXPECT_EQ(counts.sold, 2);
+}
+
+// ---- The events record ------------------------------------------------------------------------
+
+std::vector<OrderEvent> SomeEvents() {
+  auto trade = Shop(true);
+  for (const Command& command : std::vector<Command>{
+           {1000, PlaceOrder{"r1", "alice", {{"phone", 2}, {"case", 1}}}},
+           {1000, PlaceOrder{"r2", "bob", {{"phone", 1}}}},
+           {1010, PayOrder{"o.1"}},
+           {1020, PlaceOrder{"r3", "bob", {{"case", 3}}}},
+           {1030, CancelOrder{"o.3"}},
+           {1200, Tick{}},
+       }) {
+    SURGE_ASSERT(trade->Apply(command).status.ok());
+  }
+  return Take(*trade);
+}
+
+std::string Encode(uint64_t through, const std::vector<OrderEvent>& events) {
+  std::string bytes;
+  EncodeEvents(through, events, &bytes);
+  return bytes;
+}
+
+TEST(EventsRecordTest, RoundTrips) {
+  const std::vector<OrderEvent> events = SomeEvents();
+  ASSERT_EQ(events.size(), 6u);
+  for (const auto& [through, list] : std::vector<std::pair<uint64_t, std::vector<OrderEvent>>>{
+           {42, events}, {0, {}}, {UINT64_MAX, {events[0]}}}) {
+    const std::string bytes = Encode(through, list);
+    EXPECT_TRUE(IsEventsRecord(bytes));
+    const auto decoded = DecodeEvents(bytes);
+    ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+    EXPECT_EQ(*decoded, (EventsRecord{through, list}));
+  }
+}
+
+TEST(EventsRecordTest, IsToldApartFromEveryCommand) {
+  const std::string events = Encode(1, SomeEvents());
+  EXPECT_EQ(DecodeCommand(events).status().code(), Code::kCorruption);
+  for (const Command& command : std::vector<Command>{
+           {0, Tick{}},
+           {1, PlaceOrder{"r", "u", {{"s", 1}}}},
+           {2, CenterOrders{"c1", {{"sale", -1, 1}}}, Origin{"c1", 2, 9}},
+           {3, RequestQuota{"sale", "c1", 1}, Origin{"m", 1, 1}},
+       }) {
+    std::string bytes;
+    EncodeCommand(command, &bytes);
+    EXPECT_FALSE(IsEventsRecord(bytes));
+    EXPECT_EQ(DecodeEvents(bytes).status().code(), Code::kCorruption);
+  }
+  EXPECT_FALSE(IsEventsRecord(""));
+}
+
+TEST(EventsRecordTest, EveryTruncationAndTrailingBytesFail) {
+  const std::string bytes = Encode(7, SomeEvents());
+  for (size_t size = 0; size < bytes.size(); ++size) {
+    EXPECT_EQ(DecodeEvents(std::string_view(bytes).substr(0, size)).status().code(),
+              Code::kCorruption)
+        << size;
+  }
+  EXPECT_EQ(DecodeEvents(bytes + '\0').status().code(), Code::kCorruption);
+}
+
+// Any damage either fails to decode or decodes into events a Trade could have recorded (which
+// then encode to the same bytes).
+TEST(EventsRecordTest, DamagedBytesFailOrDecodeToSomethingValid) {
+  const std::string bytes = Encode(7, SomeEvents());
+  size_t failed = 0;
+  for (size_t at = 0; at < bytes.size(); ++at) {
+    for (const uint8_t flip : {0x01, 0x02, 0x10, 0x80}) {
+      std::string damaged = bytes;
+      damaged[at] = static_cast<char>(damaged[at] ^ flip);
+      const auto decoded = DecodeEvents(damaged);
+      if (!decoded.ok()) {
+        EXPECT_EQ(decoded.status().code(), Code::kCorruption);
+        ++failed;
+        continue;
+      }
+      std::string again;
+      EncodeEvents(decoded->through, decoded->events, &again);
+      EXPECT_EQ(DecodeEvents(again)->events, decoded->events);
+    }
+  }
+  EXPECT_GT(failed, bytes.size());  // most damage is caught
+}
+
+// Events written field by field, so that the record can hold what EncodeEvents refuses.
+void RawEvent(Encoder& e, const OrderEvent& event) {
+  const OrderView& order = event.order;
+  e.Varint(event.number);
+  e.U8(static_cast<uint8_t>(event.type));
+  e.Varint(static_cast<uint64_t>(event.at_ms));
+  for (const std::string* id : {&order.order_id, &order.request_id, &order.user}) e.String(*id);
+  e.U8(static_cast<uint8_t>(order.status));
+  for (const int64_t value : {order.total_cents, order.created_at_ms, order.expires_at_ms}) {
+    e.Varint(static_cast<uint64_t>(value));
+  }
+  e.Varint(order.items.size());
+  for (const OrderItemView& item : order.items) {
+    e.String(item.sku);
+    e.Varint(static_cast<uint64_t>(item.quantity));
+    e.Varint(static_cast<uint64_t>(item.price_cents));
+    e.String(item.campaign);
+  }
+}
+
+std::string RawRecord(const std::vector<OrderEvent>& events) {
+  std::string bytes;
+  Encoder e(&bytes);
+  e.U8(0xE5);  // the events record's tag
+  e.U8(1);     // format version
+  e.Varint(1);
+  e.Varint(events.size());
+  for (const OrderEvent& event : events) RawEvent(e, event);
+  return bytes;
+}
+
+TEST(EventsRecordTest, EventsNoTradeCouldRecordFailToDecode) {
+  const OrderEvent good = SomeEvents()[0];          // created at 1000, expires at 1100, two items
+  ASSERT_EQ(RawRecord({good}), Encode(1, {good}));  // the writer is sound
+  std::vector<OrderEvent> bad(9, good);
+  bad[0].order.status = OrderStatus::kPaid;  // created, but paid
+  bad[1].order.total_cents += 1;
+  bad[2].at_ms = 999;                      // before it was created
+  bad[3].type = OrderEventType::kExpired;  // expired before it was due
+  bad[3].order.status = OrderStatus::kExpired;
+  bad[4].order.items[1].sku = bad[4].order.items[0].sku;  // a SKU twice
+  bad[5].order.user = "not an id";
+  bad[6].order.expires_at_ms = bad[6].order.created_at_ms;  // no TTL
+  bad[7].order.items[0].quantity = 0;
+  bad[8].number = 0;
+  for (const OrderEvent& event : bad) {
+    EXPECT_EQ(DecodeEvents(RawRecord({event})).status().code(), Code::kCorruption);
+  }
+  // The events of a record follow each other.
+  const std::vector<OrderEvent> events = SomeEvents();
+  ASSERT_TRUE(DecodeEvents(RawRecord({events[1], events[2]})).ok());
+  EXPECT_EQ(DecodeEvents(RawRecord({events[1], events[3]})).status().code(), Code::kCorruption);
+  EXPECT_EQ(DecodeEvents(RawRecord({events[2], events[1]})).status().code(), Code::kCorruption);
+}
+
+TEST(EventsRecordDeathTest, EncodeRefusesWhatDecodeRefuses) {
+  OrderEvent event = SomeEvents()[0];
+  event.order.total_cents = -1;
+  std::string bytes;
+  EXPECT_DEATH(EncodeEvents(1, {&event, 1}, &bytes), "total");
+  const std::vector<OrderEvent> events = SomeEvents();
+  EXPECT_DEATH(Encode(1, {events[0], events[2]}), "consecutively");
+}
+
+}  // namespace
+}  // namespace surge::trade
