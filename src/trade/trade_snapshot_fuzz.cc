@@ -1,8 +1,10 @@
 // Fuzzes snapshot restore. The first input byte picks the mode:
-//   even: the rest is a snapshot body; its checksum is appended here, so that the fuzzer explores
-//         the decoder rather than the CRC;
-//   odd:  the rest is a list of (offset, xor) byte pairs applied to a real snapshot of a small
-//         shop (then the checksum is fixed), so that damage lands deep inside valid structure.
+//   bit 0 clear: the rest is a snapshot body; its checksum is appended here, so that the fuzzer
+//         explores the decoder rather than the CRC;
+//   bit 0 set: the rest is a list of (offset, xor) byte pairs applied to a real snapshot of a small
+//         shop (then the checksum is fixed), so that damage lands deep inside valid structure;
+//   bit 1: the Trade (and the shop) is a single center, or the master of three centers (with
+//         allocation tables, reports and applied positions in its snapshot).
 // Restore either fails with corruption or invalid_argument and leaves the state alone, or yields a
 // state that keeps every invariant and whose own snapshot restores to itself.
 #include <algorithm>
@@ -21,10 +23,20 @@ namespace {
 using surge::trade::Body;
 using surge::trade::Command;
 
+surge::trade::Options OptionsOf(bool multi) {
+  surge::trade::Options options{"o."};
+  if (multi) {
+    options.center = "m";
+    options.master = "m";
+    options.centers = {"m", "s1", "s2"};
+  }
+  return options;
+}
+
 // A snapshot body (no checksum) with every kind of entity, and orders in every state.
-const std::string& ShopSnapshotBody() {
-  static const std::string body = [] {
-    auto trade = surge::trade::Trade::Create(surge::trade::Options{"o."});
+std::string MakeShopSnapshotBody(bool multi) {
+  auto trade = surge::trade::Trade::Create(OptionsOf(multi));
+  {
     const std::vector<Body> setup = {
         surge::trade::PutMerchant{"m", "M"},
         surge::trade::PutProduct{"a", "m", "A", "c", 100},
@@ -42,11 +54,22 @@ const std::string& ShopSnapshotBody() {
         surge::trade::CancelOrder{"o.3"},
     };
     for (const Body& body : setup) trade->Apply(Command{100, body});
-    std::string snapshot = trade->Snapshot();
-    snapshot.resize(snapshot.size() - 4);
-    return snapshot;
-  }();
-  return body;
+  }
+  if (multi) {
+    trade->Apply(Command{100, surge::trade::ReturnQuota{"ca", "m", 1}});
+    trade->Apply(Command{100, surge::trade::CenterOrders{"s1", {{"cb", 1, 0}}},
+                         surge::trade::Origin{"s1", 2, 5}});
+    trade->Apply(Command{100, surge::trade::PutInventory{"a", 12}});
+  }
+  std::string snapshot = trade->Snapshot();
+  snapshot.resize(snapshot.size() - 4);
+  return snapshot;
+}
+
+const std::string& ShopSnapshotBody(bool multi) {
+  static const std::string single = MakeShopSnapshotBody(false);
+  static const std::string master = MakeShopSnapshotBody(true);
+  return multi ? master : single;
 }
 
 }  // namespace
@@ -54,10 +77,11 @@ const std::string& ShopSnapshotBody() {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   std::string snapshot;
-  if (data[0] % 2 == 0) {
+  const bool multi = (data[0] & 2) != 0;
+  if ((data[0] & 1) == 0) {
     snapshot.assign(reinterpret_cast<const char*>(data + 1), size - 1);
   } else {
-    snapshot = ShopSnapshotBody();
+    snapshot = ShopSnapshotBody(multi);
     for (size_t i = 1; i + 1 < size; i += 2) {
       snapshot[data[i] % snapshot.size()] ^= static_cast<char>(data[i + 1]);
     }
@@ -65,7 +89,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint32_t crc = surge::Crc32c(snapshot);
   snapshot.append(reinterpret_cast<const char*>(&crc), 4);
 
-  auto trade = surge::trade::Trade::Create(surge::trade::Options{"o."});
+  auto trade = surge::trade::Trade::Create(OptionsOf(multi));
   const uint64_t empty_hash = trade->StateHash();
   const surge::Status status = trade->Restore(snapshot);
   if (!status.ok()) {
