@@ -69,15 +69,19 @@
 //   RequestQuota{campaign, center, units}: at the master, or with an Origin, it grants
 //     min(units, unallocated) to `center` (table, and the quota if `center` is this center, whose
 //     outstanding request it clears); at a sub-center without an Origin it is the center's own
-//     request, recorded as outstanding (`center` must be this center). Unknown campaign: not_found.
+//     request, recorded as outstanding (`center` must be this center; a new request replaces the
+//     outstanding one). Unknown campaign: not_found.
 //   ReturnQuota{campaign, center, units}: without an Origin, this center's own: units <= its
 //     available (bad_field), its quota goes down by units (at the master the table too); with
 //     an Origin, only the table changes: allocated[center] goes down (units <= it) and the
-//     unallocated units up.
+//     unallocated units up. (At a sub-center, its own return coming back: units <= allocated
+//     minus its quota, so that the quota stays within the allocation. At the master, a return of
+//     the master's own units is its own return, origin or not.)
 //   CenterOrders{center, deltas}: at any center, adds the deltas to what `center` reported for
 //     each campaign (unknown campaign: not_found; a count going negative: bad_field; nothing
 //     changes then). The master's view of its own units is its own state.
-//   An unknown center in any of these: bad_field center.
+//   An unknown center in any of these: bad_field center (in a single-center deployment every
+//   center is unknown).
 //
 // Thread safety: none. One thread (the center's writer) owns a Trade.
 #pragma once
@@ -242,9 +246,10 @@ using Body = std::variant<PutMerchant, PutProduct, PutUser, PutInventory, PutCam
 // record `sequence`, published on the bus stream of kind `kind` (bus::Kind's value). A Trade
 // keeps, per (center, kind), the highest origin sequence it applied (AppliedThrough, part of the
 // state, its snapshot and its hash); a command whose origin sequence is not above it changes
-// nothing and answers ok with replayed = true. Otherwise it is applied and the position advances,
-// whatever the reply (an error reply is as final as a success). So a consumer that resubscribes
-// after AppliedThrough, or is handed a record twice, applies every record exactly once.
+// nothing (not even last_now_ms) and answers ok with replayed = true, no value. Otherwise it is
+// applied and the position advances, whatever the reply (an error reply is as final as a
+// success). So a consumer that resubscribes after AppliedThrough, or is handed a record twice,
+// applies every record exactly once.
 struct Origin {
   std::string center;     // a valid center id (common/ids.h), at most 32 characters
   uint8_t kind = 0;       // 1..3
@@ -498,8 +503,8 @@ class Trade {
   virtual std::string Snapshot() const = 0;
   // Replaces the state with a snapshot's. corruption if the bytes do not decode (bad checksum,
   // unknown version, truncation, trailing bytes, out-of-range values) or break an invariant;
-  // invalid_argument if the snapshot was taken with another order_id_prefix. The state is
-  // unchanged on any error.
+  // invalid_argument if the snapshot was taken with another order_id_prefix or another list of
+  // centers (Options::centers). The state is unchanged on any error.
   virtual Status Restore(std::string_view snapshot) = 0;
   // A stable 64-bit hash of Snapshot(): equal on every replica that applied the same commands,
   // and across processes and builds. As costly as Snapshot().
@@ -512,13 +517,17 @@ class Trade {
 // kNameLengthMax bytes, numbers within the bounds above (quantity 1..kQuantityMax, price_cents
 // 0..kPriceCentsMax, stock 0..kStockMax, times 0..kTimeMsMax with starts_at < ends_at,
 // per_user_limit 1..kStockMax, reserve_ttl_ms 1..kReserveTtlMsMax), 1..kItemsMax items with no SKU
-// twice. Returns bad_field naming the field ("items[2].quantity") or ok. Apply runs it first; the
-// center should run it before journaling a command, because EncodeCommand asserts it.
+// twice; in quota commands, center ids of at most 32 characters, units 1..kStockMax, at most
+// kItemsMax * 64 deltas with no campaign twice and |reserved|, |sold| <= kStockMax. Returns
+// bad_field naming the field ("items[2].quantity") or ok. Apply runs it first (after the origin's
+// checks: bad_field "origin.kind" and the like, which advance no position); the center should run
+// both before journaling a command, because EncodeCommand asserts them.
 Status ValidateBody(const Body& body);
 
-// Journal payload codec: a format version byte, the command kind, now_ms, the fields (varints and
-// length-prefixed strings, common/coding.h). Encode asserts that now_ms is within 0..kTimeMsMax
-// and that ValidateBody(command.body) is ok; Decode checks every byte (its input comes from disk)
+// Journal payload codec: a format version byte (1; 2 when an origin follows now_ms), the command
+// kind, now_ms, [the origin,] the fields (varints and length-prefixed strings, common/coding.h).
+// Encode asserts that now_ms is within 0..kTimeMsMax, that ValidateBody(command.body) is ok and
+// that the origin is well-formed (see Origin); Decode checks every byte (its input comes from disk)
 // and returns corruption on anything it cannot read, on trailing bytes, and on a command that
 // Encode would have refused. decode(encode(c)) == c for every command Encode accepts.
 void EncodeCommand(const Command& command, std::string* out);
