@@ -87,6 +87,9 @@ Status ValidateOptions(const Options& options) {
       return Status(Code::kInvalidArgument,
                     "center_id and master must both be among the centers of the deployment");
     }
+    if (options.up_front_percent < 1 || options.up_front_percent > 100) {
+      return Status(Code::kInvalidArgument, "up_front_percent must be within 1..100");
+    }
   }
   return Status::Ok();
 }
@@ -248,6 +251,7 @@ Status CenterImpl::Recover() {
   trade_options.master = options_.master;
   trade_options.centers = options_.centers;
   trade_options.record_events = !options_.centers.empty();
+  trade_options.up_front_percent = options_.up_front_percent;
   trade_ = trade::Trade::Create(trade_options);
 
   journal::Options journal_options;

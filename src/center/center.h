@@ -108,6 +108,10 @@ struct Options {
   // every center's, in topology order (trade::Options). Empty `centers`: a center alone.
   std::string master;
   std::vector<std::string> centers;
+  // The share of a new campaign's stock split evenly over the centers up front, in percent; the
+  // rest is granted to the centers that run low (trade::Options::up_front_percent). The same at
+  // every center of a deployment.
+  int64_t up_front_percent = 50;
 };
 
 struct Stats {

@@ -123,6 +123,8 @@ class TradeImpl final : public Trade {
     if (topology.multi()) {
       topology.self = topology.Find(options.center);
       topology.master = topology.Find(options.master);
+      SURGE_ASSERT(options.up_front_percent >= 1 && options.up_front_percent <= 100);
+      topology.up_front_percent = options.up_front_percent;
     }
     ReserveExpected();
   }

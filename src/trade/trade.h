@@ -59,9 +59,11 @@
 //   (available + reserved + sold == quota); at the master quota == allocated[master], at another
 //   center quota <= its allocated (a return lowers the quota at once, the table when the master
 //   applied it). Summed over centers, quotas never exceed the stock.
-//   PutCampaign, new: its stock is split evenly over the centers in topology order (the first
-//     stock % n centers get one more); each center's quota is its share. On update a raised stock
-//     is split the same way; a lowered stock is taken from the unallocated units only (bad_field
+//   PutCampaign, new: Options::up_front_percent of its stock (rounded down) is split evenly over
+//     the centers in topology order (the first units % n centers get one more), each center's
+//     quota being its share; the rest stays unallocated, for the centers that ask (RequestQuota).
+//     On update a raised stock is split the same way; a lowered stock is taken from the
+//     unallocated units only (bad_field
 //     stock if they do not suffice), because no center can judge the others' sales; the SKU may not
 //     change and per_user_limit may not go down (bad_field), for the same reason. (A single-center
 //     deployment keeps the rules above.)
@@ -434,6 +436,11 @@ struct Options {
   std::string center = {};
   std::string master = {};
   std::vector<std::string> centers = {};
+  // Multi-center: the share of a new campaign's stock, in percent (1..100), split evenly over the
+  // centers up front; the rest is granted on request (RequestQuota), so that it goes where the
+  // demand turns out to be. Every center of a deployment must use the same value: it decides the
+  // allocation table, which every center computes alike.
+  int64_t up_front_percent = 100;
   // Record an OrderEvent for every order created, paid, cancelled or expired (TakeEvents).
   bool record_events = false;
 };

@@ -191,6 +191,59 @@ TEST_F(CentersTest, RegularStockIsSplitEvenlyAndMayOnlyGrow) {
 
 // ---- Requests and returns ---------------------------------------------------------------------
 
+// With a partial up-front split the rest is unallocated at every center alike, and a sub-center
+// that runs low asks for it.
+TEST(CentersUpFrontTest, OnlyTheUpFrontShareIsSplitAndTheRestIsGrantedOnRequest) {
+  std::unique_ptr<Trade> master;
+  std::unique_ptr<Trade> sub;
+  for (auto* trade : {&master, &sub}) {
+    Options options = CenterOptions(trade == &master ? "m" : "s1");
+    options.up_front_percent = 50;
+    *trade = Trade::Create(options);
+  }
+  uint64_t sequence = 0;
+  for (const Body& body : std::vector<Body>{PutMerchant{"acme", "Acme"},
+                                            PutProduct{"phone", "acme", "Phone", "phones", 1000},
+                                            PutUser{"alice", "north"}, Sale(21)}) {
+    ASSERT_TRUE(master->Apply(Command{1000, body}).status.ok());
+    ASSERT_TRUE(sub->Apply(Command{1000, body, Origin{"m", 1, ++sequence}}).status.ok());
+  }
+  // 50 % of 21 is 10 (rounded down): 4, 3, 3 up front, 11 unallocated.
+  EXPECT_EQ(master->GetCampaign("sale")->counts, Counts(4, 4, 0, 0));
+  EXPECT_EQ(master->GetCampaign("sale")->unallocated, 11);
+  EXPECT_EQ(sub->GetCampaign("sale")->counts, Counts(3, 3, 0, 0));
+  EXPECT_EQ(sub->GetCampaign("sale")->unallocated, 11);
+  // s1 sells down to its low-water mark (a tenth of 3 rounds to 0: sold out) and asks.
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(
+        sub->Apply(Command{1000, PlaceOrder{"r" + std::to_string(i), "alice", {{"phone", 1}}}})
+            .status.ok());
+  }
+  ASSERT_TRUE(sub->Apply(Command{1000, PlaceOrder{"r2", "u-none", {{"phone", 1}}}}).status.code() ==
+              Code::kNotFound);
+  std::vector<Body> asks = sub->QuotaCommands(1000);
+  EXPECT_TRUE(asks.empty()) << "1 of 3 left is above a tenth";
+  ASSERT_TRUE(
+      sub->Apply(Command{1000, PutUser{"bob", "s"}, Origin{"m", 1, ++sequence}}).status.ok());
+  ASSERT_TRUE(sub->Apply(Command{1000, PlaceOrder{"r3", "bob", {{"phone", 1}}}}).status.ok());
+  asks = sub->QuotaCommands(1000);
+  ASSERT_EQ(asks.size(), 1u);
+  const auto& ask = std::get<RequestQuota>(asks[0]);
+  EXPECT_EQ(ask.center, "s1");
+  EXPECT_EQ(ask.units, 11 / 3);  // max(1, unallocated / centers)
+  ASSERT_TRUE(sub->Apply(Command{1000, asks[0]}).status.ok());
+  EXPECT_TRUE(sub->QuotaCommands(1000).empty()) << "one request outstanding at a time";
+  // The master grants it; its record comes back to s1, which can sell again.
+  ASSERT_TRUE(master->Apply(Command{1000, asks[0], Origin{"s1", 3, 7}}).status.ok());
+  ASSERT_TRUE(sub->Apply(Command{1000, asks[0], Origin{"m", 1, ++sequence}}).status.ok());
+  EXPECT_EQ(sub->GetCampaign("sale")->counts, Counts(6, 3, 3, 0));
+  EXPECT_EQ(sub->GetCampaign("sale")->requested, 0);
+  EXPECT_EQ(master->GetCampaign("sale")->unallocated, 8);
+  EXPECT_EQ(master->GetCampaign("sale")->centers[1].quota, 6);
+  EXPECT_TRUE(master->CheckInvariants().ok());
+  EXPECT_TRUE(sub->CheckInvariants().ok());
+}
+
 TEST_F(CentersTest, AtTheMasterARequestIsTheGrantOfWhatIsUnallocated) {
   ASSERT_TRUE(Master(ReturnQuota{"sale", "m", 3}).status.ok());  // unallocated: 3
   const Reply granted = Master(RequestQuota{"sale", "s1", 5});

@@ -112,12 +112,17 @@ void AllocateCampaign(State& state, uint32_t index, int64_t stock, bool created)
     table.reported.assign(topology.centers.size(), CenterUnits{});
   }
   if (stock >= table.stock) {
+    // New stock is split up front only in part: the rest waits, unallocated, for the centers
+    // whose demand turns out larger (RequestQuota).
     const int64_t raised = stock - table.stock;
+    const int64_t percent = topology.up_front_percent;
+    const int64_t up_front = raised / 100 * percent + raised % 100 * percent / 100;
     for (size_t i = 0; i < topology.centers.size(); ++i) {
-      table.allocated[i] += EvenShare(raised, topology.centers.size(), i);
+      table.allocated[i] += EvenShare(up_front, topology.centers.size(), i);
     }
+    table.unallocated += raised - up_front;
     AddQuota(state.campaigns[index].counts,
-             EvenShare(raised, topology.centers.size(), topology.self));
+             EvenShare(up_front, topology.centers.size(), topology.self));
   } else {
     SURGE_ASSERT(table.stock - stock <= table.unallocated);
     table.unallocated -= table.stock - stock;

@@ -370,6 +370,7 @@ struct Topology {
   std::vector<std::string> centers;  // topology order
   uint32_t self = 0;                 // indexes into centers (multi-center only)
   uint32_t master = 0;
+  int64_t up_front_percent = 100;  // Options::up_front_percent
 
   bool multi() const { return !centers.empty(); }
   bool is_master() const { return self == master; }
