@@ -533,7 +533,11 @@ class JetStreamSubscription final : public Subscription {
   ~JetStreamSubscription() override {
     stop_ = true;
     thread_.join();
+    // The connection closes first: its reader thread is gone before the consumer's subscription
+    // is freed. (Freeing it while the reader may still be handing it a message hung a test in
+    // libnats 3.4, the reader blocked on the freed subscription's lock.)
     link_.reset();
+    if (stopped_subscription_ != nullptr) natsSubscription_Destroy(stopped_subscription_);
   }
 
   uint64_t delivered_through() const override { return delivered_.load(); }
@@ -571,6 +575,7 @@ class JetStreamSubscription final : public Subscription {
   std::atomic<bool> stop_{false};
   mutable std::mutex mutex_;
   Status status_ = Status(Code::kUnavailable, "connecting");
+  natsSubscription* stopped_subscription_ = nullptr;  // Run's last, at stop
   std::thread thread_;
 };
 
@@ -584,7 +589,15 @@ void JetStreamSubscription::Run() {
     const uint64_t epoch = link_->epoch();
     Result<natsSubscription*> started = Start();
     Status ended = started.ok() ? Follow(*started, epoch) : started.status();
-    if (started.ok()) natsSubscription_Destroy(*started);
+    if (started.ok()) {
+      if (stop_) {
+        stopped_subscription_ = *started;  // freed once the connection is closed
+        return;
+      }
+      // Out of the connection's interest first, so that its reader stops handing it messages.
+      natsSubscription_Unsubscribe(*started);
+      natsSubscription_Destroy(*started);
+    }
     if (ended.ok()) continue;  // stopped, or reconnected: start again after what was delivered
     SURGE_LOG_WARNING("bus: following %s: %s", name_.c_str(), ended.ToString().c_str());
     const bool final = ended.code() == Code::kNotFound || ended.code() == Code::kCorruption;
