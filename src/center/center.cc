@@ -160,6 +160,9 @@ class CenterImpl final : public Center {
   Status ReplayEvents(uint64_t sequence, std::string_view payload);
   std::optional<uint64_t> AppliedThrough(const bus::StreamId& stream);
   bool AnswerSoldOutEarly(const trade::PlaceOrder& order, Done& done);
+  bool RefusedAtOnce(const trade::Body& body, Done& done);
+  void AnswerOverloaded(Done& done);
+  void Enqueue(Request request, bool bypass_admit_limit);
 
   // Writer thread only, from here on.
   void WriterLoop();
@@ -348,45 +351,36 @@ Status CenterImpl::ReplayEvents(uint64_t sequence, std::string_view payload) {
 
 // ---- Submitting threads ---------------------------------------------------------------------
 
-void CenterImpl::Submit(trade::Body body, Done done) {
+// Answers `done` at once, and returns true, when a write cannot even be queued: the center failed,
+// or the body is invalid (EncodeCommand asserts a valid body, and an invalid one changes nothing
+// and is not remembered: it is answered here, on the caller's thread, without journaling it).
+bool CenterImpl::RefusedAtOnce(const trade::Body& body, Done& done) {
   SURGE_ASSERT(done != nullptr);
   if (failed_.load(std::memory_order_acquire)) {
     done(ErrorReply(Code::kUnavailable,
                     "center " + options_.center_id + " cannot make writes durable"));
-    return;
+    return true;
   }
-  // EncodeCommand asserts a valid body, and an invalid one changes nothing and is not remembered:
-  // answer it here, on the caller's thread, without journaling it.
   Status valid = trade::ValidateBody(body);
-  if (!valid.ok()) {
-    trade::Reply reply;
-    reply.status = std::move(valid);
-    done(std::move(reply));
-    return;
-  }
-  const auto answer_overloaded = [this](Done& answer) {
-    rejected_overloaded_.fetch_add(1, std::memory_order_relaxed);
-    answer(ErrorReply(Code::kOverloaded,
-                      "center " + options_.center_id + " is overloaded (intake queue full)"));
-  };
-  if (const auto* order = std::get_if<trade::PlaceOrder>(&body)) {
-    if (AnswerSoldOutEarly(*order, done)) return;
-    // Shed before the request id is recorded as admitted: under overload most requests end here,
-    // and recording theirs would grow memory with every one of them. (If the queue fills between
-    // this check and the push, the id stays recorded: harmless, it only sends a retry of it
-    // through the queue.)
-    if (queue_.LikelyFull()) {
-      answer_overloaded(done);
-      return;
-    }
-    request_ids_.Insert(StableHash64(order->request_id));
-  }
-  Request request{std::move(body), std::move(done), nullptr, std::nullopt};
-  switch (queue_.Push(request)) {
+  if (valid.ok()) return false;
+  trade::Reply reply;
+  reply.status = std::move(valid);
+  done(std::move(reply));
+  return true;
+}
+
+void CenterImpl::AnswerOverloaded(Done& done) {
+  rejected_overloaded_.fetch_add(1, std::memory_order_relaxed);
+  done(ErrorReply(Code::kOverloaded,
+                  "center " + options_.center_id + " is overloaded (intake queue full)"));
+}
+
+void CenterImpl::Enqueue(Request request, bool bypass_admit_limit) {
+  switch (queue_.Push(request, bypass_admit_limit)) {
     case IntakeQueue::PushResult::kOk:
       return;
     case IntakeQueue::PushResult::kFull:
-      answer_overloaded(request.done);
+      AnswerOverloaded(request.done);
       return;
     case IntakeQueue::PushResult::kClosed:
       request.done(ErrorReply(Code::kUnavailable, "center " + options_.center_id + " is stopping"));
@@ -394,33 +388,27 @@ void CenterImpl::Submit(trade::Body body, Done done) {
   }
 }
 
+void CenterImpl::Submit(trade::Body body, Done done) {
+  if (RefusedAtOnce(body, done)) return;
+  if (const auto* order = std::get_if<trade::PlaceOrder>(&body)) {
+    if (AnswerSoldOutEarly(*order, done)) return;
+    // Shed before the request id is recorded as admitted: under overload most requests end here,
+    // and recording theirs would grow memory with every one of them. (If the queue fills between
+    // this check and the push, the id stays recorded: harmless, it only sends a retry of it
+    // through the queue.)
+    if (queue_.LikelyFull()) {
+      AnswerOverloaded(done);
+      return;
+    }
+    request_ids_.Insert(StableHash64(order->request_id));
+  }
+  Enqueue(Request{std::move(body), std::move(done), nullptr, std::nullopt}, false);
+}
+
 void CenterImpl::SubmitReplicated(trade::Origin origin, trade::Body body, Done done) {
-  SURGE_ASSERT(done != nullptr);
-  if (failed_.load(std::memory_order_acquire)) {
-    done(ErrorReply(Code::kUnavailable,
-                    "center " + options_.center_id + " cannot make writes durable"));
-    return;
-  }
-  Status valid = trade::ValidateBody(body);
-  if (!valid.ok()) {
-    trade::Reply reply;
-    reply.status = std::move(valid);
-    done(std::move(reply));
-    return;
-  }
-  Request request{std::move(body), std::move(done), nullptr, std::move(origin)};
-  switch (queue_.Push(request, /*bypass_admit_limit=*/true)) {
-    case IntakeQueue::PushResult::kOk:
-      return;
-    case IntakeQueue::PushResult::kFull:
-      rejected_overloaded_.fetch_add(1, std::memory_order_relaxed);
-      request.done(ErrorReply(Code::kOverloaded,
-                              "center " + options_.center_id + " is overloaded (queue full)"));
-      return;
-    case IntakeQueue::PushResult::kClosed:
-      request.done(ErrorReply(Code::kUnavailable, "center " + options_.center_id + " is stopping"));
-      return;
-  }
+  if (RefusedAtOnce(body, done)) return;
+  Enqueue(Request{std::move(body), std::move(done), nullptr, std::move(origin)},
+          /*bypass_admit_limit=*/true);
 }
 
 // Answers sold_out and returns true if an item's campaign is sold out and the request id was
