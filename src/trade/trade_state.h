@@ -43,7 +43,7 @@ class StringArena {
   std::string_view Store(std::string_view text);
 
  private:
-  static constexpr size_t kBlockBytes = 64 * 1024;
+  static constexpr size_t kBlockBytes = size_t{64} * 1024;
   std::vector<std::unique_ptr<char[]>> blocks_;
   char* cursor_ = nullptr;
   size_t left_ = 0;
