@@ -282,7 +282,7 @@ TEST_P(MultiCenterTest, MasterDataFlowsDownOrdersFlowUpAndNothingIsOversold) {
       if (attempt.status == 201) ++created_while_frozen[id];
     }
   }
-  std::this_thread::sleep_for(milliseconds(1500));
+  std::this_thread::sleep_for(milliseconds(3000));  // frozen for several seconds in all
   ASSERT_TRUE(centers_["m"]->Signal(SIGCONT).ok());
   EXPECT_GT(created_while_frozen["s1"], 0);
   EXPECT_GT(created_while_frozen["s2"], 0);
