@@ -1,6 +1,7 @@
-// The center's HTTP handler: routing, method checks, and the hand-off of decoded commands and
-// reads to the center. Runs on the http server's event-loop threads and never blocks: writes
-// are answered from the center's writer thread once durable, reads from the writer thread too.
+// The center's HTTP handler: what a center does with each route that route/route.h matches
+// (shedding, placement, and the hand-off of decoded commands and reads to the center). Runs on the
+// http server's event-loop threads and never blocks: writes are answered from the center's writer
+// thread once durable, reads from the writer thread too.
 #include <memory>
 #include <optional>
 #include <string>
@@ -8,135 +9,15 @@
 
 #include "api/api.h"
 #include "api/placement.h"
-#include "common/ids.h"
 #include "json/json.h"
+#include "route/route.h"
 
 namespace surge::api {
 namespace {
 
-enum class Resource {
-  kMerchant,
-  kProduct,
-  kUser,
-  kInventory,
-  kCampaign,
-  kOrders,  // the collection: POST creates
-  kOrder,
-  kOrderPay,
-  kOrderCancel,
-  kUserOrders,
-  kHealth,
-  kTopology,
-};
-
-struct Route {
-  Resource resource;
-  std::string_view id;  // the id segment of the path, empty if the route has none
-};
-
-// Splits off the text up to the next '/' (or the end).
-std::string_view NextSegment(std::string_view* rest) {
-  const size_t slash = rest->find('/');
-  const std::string_view segment = rest->substr(0, slash);
-  rest->remove_prefix(slash == std::string_view::npos ? rest->size() : slash + 1);
-  return segment;
-}
-
-std::optional<Resource> MasterDataResource(std::string_view collection) {
-  if (collection == "merchants") return Resource::kMerchant;
-  if (collection == "products") return Resource::kProduct;
-  if (collection == "users") return Resource::kUser;
-  if (collection == "inventory") return Resource::kInventory;
-  if (collection == "campaigns") return Resource::kCampaign;
-  return std::nullopt;
-}
-
-// Matches API.md's paths. An empty id segment ("/v1/users/") matches, and is then refused as an
-// invalid id, which tells the client more than a 404 would.
-std::optional<Route> Match(std::string_view path) {
-  if (path == "/healthz") return Route{Resource::kHealth, {}};
-  if (path == "/v1/topology") return Route{Resource::kTopology, {}};
-  constexpr std::string_view kPrefix = "/v1/";
-  if (path.substr(0, kPrefix.size()) != kPrefix) return std::nullopt;
-  std::string_view rest = path.substr(kPrefix.size());
-  const bool has_id = rest.find('/') != std::string_view::npos;
-  const std::string_view collection = NextSegment(&rest);
-  if (!has_id) {
-    if (collection == "orders") return Route{Resource::kOrders, {}};
-    return std::nullopt;
-  }
-  const bool has_action = rest.find('/') != std::string_view::npos;
-  const std::string_view id = NextSegment(&rest);
-  if (!has_action) {
-    if (collection == "orders") return Route{Resource::kOrder, id};
-    const auto resource = MasterDataResource(collection);
-    if (resource) return Route{*resource, id};
-    return std::nullopt;
-  }
-  const std::string_view action = rest;  // the remainder, slashes included
-  if (collection == "orders" && action == "pay") return Route{Resource::kOrderPay, id};
-  if (collection == "orders" && action == "cancel") return Route{Resource::kOrderCancel, id};
-  if (collection == "users" && action == "orders") return Route{Resource::kUserOrders, id};
-  return std::nullopt;
-}
-
-// The methods each resource takes, for the 405 check and its message.
-std::string_view AllowedMethods(Resource resource) {
-  switch (resource) {
-    case Resource::kMerchant:
-    case Resource::kProduct:
-    case Resource::kUser:
-    case Resource::kInventory:
-    case Resource::kCampaign:
-      return "GET, PUT";
-    case Resource::kOrders:
-    case Resource::kOrderPay:
-    case Resource::kOrderCancel:
-      return "POST";
-    case Resource::kOrder:
-    case Resource::kUserOrders:
-    case Resource::kHealth:
-    case Resource::kTopology:
-      return "GET";
-  }
-  return "";
-}
-
-// HEAD is answered as GET (the server sends the headers only).
-bool IsRead(std::string_view method) { return method == "GET" || method == "HEAD"; }
-
-bool MethodAllowed(Resource resource, std::string_view method) {
-  const std::string_view allowed = AllowedMethods(resource);
-  if (IsRead(method)) return allowed.find("GET") != std::string_view::npos;
-  if (method == "PUT") return allowed.find("PUT") != std::string_view::npos;
-  if (method == "POST") return allowed.find("POST") != std::string_view::npos;
-  return false;
-}
-
-// The name of a route's path id in messages.
-std::string_view IdName(Resource resource) {
-  switch (resource) {
-    case Resource::kProduct:
-    case Resource::kInventory:
-      return "sku";
-    case Resource::kOrder:
-    case Resource::kOrderPay:
-    case Resource::kOrderCancel:
-      return "order id";
-    case Resource::kUser:
-    case Resource::kUserOrders:
-      return "user id";
-    case Resource::kMerchant:
-      return "merchant id";
-    case Resource::kCampaign:
-      return "campaign id";
-    case Resource::kOrders:
-    case Resource::kHealth:
-    case Resource::kTopology:
-      break;
-  }
-  return "id";
-}
+using route::IsRead;
+using route::Match;
+using route::Resource;
 
 void SendError(http::Responder& responder, const Status& status) {
   http::Response response = http::ErrorResponse(status);
@@ -170,54 +51,36 @@ class CenterHandler final : public http::Handler {
             std::chrono::duration_cast<std::chrono::microseconds>(shed_waited).count()) {}
 
   void Handle(const http::Request& request, http::Responder responder) override {
-    const std::optional<Route> route = Match(request.path);
-    if (!route) {
-      SendError(responder, Status(Code::kNotFound, "no route for " + std::string(request.path)));
-      return;
-    }
-    if (!MethodAllowed(route->resource, request.method)) {
-      SendError(responder, Status(Code::kMethodNotAllowed,
-                                  std::string(request.method) + " is not allowed on " +
-                                      std::string(request.path) + "; use " +
-                                      std::string(AllowedMethods(route->resource))));
-      return;
-    }
+    const Result<Match> match = route::MatchRequest(request.method, request.path);
+    if (!match.ok()) return SendError(responder, match.status());
     if (shed_waited_us_ > 0 && request.waited_us > shed_waited_us_ &&
-        route->resource != Resource::kHealth && route->resource != Resource::kTopology) {
+        match->resource != Resource::kHealth && match->resource != Resource::kTopology) {
       SendError(responder, Status(Code::kOverloaded, "center " + center_.center_id() +
                                                          " is overloaded (the request waited " +
                                                          std::to_string(request.waited_us / 1000) +
                                                          " ms before it could be read)"));
       return;
     }
-    const bool has_id = route->resource != Resource::kOrders &&
-                        route->resource != Resource::kHealth &&
-                        route->resource != Resource::kTopology;
-    if (has_id && !IsValidId(route->id)) {
-      SendError(responder, Status(Code::kBadField,
-                                  std::string(IdName(route->resource)) +
-                                      " (in the path): expected an id of 1 to 64 characters from "
-                                      "[A-Za-z0-9_.:-]"));
-      return;
-    }
+    const Status path_id = route::CheckPathId(*match);
+    if (!path_id.ok()) return SendError(responder, path_id);
     if (placement_.has_value()) {
-      if (const topology::Center* owner = OwnerOf(*route, request.method)) {
-        responder.Send(WrongCenter(*owner, WhyElsewhere(*route, *owner)));
+      if (const topology::Center* owner = OwnerOf(*match, request.method)) {
+        responder.Send(WrongCenter(*owner, WhyElsewhere(*match, *owner)));
         return;
       }
     }
     if (IsRead(request.method)) {
-      HandleRead(*route, std::move(responder));
+      HandleRead(*match, std::move(responder));
     } else {
-      HandleWrite(*route, request.body, std::move(responder));
+      HandleWrite(*match, request.body, std::move(responder));
     }
   }
 
  private:
   // The center a request belongs to when that is another one (see Placement); null when it is
   // this one, or when only the body can tell (an order's user: see PlaceOrderAt).
-  const topology::Center* OwnerOf(const Route& route, std::string_view method) const {
-    switch (route.resource) {
+  const topology::Center* OwnerOf(const Match& match, std::string_view method) const {
+    switch (match.resource) {
       case Resource::kMerchant:
       case Resource::kProduct:
       case Resource::kUser:
@@ -228,9 +91,9 @@ class CenterHandler final : public http::Handler {
       case Resource::kOrder:
       case Resource::kOrderPay:
       case Resource::kOrderCancel:
-        return placement_->OrderOwner(route.id);
+        return placement_->OrderOwner(match.id);
       case Resource::kUserOrders:
-        return placement_->HomeOf(route.id);
+        return placement_->HomeOf(match.id);
       case Resource::kOrders:
       case Resource::kHealth:
       case Resource::kTopology:
@@ -239,14 +102,14 @@ class CenterHandler final : public http::Handler {
     return nullptr;
   }
 
-  static std::string WhyElsewhere(const Route& route, const topology::Center& owner) {
-    switch (route.resource) {
+  static std::string WhyElsewhere(const Match& match, const topology::Center& owner) {
+    switch (match.resource) {
       case Resource::kOrder:
       case Resource::kOrderPay:
       case Resource::kOrderCancel:
-        return "order " + std::string(route.id) + " was made by another center";
+        return "order " + std::string(match.id) + " was made by another center";
       case Resource::kUserOrders:
-        return "the orders of user " + std::string(route.id) +
+        return "the orders of user " + std::string(match.id) +
                " are kept at the user's home center";
       default:
         return owner.is_master ? "master data is written at the master center"
@@ -255,29 +118,29 @@ class CenterHandler final : public http::Handler {
   }
 
   // Decodes the write, then submits it; the reply is sent from the writer thread.
-  void HandleWrite(const Route& route, std::string_view body, http::Responder responder) {
-    switch (route.resource) {
+  void HandleWrite(const Match& match, std::string_view body, http::Responder responder) {
+    switch (match.resource) {
       case Resource::kOrders:
         return PlaceOrderAt(DecodePlaceOrder(body), std::move(responder));
       case Resource::kMerchant:
-        return Submit(DecodePutMerchant(route.id, body), 200, std::move(responder));
+        return Submit(DecodePutMerchant(match.id, body), 200, std::move(responder));
       case Resource::kProduct:
-        return Submit(DecodePutProduct(route.id, body), 200, std::move(responder));
+        return Submit(DecodePutProduct(match.id, body), 200, std::move(responder));
       case Resource::kUser:
-        return Submit(DecodePutUser(route.id, body), 200, std::move(responder));
+        return Submit(DecodePutUser(match.id, body), 200, std::move(responder));
       case Resource::kInventory:
-        return Submit(DecodePutInventory(route.id, body), 200, std::move(responder));
+        return Submit(DecodePutInventory(match.id, body), 200, std::move(responder));
       case Resource::kCampaign:
-        return Submit(DecodePutCampaign(route.id, body), 200, std::move(responder));
+        return Submit(DecodePutCampaign(match.id, body), 200, std::move(responder));
       case Resource::kOrderPay:
       case Resource::kOrderCancel: {
         const Status empty = CheckEmptyBody(body);
         if (!empty.ok()) return SendError(responder, empty);
         trade::Body command;
-        if (route.resource == Resource::kOrderPay) {
-          command = trade::PayOrder{std::string(route.id)};
+        if (match.resource == Resource::kOrderPay) {
+          command = trade::PayOrder{std::string(match.id)};
         } else {
-          command = trade::CancelOrder{std::string(route.id)};
+          command = trade::CancelOrder{std::string(match.id)};
         }
         return SubmitBody(std::move(command), 200, std::move(responder));
       }
@@ -321,17 +184,17 @@ class CenterHandler final : public http::Handler {
     });
   }
 
-  void HandleRead(const Route& route, http::Responder responder) {
-    if (route.resource == Resource::kHealth) return responder.Send(Health());
-    if (route.resource == Resource::kTopology) {
+  void HandleRead(const Match& match, http::Responder responder) {
+    if (match.resource == Resource::kHealth) return responder.Send(Health());
+    if (match.resource == Resource::kTopology) {
       if (!placement_.has_value()) {
         return SendError(
             responder, Status(Code::kNotFound, "this center runs alone, without a topology file"));
       }
       return responder.Send(Ok(placement_->topology().ToJson()));
     }
-    std::string id(route.id);
-    switch (route.resource) {
+    std::string id(match.id);
+    switch (match.resource) {
       case Resource::kMerchant:
         return Read(std::move(responder), [id](const trade::Trade& state, int64_t) {
           return ReadResponse(state.GetMerchant(id), EncodeMerchant);
