@@ -5,7 +5,6 @@
 // window) and sent from there; a subscriber that is further behind is served from the center's
 // journal through History first. Subscription: one thread that connects, asks for its stream after
 // the last sequence it delivered, delivers, and reconnects after any failure.
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -28,6 +27,7 @@
 #include "bus/wire.h"
 #include "common/assert.h"
 #include "common/log.h"
+#include "common/net.h"
 #include "topology/topology.h"
 
 namespace surge::bus {
@@ -55,24 +55,12 @@ Result<topology::Address> ParseHostPort(const std::string& host_port) {
   return address;
 }
 
-// Resolves HOST:PORT (IPv6 in brackets) to a socket address.
-Result<sockaddr_storage> Resolve(const std::string& host_port, socklen_t* length) {
+// Resolves HOST:PORT (IPv6 in brackets) to its first socket address.
+Result<SocketAddress> Resolve(const std::string& host_port) {
   SURGE_ASSIGN_OR_RETURN(const topology::Address address, ParseHostPort(host_port));
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  const std::string port = std::to_string(address.port);
-  const int error = ::getaddrinfo(address.host.c_str(), port.c_str(), &hints, &found);
-  if (error != 0 || found == nullptr) {
-    return Status(Code::kUnavailable,
-                  "cannot resolve " + host_port + ": " + std::string(::gai_strerror(error)));
-  }
-  sockaddr_storage storage{};
-  std::memcpy(&storage, found->ai_addr, found->ai_addrlen);
-  *length = found->ai_addrlen;
-  ::freeaddrinfo(found);
-  return storage;
+  Result<std::vector<SocketAddress>> addresses = ResolveTcp(address.host, address.port);
+  if (!addresses.ok()) return Status(Code::kUnavailable, addresses.status().message());
+  return addresses->front();
 }
 
 void SetTimeout(int fd, int option, std::chrono::milliseconds timeout) {
@@ -144,13 +132,12 @@ Status EmbeddedPublisher::Listen() {
   if (!options_.history) return Status(Code::kInvalidArgument, "the embedded bus needs a history");
   history_through_ = options_.published_through;
   last_published_ = options_.published_through;
-  socklen_t length = 0;
-  SURGE_ASSIGN_OR_RETURN(sockaddr_storage address, Resolve(options_.listen, &length));
-  listen_fd_ = ::socket(address.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  SURGE_ASSIGN_OR_RETURN(const SocketAddress address, Resolve(options_.listen));
+  listen_fd_ = ::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (listen_fd_ < 0) return SocketError("socket");
   const int one = 1;
   ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), length) != 0) {
+  if (::bind(listen_fd_, address.get(), address.length) != 0) {
     return SocketError("bus: cannot listen on " + options_.listen);
   }
   if (::listen(listen_fd_, 64) != 0) return SocketError("listen");
@@ -402,9 +389,8 @@ void EmbeddedSubscription::Run() {
 
 // One connection: subscribes after what was delivered and delivers until it fails.
 Status EmbeddedSubscription::FollowOnce(const std::string& address) {
-  socklen_t length = 0;
-  SURGE_ASSIGN_OR_RETURN(sockaddr_storage resolved, Resolve(address, &length));
-  const int fd = ::socket(resolved.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  SURGE_ASSIGN_OR_RETURN(const SocketAddress resolved, Resolve(address));
+  const int fd = ::socket(resolved.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return SocketError("socket");
   {
     std::lock_guard lock(mutex_);
@@ -423,7 +409,7 @@ Status EmbeddedSubscription::FollowOnce(const std::string& address) {
              std::chrono::duration_cast<std::chrono::milliseconds>(kSilenceTimeout));
   SetTimeout(fd, SO_SNDTIMEO, std::chrono::milliseconds(2000));
   const std::string where = "bus of center " + stream_.center + " at " + address;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&resolved), length) != 0) {
+  if (::connect(fd, resolved.get(), resolved.length) != 0) {
     Status failed = SocketError("cannot reach the " + where);
     close_fd();
     return failed;

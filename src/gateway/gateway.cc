@@ -2,13 +2,11 @@
 // hands it to an upstream loop (upstream.h), after taking one of the center's in-flight slots.
 #include "gateway/gateway.h"
 
-#include <netdb.h>
-
 #include <algorithm>
-#include <cstring>
 #include <thread>
 #include <utility>
 
+#include "common/net.h"
 #include "gateway/router.h"
 #include "gateway/upstream.h"
 #include "http/http.h"
@@ -40,24 +38,17 @@ Status CheckOptions(const Options& options) {
 }
 
 Result<Endpoint> Resolve(const topology::Center& center) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV;
-  addrinfo* addresses = nullptr;
-  const std::string service = std::to_string(center.address.port);
-  const int rc = getaddrinfo(center.address.host.c_str(), service.c_str(), &hints, &addresses);
-  if (rc != 0 || addresses == nullptr) {
-    return Status(Code::kInvalidArgument, "gateway: resolving the address of center " + center.id +
-                                              " (" + center.address.ToString() +
-                                              "): " + gai_strerror(rc));
+  const Result<std::vector<SocketAddress>> addresses =
+      ResolveTcp(center.address.host, center.address.port);
+  if (!addresses.ok()) {
+    return Status(Code::kInvalidArgument,
+                  "gateway: center " + center.id + ": " + addresses.status().message());
   }
   Endpoint endpoint;
   endpoint.id = center.id;
   endpoint.address_text = center.address.ToString();
-  std::memcpy(&endpoint.address, addresses->ai_addr, addresses->ai_addrlen);
-  endpoint.address_bytes = addresses->ai_addrlen;
-  freeaddrinfo(addresses);
+  endpoint.address = addresses->front().storage;
+  endpoint.address_bytes = addresses->front().length;
   return endpoint;
 }
 

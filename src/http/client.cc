@@ -1,8 +1,5 @@
 // The blocking client: one keep-alive connection, non-blocking socket driven by poll() so that
 // every step honours the call's deadline. Responses are parsed with Beast's basic_parser<false>.
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -13,6 +10,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "common/net.h"
 #include "http/http.h"
 
 namespace surge::http {
@@ -87,41 +85,6 @@ bool WaitFor(int fd, short events, Clock::time_point deadline) {
 
 Status IoError(const std::string& what) { return Status(Code::kIoError, what); }
 
-Result<int> ConnectTo(const std::string& host, uint16_t port, Clock::time_point deadline) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV;
-  addrinfo* addresses = nullptr;
-  const int rc = getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &addresses);
-  if (rc != 0) return IoError("resolving " + host + ": " + gai_strerror(rc));
-  std::string failure = "no address";
-  int fd = -1;
-  for (addrinfo* a = addresses; a != nullptr && fd < 0; a = a->ai_next) {
-    fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
-    if (fd < 0) continue;
-    int error = 0;
-    if (connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
-      error = errno;
-      if (error == EINPROGRESS) {
-        socklen_t length = sizeof(error);
-        error = WaitFor(fd, POLLOUT, deadline) ? 0 : ETIMEDOUT;
-        if (error == 0) getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length);
-      }
-    }
-    if (error != 0) {
-      failure = strerror(error);
-      ::close(fd);
-      fd = -1;
-    }
-  }
-  freeaddrinfo(addresses);
-  if (fd < 0) return IoError("connecting to " + host + ":" + std::to_string(port) + ": " + failure);
-  const int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  return fd;
-}
-
 Status SendAll(int fd, std::string_view data, Clock::time_point deadline) {
   while (!data.empty()) {
     const ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
@@ -154,7 +117,7 @@ void Client::Close() {
 
 Status Client::EnsureConnected() {
   if (fd_ >= 0) return Status::Ok();
-  Result<int> fd = ConnectTo(host_, port_, Clock::now() + timeout_);
+  Result<int> fd = ConnectTcp(host_, port_, timeout_);
   if (!fd.ok()) return fd.status();
   fd_ = *fd;
   buffer_.clear();
