@@ -1,6 +1,5 @@
 #include "gateway/router.h"
 
-#include <optional>
 #include <utility>
 
 #include "common/ids.h"
