@@ -24,59 +24,50 @@ std::optional<Resource> MasterDataResource(std::string_view collection) {
   return std::nullopt;
 }
 
-// The methods each resource takes, for the 405 check and its message.
-std::string_view AllowedMethods(Resource resource) {
+// What API.md says of each resource: the methods it takes (for the 405 check and its message) and
+// the name of its path id in messages (empty: it has none).
+struct Rules {
+  std::string_view methods;
+  std::string_view id_name;
+};
+
+Rules RulesOf(Resource resource) {
   switch (resource) {
     case Resource::kMerchant:
+      return {"GET, PUT", "merchant id"};
     case Resource::kProduct:
+      return {"GET, PUT", "sku"};
     case Resource::kUser:
+      return {"GET, PUT", "user id"};
     case Resource::kInventory:
+      return {"GET, PUT", "sku"};
     case Resource::kCampaign:
-      return "GET, PUT";
+      return {"GET, PUT", "campaign id"};
     case Resource::kOrders:
-    case Resource::kOrderPay:
-    case Resource::kOrderCancel:
-      return "POST";
+      return {"POST", ""};
     case Resource::kOrder:
+      return {"GET", "order id"};
+    case Resource::kOrderPay:
+      return {"POST", "order id"};
+    case Resource::kOrderCancel:
+      return {"POST", "order id"};
     case Resource::kUserOrders:
+      return {"GET", "user id"};
     case Resource::kHealth:
+      return {"GET", ""};
     case Resource::kTopology:
-      return "GET";
+      return {"GET", ""};
   }
-  return "";
+  SURGE_ASSERT_MSG(false, "a resource without rules");
+  return {};
 }
 
 bool MethodAllowed(Resource resource, std::string_view method) {
-  const std::string_view allowed = AllowedMethods(resource);
+  const std::string_view allowed = RulesOf(resource).methods;
   if (IsRead(method)) return allowed.find("GET") != std::string_view::npos;
   if (method == "PUT") return allowed.find("PUT") != std::string_view::npos;
   if (method == "POST") return allowed.find("POST") != std::string_view::npos;
   return false;
-}
-
-// The name of a resource's path id in messages; empty if it has none.
-std::string_view IdName(Resource resource) {
-  switch (resource) {
-    case Resource::kProduct:
-    case Resource::kInventory:
-      return "sku";
-    case Resource::kOrder:
-    case Resource::kOrderPay:
-    case Resource::kOrderCancel:
-      return "order id";
-    case Resource::kUser:
-    case Resource::kUserOrders:
-      return "user id";
-    case Resource::kMerchant:
-      return "merchant id";
-    case Resource::kCampaign:
-      return "campaign id";
-    case Resource::kOrders:
-    case Resource::kHealth:
-    case Resource::kTopology:
-      break;
-  }
-  return {};
 }
 
 }  // namespace
@@ -120,7 +111,7 @@ Result<Match> MatchRequest(std::string_view method, std::string_view path) {
   if (!MethodAllowed(match->resource, method)) {
     return Status(Code::kMethodNotAllowed, std::string(method) + " is not allowed on " +
                                                std::string(path) + "; use " +
-                                               std::string(AllowedMethods(match->resource)));
+                                               std::string(RulesOf(match->resource).methods));
   }
   return *match;
 }
@@ -128,7 +119,7 @@ Result<Match> MatchRequest(std::string_view method, std::string_view path) {
 bool IsRead(std::string_view method) { return method == "GET" || method == "HEAD"; }
 
 Status CheckPathId(const Match& match) {
-  const std::string_view id_name = IdName(match.resource);
+  const std::string_view id_name = RulesOf(match.resource).id_name;
   if (id_name.empty() || IsValidId(match.id)) return Status::Ok();
   return Status(Code::kBadField,
                 std::string(id_name) +
