@@ -594,8 +594,8 @@ void JetStreamSubscription::Run() {
         stopped_subscription_ = *started;  // freed once the connection is closed
         return;
       }
-      // Out of the connection's interest first, so that its reader stops handing it messages.
-      natsSubscription_Unsubscribe(*started);
+      // (Not unsubscribed first: libnats 3.4 reads freed memory when an ordered consumer is
+      // unsubscribed, AddressSanitizer showed.)
       natsSubscription_Destroy(*started);
     }
     if (ended.ok()) continue;  // stopped, or reconnected: start again after what was delivered
