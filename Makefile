@@ -12,7 +12,7 @@ BUILD ?= build
 SAN_BUILD ?= build-san
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 300
-FUZZ_SHORT_SECONDS ?= 20
+FUZZ_SHORT_SECONDS ?= 15
 CMAKE_FLAGS ?=
 
 .PHONY: all bootstrap build build-san run test test-fast test-slow test-san fuzz fuzz-short \
@@ -72,8 +72,8 @@ bench-overload: build
 # Three centers (master and two sub-centers, separate processes) behind the gateway against one
 # center alone, and the data bus's lags. BUS=embedded (default) or BUS=jetstream.
 bench-multicenter: build
-	bash bench/multicenter.sh $(BUILD) $(or $(BUS),embedded) $(or $(SECONDS),10) \
-	  $(or $(CONNECTIONS),256) $(OUT)
+	bash bench/multicenter.sh $(BUILD) $(or $(BUS),embedded) $(or $(SECONDS),6) \
+	  $(or $(CONNECTIONS),256) "$(OUT)" $(or $(ROUNDS),5)
 
 bench-gateway: bench-multicenter
 
