@@ -42,13 +42,6 @@ constexpr size_t kEventsPerRecordMax = 2048;
 // The center id goes into order ids ("o.<center>.<n>"), which must stay within kIdLengthMax.
 constexpr size_t kCenterIdLengthMax = 32;
 
-// The campaign a quota command is about, or nullptr for another command.
-const std::string* QuotaCampaign(const trade::Body& body) {
-  if (const auto* request = std::get_if<trade::RequestQuota>(&body)) return &request->campaign;
-  if (const auto* back = std::get_if<trade::ReturnQuota>(&body)) return &back->campaign;
-  return nullptr;
-}
-
 trade::Reply ErrorReply(Code code, std::string message) {
   trade::Reply reply;
   reply.status = Status(code, std::move(message));
@@ -870,11 +863,7 @@ Status CreateDirDurably(Env& env, std::string dir) {
 
 std::optional<bus::Kind> PublishedKindOf(const trade::Command& command, bool at_master) {
   const trade::Body& body = command.body;
-  if (std::holds_alternative<trade::PutMerchant>(body) ||
-      std::holds_alternative<trade::PutProduct>(body) ||
-      std::holds_alternative<trade::PutUser>(body) ||
-      std::holds_alternative<trade::PutInventory>(body) ||
-      std::holds_alternative<trade::PutCampaign>(body)) {
+  if (IsMasterData(body)) {
     // At a sub-center these come from the master's stream: the master publishes them.
     if (at_master) return bus::Kind::kMasterData;
     return std::nullopt;

@@ -14,6 +14,7 @@
 
 #include "bus/bus.h"
 #include "center/center.h"
+#include "center/center_testing.h"
 #include "common/mem_env.h"
 #include "trade/trade.h"
 
@@ -22,12 +23,7 @@ namespace {
 
 using std::chrono::milliseconds;
 
-trade::Reply Call(Center& center, trade::Body body) {
-  std::promise<trade::Reply> promise;
-  std::future<trade::Reply> future = promise.get_future();
-  center.Submit(std::move(body), [&](trade::Reply reply) { promise.set_value(std::move(reply)); });
-  return future.get();
-}
+using test_util::Call;
 
 Options MemOptions() {
   Options options;

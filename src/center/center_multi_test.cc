@@ -16,6 +16,7 @@
 
 #include "bus/bus.h"
 #include "center/center.h"
+#include "center/center_testing.h"
 #include "common/mem_env.h"
 #include "journal/journal.h"
 #include "trade/trade.h"
@@ -25,23 +26,8 @@ namespace {
 
 using std::chrono::milliseconds;
 
-trade::Reply Call(Center& center, trade::Body body) {
-  std::promise<trade::Reply> promise;
-  std::future<trade::Reply> future = promise.get_future();
-  center.Submit(std::move(body), [&](trade::Reply reply) { promise.set_value(std::move(reply)); });
-  return future.get();
-}
-
-template <typename T>
-T ReadNow(Center& center, const std::function<T(const trade::Trade&, int64_t)>& read) {
-  std::promise<T> promise;
-  std::future<T> future = promise.get_future();
-  while (!center.Read(
-      [&](const trade::Trade& state, int64_t now_ms) { promise.set_value(read(state, now_ms)); })) {
-    std::this_thread::sleep_for(milliseconds(1));
-  }
-  return future.get();
-}
+using test_util::Call;
+using test_util::ReadNow;
 
 Options CenterOptions(const std::string& id) {
   Options options;
@@ -131,8 +117,8 @@ TEST(CenterMultiTest, OrderEventsAreJournaledExactlyOnceAcrossCrashes) {
   }
   auto opened = Center::Open(env, options);
   ASSERT_TRUE(opened.ok()) << opened.status().ToString();
-  const uint64_t orders = ReadNow<uint64_t>(
-      **opened, [](const trade::Trade& state, int64_t) { return state.order_count(); });
+  const uint64_t orders =
+      ReadNow(**opened, [](const trade::Trade& state, int64_t) { return state.order_count(); });
   // Recovery journals the events it regenerated with the first commit, or alone within 5 ms.
   std::this_thread::sleep_for(milliseconds(100));
   (*opened)->Stop();
@@ -192,7 +178,7 @@ class TwoCentersTest : public ::testing::Test {
   // Polls `read` on `center` until it returns true (10 s at most).
   bool Eventually(Center& center, const std::function<bool(const trade::Trade&)>& read) {
     for (int i = 0; i < 1000; ++i) {
-      if (ReadNow<bool>(center, [&](const trade::Trade& state, int64_t) { return read(state); })) {
+      if (ReadNow(center, [&](const trade::Trade& state, int64_t) { return read(state); })) {
         return true;
       }
       std::this_thread::sleep_for(milliseconds(10));
@@ -216,7 +202,7 @@ TEST_F(TwoCentersTest, MasterDataGoesDownOrdersComeUpAndARestartAppliesNothingTw
     return state.GetUser("u19").ok() && state.GetCampaign("c1").ok();
   }));
   // The sub-center sells from its own quota: half of the stock, the even split over two.
-  const auto quota = ReadNow<int64_t>(*sub, [](const trade::Trade& state, int64_t) {
+  const auto quota = ReadNow(*sub, [](const trade::Trade& state, int64_t) {
     return state.GetCampaign("c1")->counts.stock;
   });
   EXPECT_GT(quota, 0);

@@ -21,6 +21,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "center/center_testing.h"
 #include "common/mem_env.h"
 #include "journal/journal.h"
 #include "trade/trade.h"
@@ -36,31 +37,8 @@ constexpr int64_t kT0 = kMemEnvWallStartMs;
 
 // ---- Helpers ----------------------------------------------------------------------------------
 
-Reply Call(Center& center, Body body) {
-  std::promise<Reply> promise;
-  std::future<Reply> future = promise.get_future();
-  center.Submit(std::move(body), [&promise](Reply reply) { promise.set_value(std::move(reply)); });
-  return future.get();
-}
-
-// Runs `read` on the writer thread and returns its result.
-template <typename Function>
-auto ReadNow(Center& center, Function read) {
-  using Value = decltype(read(std::declval<const trade::Trade&>(), int64_t{}));
-  std::promise<Value> promise;
-  std::future<Value> future = promise.get_future();
-  const bool queued = center.Read(
-      [&](const trade::Trade& state, int64_t now_ms) { promise.set_value(read(state, now_ms)); });
-  if (!queued) {
-    ADD_FAILURE() << "the center refused a read";
-    if constexpr (std::is_default_constructible_v<Value>) {
-      return Value{};
-    } else {
-      std::abort();  // nothing to return; the failure above says why
-    }
-  }
-  return future.get();
-}
+using test_util::Call;
+using test_util::ReadNow;
 
 uint64_t HashNow(Center& center) {
   return ReadNow(center, [](const trade::Trade& state, int64_t) { return state.StateHash(); });

@@ -19,16 +19,6 @@ Status NotInStream(const bus::StreamId& stream, const bus::Record& record, const
                                        " stream " + what);
 }
 
-bool IsMasterData(const trade::Body& body) {
-  return std::holds_alternative<trade::PutMerchant>(body) ||
-         std::holds_alternative<trade::PutProduct>(body) ||
-         std::holds_alternative<trade::PutUser>(body) ||
-         std::holds_alternative<trade::PutInventory>(body) ||
-         std::holds_alternative<trade::PutCampaign>(body) ||
-         std::holds_alternative<trade::RequestQuota>(body) ||
-         std::holds_alternative<trade::ReturnQuota>(body);
-}
-
 // The center a quota command is about, or nullptr for another command.
 const std::string* QuotaCenter(const trade::Body& body) {
   if (const auto* request = std::get_if<trade::RequestQuota>(&body)) return &request->center;
@@ -37,6 +27,20 @@ const std::string* QuotaCenter(const trade::Body& body) {
 }
 
 }  // namespace
+
+bool IsMasterData(const trade::Body& body) {
+  return std::holds_alternative<trade::PutMerchant>(body) ||
+         std::holds_alternative<trade::PutProduct>(body) ||
+         std::holds_alternative<trade::PutUser>(body) ||
+         std::holds_alternative<trade::PutInventory>(body) ||
+         std::holds_alternative<trade::PutCampaign>(body);
+}
+
+const std::string* QuotaCampaign(const trade::Body& body) {
+  if (const auto* request = std::get_if<trade::RequestQuota>(&body)) return &request->campaign;
+  if (const auto* back = std::get_if<trade::ReturnQuota>(&body)) return &back->campaign;
+  return nullptr;
+}
 
 Result<trade::Body> RecordToBody(const bus::StreamId& stream, const bus::Record& record) {
   if (record.kind != stream.kind) return NotInStream(stream, record, "has another kind");
@@ -49,7 +53,10 @@ Result<trade::Body> RecordToBody(const bus::StreamId& stream, const bus::Record&
   }
   SURGE_ASSIGN_OR_RETURN(trade::Command command, trade::DecodeCommand(record.payload));
   if (stream.kind == bus::Kind::kMasterData) {
-    if (!IsMasterData(command.body)) return NotInStream(stream, record, "is not master data");
+    // The master's stream: master data, and the quota requests and returns it applied.
+    if (!IsMasterData(command.body) && QuotaCampaign(command.body) == nullptr) {
+      return NotInStream(stream, record, "is not master data");
+    }
     return std::move(command.body);
   }
   // A center's quota stream: its own requests and returns only, which it took itself.

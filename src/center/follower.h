@@ -61,6 +61,12 @@ class Follower {
   std::thread thread_;
 };
 
+// True for the master-data commands (merchants, products, users, inventory, campaigns): what only
+// the master takes from clients, and publishes.
+bool IsMasterData(const trade::Body& body);
+// The campaign of a quota request or return; nullptr for any other command.
+const std::string* QuotaCampaign(const trade::Body& body);
+
 // The command a center applies for a record of another center's `stream`: the master's commands
 // as they are (only master-data, quota and nothing else); a sub-center's quota requests and
 // returns (for that center only); a sub-center's order events as CenterOrders. corruption for a
