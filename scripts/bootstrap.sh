@@ -11,6 +11,8 @@ packages=(
   libabsl-dev libsimdjson-dev libboost-dev libtomlplusplus-dev
   curl procps
   nats-server libnats-dev
+  etcd-server etcd-client
+  libxgboost-dev libhnswlib-dev
 )
 
 missing=()
