@@ -1,0 +1,93 @@
+#include "trees/booster.h"
+
+#include <xgboost/c_api.h>
+
+#include <cmath>
+#include <cstdio>
+#include <mutex>
+#include <string>
+
+namespace surge::trees::internal {
+namespace {
+
+// XGBoost logs warnings to stderr by default; a library should stay quiet.
+void QuietXgboost() {
+  static std::once_flag once;
+  std::call_once(once, [] { (void)XGBSetGlobalConfig(R"({"verbosity": 0})"); });
+}
+
+}  // namespace
+
+Status XgboostError(std::string_view doing) {
+  std::string message = "XGBoost failed ";
+  message += doing;
+  message += ": ";
+  const char* last = XGBGetLastError();
+  message += last != nullptr ? last : "(no message)";
+  return Status(Code::kInternal, std::move(message));
+}
+
+Booster::~Booster() { (void)XGBoosterFree(handle_); }
+
+Result<std::unique_ptr<Booster>> Booster::FromBuffer(std::string_view bytes, int threads) {
+  QuietXgboost();
+  BoosterHandle handle = nullptr;
+  if (XGBoosterCreate(nullptr, 0, &handle) != 0) return XgboostError("creating a booster");
+  auto booster = std::make_unique<Booster>(handle);
+  if (XGBoosterLoadModelFromBuffer(handle, bytes.data(), bytes.size()) != 0) {
+    return XgboostError("loading its model");
+  }
+  const std::string thread_count = std::to_string(threads);
+  if (XGBoosterSetParam(handle, "nthread", thread_count.c_str()) != 0) {
+    return XgboostError("setting nthread");
+  }
+  return booster;
+}
+
+Result<std::vector<float>> Booster::PredictDense(const float* rows, size_t count,
+                                                 size_t columns) const {
+  if (count == 0) return std::vector<float>();
+  // __array_interface__ of a C-contiguous float32 matrix (version 3).
+  char array[256];
+  std::snprintf(array, sizeof(array),
+                R"({"data": [%zu, true], "shape": [%zu, %zu], "typestr": "<f4", "version": 3})",
+                reinterpret_cast<size_t>(rows), count, columns);
+  const char* config =
+      R"({"type": 0, "training": false, "iteration_begin": 0, "iteration_end": 0, )"
+      R"("strict_shape": false, "missing": NaN})";
+  const bst_ulong* shape = nullptr;
+  bst_ulong dimensions = 0;
+  const float* result = nullptr;
+  std::lock_guard lock(mutex_);
+  if (XGBoosterPredictFromDense(handle_, array, config, nullptr, &shape, &dimensions, &result) !=
+      0) {
+    return XgboostError("predicting");
+  }
+  size_t produced = 1;
+  for (bst_ulong d = 0; d < dimensions; ++d) produced *= shape[d];
+  if (produced != count) {
+    return Status(Code::kInternal, "XGBoost returned " + std::to_string(produced) +
+                                       " predictions for " + std::to_string(count) + " rows");
+  }
+  return std::vector<float>(result, result + count);
+}
+
+Result<std::string> Booster::Serialise(std::string_view format) const {
+  const std::string config = R"({"format": ")" + std::string(format) + R"("})";
+  bst_ulong length = 0;
+  const char* bytes = nullptr;
+  std::lock_guard lock(mutex_);
+  if (XGBoosterSaveModelToBuffer(handle_, config.c_str(), &length, &bytes) != 0) {
+    return XgboostError("saving its model");
+  }
+  return std::string(bytes, length);
+}
+
+Result<size_t> Booster::FeatureCount() const {
+  bst_ulong features = 0;
+  std::lock_guard lock(mutex_);
+  if (XGBoosterGetNumFeature(handle_, &features) != 0) return XgboostError("counting features");
+  return static_cast<size_t>(features);
+}
+
+}  // namespace surge::trees::internal

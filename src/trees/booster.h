@@ -1,0 +1,46 @@
+// Private to src/trees: an owned XGBoost booster behind XGBoost's C API, and training.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "trees/model.h"
+#include "trees/trees.h"
+
+namespace surge::trees::internal {
+
+class Booster {
+ public:
+  // Loads XGBoost's own serialised model (UBJSON or JSON), predicting with `threads` threads.
+  static Result<std::unique_ptr<Booster>> FromBuffer(std::string_view bytes, int threads);
+  // Takes ownership of a handle from XGBoosterCreate.
+  explicit Booster(void* handle) : handle_(handle) {}
+  ~Booster();
+  Booster(const Booster&) = delete;
+  Booster& operator=(const Booster&) = delete;
+
+  // XGBoost's transformed predictions for `count` dense rows (NaN = missing). Serialised: the
+  // C API hands back a buffer owned by the booster.
+  Result<std::vector<float>> PredictDense(const float* rows, size_t count, size_t columns) const;
+  // XGBoosterSaveModelToBuffer with format "json" or "ubj".
+  Result<std::string> Serialise(std::string_view format) const;
+  Result<size_t> FeatureCount() const;
+
+ private:
+  void* handle_;
+  mutable std::mutex mutex_;
+};
+
+// Checks `data` and `options` (invalid_argument), trains with XGBoost and converts the result.
+// On success *model holds the trees and XGBoost's UBJSON model, *booster the trained booster.
+Status TrainWithXgboost(const Dataset& data, const TrainOptions& options, Model* model,
+                        std::unique_ptr<Booster>* booster);
+
+// XGBoost's last error on this thread, prefixed by what we were doing, as an internal Status.
+Status XgboostError(std::string_view doing);
+
+}  // namespace surge::trees::internal
