@@ -54,7 +54,7 @@ Result<std::vector<float>> Booster::PredictDense(const float* rows, size_t count
                 reinterpret_cast<size_t>(rows), count, columns);
   const char* config =
       R"({"type": 0, "training": false, "iteration_begin": 0, "iteration_end": 0, )"
-      R"("strict_shape": false, "missing": NaN})";
+      R"("strict_shape": false, "cache_id": 0, "missing": NaN})";
   const bst_ulong* shape = nullptr;
   bst_ulong dimensions = 0;
   const float* result = nullptr;
