@@ -84,9 +84,11 @@ gateway_port=$(free_port)
     echo "slices = [\"${slices[$i]}\"]"
   done
 } > "$scratch/topology.toml"
+# Three centers share the two cores with the gateway and the generator: CENTER_THREADS event
+# loops each (surge up gives each one; the default, 0, is one per core).
 for i in 0 1 2; do
   "$surge" center --topology "$scratch/topology.toml" --id "${ids[$i]}" \
-    --data "$scratch/${ids[$i]}" "${bus_flags[@]}" \
+    --data "$scratch/${ids[$i]}" "${bus_flags[@]}" --threads "${CENTER_THREADS:-1}" \
     > "$scratch/${ids[$i]}.out" 2> "$scratch/${ids[$i]}.err" &
   pids+=($!)
   wait_line "$scratch/${ids[$i]}.out" "listening on"

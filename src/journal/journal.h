@@ -47,6 +47,12 @@ struct Options {
   uint64_t snapshot_every_records = 1'000'000;
   // Largest record payload accepted (Append asserts; recovery reports corruption beyond it).
   uint32_t record_bytes_max = 1U << 20;
+  // Recovery keeps records up to this sequence and drops the rest for good: the segment holding
+  // the first one dropped is truncated there, later segments and snapshots beyond it are removed.
+  // For a hot standby whose tail its new primary never had: those records were never
+  // acknowledged (a primary answers only what both hold), and the primary's own records take
+  // their sequences. Default: keep everything.
+  uint64_t keep_through = UINT64_MAX;
 };
 
 struct RecoveryHandler {
@@ -60,6 +66,7 @@ struct RecoveryStats {
   uint64_t snapshot_sequence = 0;  // 0 if no snapshot was loaded
   uint64_t records_replayed = 0;
   uint64_t torn_bytes_dropped = 0;
+  uint64_t bytes_beyond_keep_dropped = 0;  // records after Options::keep_through
   uint64_t last_sequence = 0;
 };
 

@@ -80,6 +80,8 @@ class JournalImpl final : public Journal {
   Status LoadNewestSnapshot(const RecoveryHandler& handler, Replay& replay);
   Status ReplaySegments(const RecoveryHandler& handler, Replay& replay);
   Status ReplaySegment(Segment& segment, bool last, const RecoveryHandler& handler, Replay& replay);
+  // Removes the segments and snapshots wholly beyond options_.keep_through.
+  Status DropBeyondKeep(RecoveryStats* stats);
   Status DropTornTail(Segment& segment, const SegmentReader::Step& step, uint64_t file_bytes,
                       Replay& replay);
   Status OpenTailForAppend();

@@ -443,6 +443,42 @@ void WriteTwoSnapshots(MemEnv& env, const Options& options) {
   AppendRange(*opened->journal, 201, 250, 10);
 }
 
+// A standby's tail its primary never had: recovery keeps records up to keep_through, drops the
+// rest (in the middle of a segment, whole segments, a snapshot beyond it), and appending goes on
+// from there with new records in the dropped sequences.
+TEST(JournalTest, KeepThroughDropsTheTailForGood) {
+  MemEnv env;
+  WriteTwoSnapshots(env, SmallSegments());
+  {
+    Options keep = SmallSegments();
+    keep.keep_through = 170;
+    auto opened = OpenJournal(env, keep);
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    EXPECT_EQ(opened->snapshot_sequence, 100u) << "the snapshot at 200 is beyond 170";
+    EXPECT_EQ(opened->sequences, Range(101, 170));
+    EXPECT_EQ(opened->state, ReferenceState(170));
+    EXPECT_EQ(opened->journal->last_sequence(), 170u);
+    EXPECT_GT(opened->stats.bytes_beyond_keep_dropped, 0u);
+    EXPECT_FALSE(env.FileExists(SnapshotPath(200)));
+    AppendRange(*opened->journal, 171, 190, 4);
+  }
+  env.Crash();
+  auto reopened = OpenJournal(env, SmallSegments());
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  EXPECT_EQ(reopened->journal->last_sequence(), 190u);
+  EXPECT_EQ(reopened->state, ReferenceState(190));
+  EXPECT_EQ(reopened->stats.bytes_beyond_keep_dropped, 0u);
+
+  // Keeping everything there is, or more, drops nothing.
+  reopened->journal.reset();
+  Options beyond = SmallSegments();
+  beyond.keep_through = 190;
+  auto same = OpenJournal(env, beyond);
+  ASSERT_TRUE(same.ok());
+  EXPECT_EQ(same->journal->last_sequence(), 190u);
+  EXPECT_EQ(same->stats.bytes_beyond_keep_dropped, 0u);
+}
+
 TEST(JournalTest, DamagedNewestSnapshotFallsBackToThePreviousOne) {
   const Options options = SmallSegments(512);
   MemEnv env;

@@ -47,6 +47,7 @@ Status JournalImpl::Recover(const RecoveryHandler& handler, RecoveryStats* stats
   replay.stats = stats;
   SURGE_RETURN_IF_ERROR(PrepareDirectory());
   SURGE_RETURN_IF_ERROR(ListDirectory());
+  SURGE_RETURN_IF_ERROR(DropBeyondKeep(stats));
   SURGE_RETURN_IF_ERROR(LoadNewestSnapshot(handler, replay));
   SURGE_RETURN_IF_ERROR(ReplaySegments(handler, replay));
   SURGE_RETURN_IF_ERROR(OpenTailForAppend());
@@ -97,6 +98,28 @@ Status JournalImpl::ListDirectory() {
   }
   std::sort(segments_.begin(), segments_.end(),
             [](const Segment& a, const Segment& b) { return a.first_sequence < b.first_sequence; });
+  return Status::Ok();
+}
+
+Status JournalImpl::DropBeyondKeep(RecoveryStats* stats) {
+  const uint64_t keep = options_.keep_through;
+  bool removed = false;
+  while (!snapshot_files_.empty() && *snapshot_files_.rbegin() > keep) {
+    SURGE_RETURN_IF_ERROR(
+        env_.RemoveFile(JoinPath(options_.dir, SnapshotName(*snapshot_files_.rbegin()))));
+    snapshot_files_.erase(std::prev(snapshot_files_.end()));
+    removed = true;
+  }
+  while (!segments_.empty() && segments_.back().first_sequence > keep) {
+    SURGE_LOG_WARNING("journal %s: removing segment %s, beyond sequence %" PRIu64 " kept",
+                      options_.dir.c_str(), segments_.back().path.c_str(), keep);
+    SURGE_ASSIGN_OR_RETURN(const uint64_t bytes, env_.FileSize(segments_.back().path));
+    stats->bytes_beyond_keep_dropped += bytes;
+    SURGE_RETURN_IF_ERROR(env_.RemoveFile(segments_.back().path));
+    segments_.pop_back();
+    removed = true;
+  }
+  if (removed) SURGE_RETURN_IF_ERROR(env_.SyncDir(options_.dir));
   return Status::Ok();
 }
 
@@ -198,6 +221,17 @@ Status JournalImpl::ReplaySegment(Segment& segment, bool last, const RecoveryHan
       return CorruptionAt(segment.path, step.offset,
                           "record has sequence " + std::to_string(sequence) + " where " +
                               std::to_string(replay.expected) + " was expected");
+    }
+    if (sequence > options_.keep_through) {
+      // Only the last segment can reach beyond it (DropBeyondKeep removed every later one).
+      SURGE_ASSERT(last);
+      SURGE_RETURN_IF_ERROR(env_.TruncateFile(segment.path, step.offset));
+      replay.stats->bytes_beyond_keep_dropped += file_bytes - step.offset;
+      SURGE_LOG_WARNING("journal %s: dropped the records after sequence %" PRIu64
+                        " (from offset %" PRIu64 " of %s): kept only what the primary holds",
+                        options_.dir.c_str(), options_.keep_through, step.offset,
+                        segment.path.c_str());
+      break;
     }
     MaybeIndex(segment, sequence, step.offset);
     if (sequence > replay.snapshot_sequence) {
