@@ -132,25 +132,13 @@ Status EmbeddedPublisher::Listen() {
   if (!options_.history) return Status(Code::kInvalidArgument, "the embedded bus needs a history");
   history_through_ = options_.published_through;
   last_published_ = options_.published_through;
-  SURGE_ASSIGN_OR_RETURN(const SocketAddress address, Resolve(options_.listen));
-  listen_fd_ = ::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (listen_fd_ < 0) return SocketError("socket");
-  const int one = 1;
-  ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (::bind(listen_fd_, address.get(), address.length) != 0) {
-    return SocketError("bus: cannot listen on " + options_.listen);
-  }
-  if (::listen(listen_fd_, 64) != 0) return SocketError("listen");
-  sockaddr_storage bound{};
-  socklen_t bound_length = sizeof(bound);
-  ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&bound), &bound_length);
-  const uint16_t port =
-      ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
-                                        : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
-  auto parsed = ParseHostPort(options_.listen);
-  SURGE_ASSERT(parsed.ok());  // Resolve parsed it already
-  parsed->port = port;
-  address_ = parsed->ToString();
+  SURGE_ASSIGN_OR_RETURN(topology::Address requested, ParseHostPort(options_.listen));
+  Result<Listening> listening = ListenTcp(requested.host, requested.port);
+  if (!listening.ok()) return Status(Code::kUnavailable, "bus: " + listening.status().message());
+  listen_fd_ = listening->fd;
+  const uint16_t port = listening->port;
+  requested.port = port;
+  address_ = requested.ToString();
   acceptor_ = std::thread([this] { AcceptLoop(); });
   return Status::Ok();
 }

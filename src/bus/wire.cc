@@ -4,6 +4,7 @@
 
 #include "common/assert.h"
 #include "common/coding.h"
+#include "common/frame.h"
 #include "common/ids.h"
 
 namespace surge::bus {
@@ -23,19 +24,9 @@ std::string_view KindName(Kind kind) {
 namespace wire {
 namespace {
 
-// Frames the body that `append_body` writes into `out`.
 template <typename AppendBody>
 void AppendFrame(std::string* out, AppendBody append_body) {
-  const size_t start = out->size();
-  out->append(kFrameHeaderBytes, '\0');
-  append_body(out);
-  const std::string_view body = std::string_view(*out).substr(start + kFrameHeaderBytes);
-  SURGE_ASSERT(body.size() <= kBodyBytesMax);
-  std::string header;
-  Encoder encoder(&header);
-  encoder.Fixed32(static_cast<uint32_t>(body.size()));
-  encoder.Fixed32(Crc32c(body));
-  out->replace(start, kFrameHeaderBytes, header);
+  surge::AppendFrame(out, kBodyBytesMax, append_body);
 }
 
 Status Corrupt(std::string message) { return Status(Code::kCorruption, std::move(message)); }
@@ -110,18 +101,9 @@ void AppendError(const Status& status, std::string* out) {
 }
 
 Result<size_t> DecodeFrame(std::string_view bytes, Frame* frame) {
-  if (bytes.size() < kFrameHeaderBytes) return size_t{0};
-  Decoder header(bytes.substr(0, kFrameHeaderBytes));
-  uint32_t length = 0;
-  uint32_t crc = 0;
-  const bool whole = header.Fixed32(&length) && header.Fixed32(&crc);
-  SURGE_ASSERT(whole);
-  if (length == 0 || length > kBodyBytesMax) {
-    return Corrupt("bus frame of " + std::to_string(length) + " bytes");
-  }
-  if (bytes.size() - kFrameHeaderBytes < length) return size_t{0};
-  const std::string_view body = bytes.substr(kFrameHeaderBytes, length);
-  if (Crc32c(body) != crc) return Corrupt("bus frame fails its checksum");
+  std::string_view body;
+  SURGE_ASSIGN_OR_RETURN(const size_t taken, NextFrame(bytes, kBodyBytesMax, "bus frame", &body));
+  if (taken == 0) return taken;
   Decoder decoder(body);
   uint8_t type = 0;
   decoder.U8(&type);
@@ -158,7 +140,7 @@ Result<size_t> DecodeFrame(std::string_view bytes, Frame* frame) {
     default:
       return Corrupt("bus frame of unknown type " + std::to_string(type));
   }
-  return kFrameHeaderBytes + length;
+  return taken;
 }
 
 }  // namespace wire

@@ -21,7 +21,6 @@
 namespace surge::bus::wire {
 
 inline constexpr size_t kRequestBytesMax = 256;
-inline constexpr size_t kFrameHeaderBytes = 8;
 inline constexpr size_t kBodyBytesMax = 1 + 8 + 1 + kPayloadBytesMax;
 
 struct Request {

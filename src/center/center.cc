@@ -145,6 +145,12 @@ class CenterImpl final : public Center {
   bool failed() const override { return failed_.load(std::memory_order_acquire); }
   Status AttachPublisher(bus::Publisher& publisher) override;
   Status Follow(bus::Bus& bus) override;
+  Status AppendShipped(uint64_t first_sequence, std::span<const std::string_view> records) override;
+  Status Promote(StandbyLink* link) override;
+  bool standby() const override { return standby_.load(std::memory_order_acquire); }
+  uint64_t durable_sequence() const override {
+    return last_sequence_.load(std::memory_order_acquire);
+  }
   const std::string& center_id() const override { return options_.center_id; }
   Stats stats() const override;
 
@@ -175,6 +181,8 @@ class CenterImpl final : public Center {
   void RefreshStateHash();
   void MeasureDrain(size_t commands, SteadyClock::duration busy);
   int64_t NowMs() const { return std::max(last_now_ms_, env_.WallNowMs()); }
+  // The records of the batch being journaled, for the standby link (ship-first).
+  Status ShipToStandby(uint64_t first_sequence);
 
   Env& env_;
   const Options options_;
@@ -190,6 +198,14 @@ class CenterImpl final : public Center {
   std::mutex followers_mutex_;
   // The master, or a center alone: publishes master data (see PublishedKindOf).
   const bool at_master_ = options_.centers.empty() || options_.master == options_.center_id;
+
+  // Hot standby (see center.h): a standby takes no commands; its writer starts at Promote. The
+  // mutex serializes AppendShipped, reads run on a standby, and Promote.
+  std::atomic<bool> standby_{options_.standby};
+  std::mutex standby_mutex_;
+  StandbyLink* link_ = options_.standby_link;
+  std::string shipped_;               // the batch's records back to back, for link_
+  std::vector<size_t> shipped_ends_;  // where each ends in shipped_
 
   IntakeQueue queue_;
   RequestIdSet request_ids_;
@@ -254,6 +270,7 @@ Status CenterImpl::Recover() {
   journal_options.dir = JoinPath(options_.data_dir, "journal");
   journal_options.segment_bytes_max = options_.segment_bytes_max;
   journal_options.snapshot_every_records = options_.snapshot_every_records;
+  journal_options.keep_through = options_.keep_through;
   journal::RecoveryHandler handler;
   handler.on_snapshot = [this](uint64_t sequence, std::string_view snapshot) {
     Status status = trade_->Restore(snapshot);
@@ -354,6 +371,11 @@ bool CenterImpl::RefusedAtOnce(const trade::Body& body, Done& done) {
                     "center " + options_.center_id + " cannot make writes durable"));
     return true;
   }
+  if (standby_.load(std::memory_order_acquire)) {
+    done(ErrorReply(Code::kUnavailable, "center " + options_.center_id +
+                                            " is a standby here: its primary takes writes"));
+    return true;
+  }
   Status valid = trade::ValidateBody(body);
   if (valid.ok()) return false;
   trade::Reply reply;
@@ -421,6 +443,15 @@ bool CenterImpl::AnswerSoldOutEarly(const trade::PlaceOrder& order, Done& done) 
 bool CenterImpl::Read(ReadFunction read) {
   SURGE_ASSERT(read != nullptr);
   if (failed_.load(std::memory_order_acquire)) return false;
+  if (standby_.load(std::memory_order_acquire)) {
+    // No writer runs yet: the read runs here, between shipped batches.
+    std::lock_guard lock(standby_mutex_);
+    if (standby_.load(std::memory_order_acquire)) {
+      reads_served_.fetch_add(1, std::memory_order_relaxed);
+      read(*trade_, trade_->last_now_ms());
+      return true;
+    }
+  }
   Request request;
   request.read = std::move(read);
   switch (queue_.Push(request)) {
@@ -491,6 +522,70 @@ Status CenterImpl::Follow(bus::Bus& bus) {
   for (bus::StreamId& stream : streams) {
     followers_.push_back(std::make_unique<Follower>(bus, std::move(stream), target));
   }
+  return Status::Ok();
+}
+
+Status CenterImpl::AppendShipped(uint64_t first_sequence,
+                                 std::span<const std::string_view> records) {
+  std::lock_guard lock(standby_mutex_);
+  if (!standby_.load(std::memory_order_acquire)) {
+    return Status(Code::kWrongState,
+                  "center " + options_.center_id + " is a primary: it takes no shipped records");
+  }
+  if (failed_.load(std::memory_order_acquire)) {
+    return Status(Code::kUnavailable, "center " + options_.center_id + " failed");
+  }
+  if (first_sequence != journal_->last_sequence() + 1) {
+    return Status(Code::kCorruption, "shipped records start at " + std::to_string(first_sequence) +
+                                         " but this journal ends at " +
+                                         std::to_string(journal_->last_sequence()));
+  }
+  for (const std::string_view record : records) journal_->Append(record);
+  Status status = journal_->Commit();
+  if (status.ok()) {
+    last_sequence_.store(journal_->durable_sequence(), std::memory_order_release);
+    uint64_t sequence = first_sequence;
+    for (const std::string_view record : records) {
+      status = ReplayRecord(sequence++, record);
+      if (!status.ok()) break;
+    }
+    commands_applied_.fetch_add(records.size(), std::memory_order_relaxed);
+    batches_committed_.fetch_add(1, std::memory_order_relaxed);
+    state_hash_stale_ = true;
+  }
+  if (!status.ok()) {
+    EnterFailedState(status);
+    return status.Annotate("center " + options_.center_id + " (standby)");
+  }
+  return Status::Ok();
+}
+
+Status CenterImpl::Promote(StandbyLink* link) {
+  std::lock_guard lock(standby_mutex_);
+  if (!standby_.load(std::memory_order_acquire)) {
+    return Status(Code::kWrongState, "center " + options_.center_id + " is no standby");
+  }
+  if (failed_.load(std::memory_order_acquire)) {
+    return Status(Code::kUnavailable, "center " + options_.center_id + " failed");
+  }
+  // What recovery does once the journal is read: the state's request ids and time, and the
+  // order events the old primary had not journaled (the writer journals them first).
+  const Status invariants = trade_->CheckInvariants();
+  if (!invariants.ok()) {
+    return Status(Code::kCorruption,
+                  "center " + options_.center_id +
+                      ": the standby's state breaks an invariant: " + invariants.ToString());
+  }
+  trade_->ForEachRequestId(
+      [this](std::string_view request_id) { request_ids_.Insert(StableHash64(request_id)); });
+  last_now_ms_ = trade_->last_now_ms();
+  published_now_ms_.store(last_now_ms_, std::memory_order_relaxed);
+  link_ = link;
+  RefreshStateHash();
+  standby_.store(false, std::memory_order_release);
+  Start();
+  SURGE_LOG_INFO("center %s: promoted from standby at sequence %llu", options_.center_id.c_str(),
+                 static_cast<unsigned long long>(journal_->last_sequence()));
   return Status::Ok();
 }
 
@@ -610,6 +705,14 @@ Status CenterImpl::JournalCommands(int64_t now_ms) {
   std::vector<Outbox::Pending> published;
   const size_t events_records =
       (pending_events_.size() + kEventsPerRecordMax - 1) / kEventsPerRecordMax;
+  const uint64_t first_sequence = journal_->last_sequence() + 1;
+  shipped_.clear();
+  shipped_ends_.clear();
+  const auto keep_for_standby = [this] {
+    if (link_ == nullptr) return;
+    shipped_ += encoded_;
+    shipped_ends_.push_back(shipped_.size());
+  };
   for (size_t begin = 0; begin < pending_events_.size(); begin += kEventsPerRecordMax) {
     const size_t count = std::min(kEventsPerRecordMax, pending_events_.size() - begin);
     encoded_.clear();
@@ -617,18 +720,23 @@ Status CenterImpl::JournalCommands(int64_t now_ms) {
                         std::span<const trade::OrderEvent>(pending_events_).subspan(begin, count),
                         &encoded_);
     const uint64_t sequence = journal_->Append(encoded_);
+    keep_for_standby();
     if (outbox_ != nullptr) published.push_back({sequence, bus::Kind::kOrders, encoded_});
   }
   for (const trade::Command& command : commands_) {
     encoded_.clear();
     trade::EncodeCommand(command, &encoded_);
     const uint64_t sequence = journal_->Append(encoded_);
+    keep_for_standby();
     if (outbox_ == nullptr) continue;
     if (const std::optional<bus::Kind> kind = PublishedKindOf(command, at_master_)) {
       published.push_back(Outbox::Pending{sequence, *kind, encoded_});
     }
   }
+  // Ship first: only what the standby holds becomes durable here (see "Hot standby").
+  SURGE_RETURN_IF_ERROR(ShipToStandby(first_sequence));
   SURGE_RETURN_IF_ERROR(journal_->Commit());
+  if (link_ != nullptr) link_->LocallyDurable(journal_->durable_sequence());
   // Journaled: from now on they are the journal's (and, through it, the bus's).
   pending_events_.clear();
   events_records_.fetch_add(events_records, std::memory_order_relaxed);
@@ -640,6 +748,22 @@ Status CenterImpl::JournalCommands(int64_t now_ms) {
   batches_committed_.fetch_add(1, std::memory_order_relaxed);
   last_sequence_.store(journal_->last_sequence(), std::memory_order_relaxed);
   return Status::Ok();
+}
+
+Status CenterImpl::ShipToStandby(uint64_t first_sequence) {
+  if (link_ == nullptr || shipped_ends_.empty()) return Status::Ok();
+  std::vector<std::string_view> records;
+  records.reserve(shipped_ends_.size());
+  size_t begin = 0;
+  for (const size_t end : shipped_ends_) {
+    records.emplace_back(shipped_.data() + begin, end - begin);
+    begin = end;
+  }
+  SURGE_ASSERT(first_sequence + records.size() - 1 == journal_->last_sequence());
+  Status shipped = link_->ShipAndWait(first_sequence, records);
+  if (shipped.ok()) return shipped;
+  return shipped.Annotate("shipping records " + std::to_string(first_sequence) + ".." +
+                          std::to_string(journal_->last_sequence()) + " to the standby");
 }
 
 void CenterImpl::ApplyAndAnswer() {
@@ -705,7 +829,8 @@ void CenterImpl::MaybeQuota() {
 void CenterImpl::EnterFailedState(const Status& status) {
   failed_.store(true, std::memory_order_release);
   SURGE_LOG_ERROR(
-      "center %s: journal commit failed; answering everything unavailable from now on, since "
+      "center %s: a batch could not be made durable (journal or standby); answering everything "
+      "unavailable from now on, since "
       "nothing may be acknowledged after a durability failure: %s",
       options_.center_id.c_str(), status.ToString().c_str());
 }
@@ -906,7 +1031,7 @@ Result<std::unique_ptr<Center>> Center::Open(Env& env, const Options& options) {
   auto center = std::make_unique<CenterImpl>(env, options);
   center->HoldLock(std::move(lock).value());
   SURGE_RETURN_IF_ERROR(center->Recover());
-  center->Start();
+  if (!options.standby) center->Start();
   return std::unique_ptr<Center>(std::move(center));
 }
 

@@ -62,6 +62,21 @@
 // commands the state asks for (trade::Trade::QuotaCommands): requests to the master when a
 // campaign runs low, returns when one has ended.
 //
+// Hot standby: a center runs as a primary with a standby (another process, another data
+// directory) that holds the same journal. The primary (Options::standby_link set) ships each
+// batch's records to it FIRST and makes them durable locally only once the standby has: so the
+// primary's journal is always a prefix of its standby's, a failed primary rejoins as a standby by
+// catching up (and by dropping, with journal::Options::keep_through, a tail nobody acknowledged),
+// never by undoing what the other acknowledged. The primary answers nothing that is not durable on
+// both. When shipping fails (no standby in sync before the link gives up, or the link was fenced by
+// a newer primary) the batch is answered unavailable and the center enters the failed state: a
+// primary that cannot ship steps down.
+// A center opened with Options::standby takes no commands: its journal grows only by
+// AppendShipped (the primary's records, byte for byte, same sequences), each batch applied once
+// durable, so its state is warm and its state hash equals the primary's at the same position.
+// Promote makes it a primary: it journals the order events the old primary had not journaled yet,
+// starts its writer and takes commands.
+//
 // Open creates data_dir, keeps the journal and snapshots in data_dir/journal, recovers (newest
 // snapshot + journal tail) and refuses to start on corruption (the error names the file and byte
 // offset, or the record that does not decode) or on a recovered state that breaks an invariant.
@@ -76,6 +91,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -85,6 +101,20 @@
 #include "trade/trade.h"
 
 namespace surge::center {
+
+// The primary's link to its hot standby (implemented by replica::Shipper).
+class StandbyLink {
+ public:
+  virtual ~StandbyLink() = default;
+  // Sends journal records first_sequence, first_sequence + 1, ... to the standby and waits until
+  // it made them durable. Blocks while no standby is in sync (one that connects catches up first).
+  // An error (the link was closed or fenced, the primary's lease is running out) means the
+  // records must never be acknowledged nor made durable here.
+  virtual Status ShipAndWait(uint64_t first_sequence,
+                             std::span<const std::string_view> records) = 0;
+  // The primary's own journal made everything through `sequence` durable (after ShipAndWait).
+  virtual void LocallyDurable(uint64_t sequence) = 0;
+};
 
 struct Options {
   std::string data_dir;
@@ -112,6 +142,14 @@ struct Options {
   // rest is granted to the centers that run low (trade::Options::up_front_percent). The same at
   // every center of a deployment.
   int64_t up_front_percent = 50;
+
+  // Hot standby (see above): the primary's link to its standby (must outlive the center), or
+  // nullptr for a center without one. `standby`: open as a standby instead of a primary.
+  StandbyLink* standby_link = nullptr;
+  bool standby = false;
+  // Recovery keeps the journal only through this sequence (journal::Options::keep_through): a
+  // standby whose new primary does not hold its tail.
+  uint64_t keep_through = UINT64_MAX;
 };
 
 struct Stats {
@@ -183,6 +221,19 @@ class Center {
   // applies nothing twice and misses nothing; a subscription that fails is retried. `bus` must
   // outlive the center; Stop stops following. invalid_argument for a center alone.
   virtual Status Follow(bus::Bus& bus) = 0;
+
+  // Standby only: appends `records` (journal records first_sequence, ... of the primary, which
+  // must follow on from this journal's last) to the journal, makes them durable, then applies
+  // them, before returning. corruption for a gap or a record that does not decode (nothing of the
+  // batch is then applied); wrong_state on a primary. One caller at a time.
+  virtual Status AppendShipped(uint64_t first_sequence,
+                               std::span<const std::string_view> records) = 0;
+  // Standby only: becomes a primary (see above), shipping to `link` if not null.
+  // wrong_state if it is not a standby.
+  virtual Status Promote(StandbyLink* link) = 0;
+  virtual bool standby() const = 0;
+  // The last journal sequence made durable (a standby: shipped and durable).
+  virtual uint64_t durable_sequence() const = 0;
 
   virtual const std::string& center_id() const = 0;
   virtual Stats stats() const = 0;

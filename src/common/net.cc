@@ -91,4 +91,30 @@ Result<int> ConnectTcp(const std::string& host, uint16_t port, std::chrono::mill
                 "connecting to " + HostPort(host, port) + ": " + std::strerror(error));
 }
 
+Result<Listening> ListenTcp(const std::string& host, uint16_t port, int backlog) {
+  SURGE_ASSIGN_OR_RETURN(const std::vector<SocketAddress> addresses, ResolveTcp(host, port));
+  const SocketAddress& address = addresses.front();
+  const auto fail = [&](int fd, const char* what) {
+    const int error = errno;
+    if (fd >= 0) close(fd);
+    return Status(Code::kIoError, "listening on " + HostPort(host, port) + ": " + what + ": " +
+                                      std::strerror(error));
+  };
+  const int fd = socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return fail(fd, "socket");
+  const int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (bind(fd, address.get(), address.length) != 0) return fail(fd, "bind");
+  if (listen(fd, backlog) != 0) return fail(fd, "listen");
+  sockaddr_storage bound{};
+  socklen_t bound_length = sizeof(bound);
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &bound_length) != 0) {
+    return fail(fd, "getsockname");
+  }
+  const uint16_t bound_port =
+      ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                        : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  return Listening{fd, bound_port};
+}
+
 }  // namespace surge

@@ -36,4 +36,14 @@ Result<std::vector<SocketAddress>> ResolveTcp(const std::string& host, uint16_t 
 // time ran out).
 Result<int> ConnectTcp(const std::string& host, uint16_t port, std::chrono::milliseconds timeout);
 
+// Listens on `host`:`port` (port 0: any free one) with SO_REUSEADDR, on the first address
+// ResolveTcp gives. Returns the close-on-exec listening socket, which the caller owns and closes,
+// and the port it is bound to. Errors: ResolveTcp's, or io_error "listening on HOST:PORT:
+// <reason>".
+struct Listening {
+  int fd = -1;
+  uint16_t port = 0;
+};
+Result<Listening> ListenTcp(const std::string& host, uint16_t port, int backlog = 64);
+
 }  // namespace surge

@@ -1,0 +1,63 @@
+// Private to replica: the shipping protocol's frames.
+//
+// Every message is a frame [u32 body length][u32 crc32c of the body][body] (little-endian), and
+// body = [u8 type] then:
+//   hello    (standby -> primary)  [u64 epoch][u64 last sequence][center id]
+//   welcome  (primary -> standby)  [u64 epoch][u64 keep through]
+//   batch    (primary -> standby)  [u64 epoch][u64 first sequence][u32 count] count x
+//                                  ([varint length][record]), records never empty
+//   ack      (standby -> primary)  [u64 durable through]
+//   in sync  (primary -> standby)  [u64 through]: the standby holds all the primary does
+//   error    (either way)          [u8 status code][message], then the sender closes
+// Decoding checks every length, count and value: a bad frame is corruption, never a crash.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace surge::replica::wire {
+
+inline constexpr size_t kFrameHeaderBytes = 8;
+inline constexpr size_t kBodyBytesMax = 64u << 20;
+inline constexpr size_t kCenterBytesMax = 64;
+
+enum class Type : uint8_t {
+  kHello = 1,
+  kWelcome = 2,
+  kBatch = 3,
+  kAck = 4,
+  kInSync = 5,
+  kError = 6,
+};
+
+struct Frame {
+  Type type = Type::kAck;
+  uint64_t epoch = 0;     // hello, welcome, batch
+  uint64_t sequence = 0;  // hello: last; welcome: keep through; batch: first; ack, in sync: through
+  std::string_view center;                // hello
+  std::vector<std::string_view> records;  // batch (views into the input)
+  Code error = Code::kOk;                 // error
+  std::string_view message;               // error
+};
+
+void AppendHello(uint64_t epoch, uint64_t last_sequence, std::string_view center, std::string* out);
+void AppendWelcome(uint64_t epoch, uint64_t keep_through, std::string* out);
+void AppendBatch(uint64_t epoch, uint64_t first_sequence, std::span<const std::string_view> records,
+                 std::string* out);
+void AppendAck(uint64_t through, std::string* out);
+void AppendInSync(uint64_t through, std::string* out);
+void AppendError(const Status& status, std::string* out);
+
+// Decodes the frame at the start of `bytes`. Returns the bytes it takes (0: incomplete, more input
+// needed), or corruption for a frame that can never be valid.
+Result<size_t> DecodeFrame(std::string_view bytes, Frame* frame);
+
+// A frame's type name, for messages ("batch").
+std::string_view TypeName(Type type);
+
+}  // namespace surge::replica::wire
