@@ -1,6 +1,7 @@
 #include "trees/evaluator.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <limits>
 #include <thread>
@@ -41,9 +42,8 @@ void Evaluator::AddPerfect(const Tree& tree, uint32_t depth) {
   const uint32_t inner = (1u << depth) - 1;
   PerfectTree entry{static_cast<uint32_t>(perfect_nodes_.size()),
                     static_cast<uint32_t>(perfect_leaves_.size()), depth};
-  // A pass-through node: NaN compares false and the default is right, so every row goes right.
-  perfect_nodes_.resize(perfect_nodes_.size() + inner,
-                        PerfectNode{0, std::numeric_limits<float>::quiet_NaN()});
+  // A pass-through node: no key is below 0, so every row goes right.
+  perfect_nodes_.resize(perfect_nodes_.size() + inner, PerfectNode{0, 0});
   perfect_leaves_.resize(perfect_leaves_.size() + inner + 1, 0.0f);
   PerfectNode* nodes = perfect_nodes_.data() + entry.node_offset;
   float* leaves = perfect_leaves_.data() + entry.leaf_offset;
@@ -68,8 +68,9 @@ void Evaluator::AddPerfect(const Tree& tree, uint32_t depth) {
       stack.push_back({step.node, 2 * step.slot + 2});
       continue;
     }
-    nodes[step.slot] =
-        PerfectNode{node.feature | (node.default_left ? kDefaultLeftBit : 0u), node.value};
+    const auto columns = static_cast<uint32_t>(columns_);
+    nodes[step.slot] = PerfectNode{node.default_left ? node.feature : columns + node.feature,
+                                   OrderKey(node.value)};
     stack.push_back({node.left, 2 * step.slot + 1});
     stack.push_back({node.right, 2 * step.slot + 2});
   }
@@ -91,35 +92,55 @@ void Evaluator::AddDeep(const Tree& tree) {
 
 namespace {
 
-// Walks kRows rows (or `count` when kRows is 0) down one perfect tree in lockstep, so that the
-// loads of different rows overlap instead of waiting on each other.
-template <size_t kRows>
-inline void WalkPerfect(const PerfectNode* nodes, const float* leaves, uint32_t depth,
-                        const float* rows, size_t columns, size_t count, float* margins) {
-  constexpr size_t kCapacity = kRows == 0 ? 16 : kRows;
-  const size_t n = kRows == 0 ? count : kRows;
-  uint32_t slot[kCapacity] = {};
-  for (uint32_t level = 0; level < depth; ++level) {
-    for (size_t r = 0; r < n; ++r) {
+// Walks kRows rows down one perfect tree of kDepth levels in lockstep, so that the loads of
+// different rows overlap instead of waiting on each other. keys: kRows rows of `stride` keys.
+template <size_t kRows, uint32_t kDepth>
+inline void WalkPerfect(const PerfectNode* nodes, const float* leaves, const uint32_t* keys,
+                        size_t stride, float* margins) {
+  uint32_t slot[kRows];
+  for (size_t r = 0; r < kRows; ++r) slot[r] = 0;
+  for (uint32_t level = 0; level < kDepth; ++level) {
+    for (size_t r = 0; r < kRows; ++r) {
       const PerfectNode node = nodes[slot[r]];
-      const float value = rows[r * columns + (node.feature_flags & kFeatureMask)];
-      slot[r] = 2 * slot[r] + 1 + GoesRight(value, node.threshold, node.feature_flags);
+      const uint32_t left = keys[r * stride + node.key_index] < node.threshold_key ? 1 : 0;
+      slot[r] = 2 * slot[r] + 2 - left;
     }
   }
-  const uint32_t first_leaf = (1u << depth) - 1;
-  for (size_t r = 0; r < n; ++r) margins[r] += leaves[slot[r] - first_leaf];
+  constexpr uint32_t kFirstLeaf = (1u << kDepth) - 1;
+  for (size_t r = 0; r < kRows; ++r) margins[r] += leaves[slot[r] - kFirstLeaf];
 }
 
 }  // namespace
 
-void Evaluator::PerfectBlock(const PerfectTree& tree, const float* rows, size_t count,
+uint32_t OrderKey(float value) {
+  // Adding +0 turns -0 into +0 and leaves everything else alone.
+  const auto bits = std::bit_cast<uint32_t>(value + 0.0f);
+  return (bits & 0x80000000u) != 0 ? ~bits : bits | 0x80000000u;
+}
+
+void Evaluator::PerfectBlock(const PerfectTree& tree, const uint32_t* keys, size_t count,
                              float* margins) const {
+  SURGE_ASSERT(count == kBlockRows);
   const PerfectNode* nodes = perfect_nodes_.data() + tree.node_offset;
   const float* leaves = perfect_leaves_.data() + tree.leaf_offset;
-  if (count == kBlockRows) {
-    WalkPerfect<kBlockRows>(nodes, leaves, tree.depth, rows, columns_, count, margins);
-  } else {
-    WalkPerfect<0>(nodes, leaves, tree.depth, rows, columns_, count, margins);
+  const size_t stride = 2 * columns_;
+  switch (tree.depth) {
+#define SURGE_TREES_DEPTH(depth)                                          \
+  case depth:                                                             \
+    WalkPerfect<kBlockRows, depth>(nodes, leaves, keys, stride, margins); \
+    return;
+    SURGE_TREES_DEPTH(0)
+    SURGE_TREES_DEPTH(1)
+    SURGE_TREES_DEPTH(2)
+    SURGE_TREES_DEPTH(3)
+    SURGE_TREES_DEPTH(4)
+    SURGE_TREES_DEPTH(5)
+    SURGE_TREES_DEPTH(6)
+    SURGE_TREES_DEPTH(7)
+    SURGE_TREES_DEPTH(8)
+#undef SURGE_TREES_DEPTH
+    default:
+      SURGE_ASSERT_MSG(false, "perfect tree deeper than kPerfectDepthMax");
   }
 }
 
@@ -133,13 +154,27 @@ float Evaluator::DeepRow(const DeepTree& tree, const float* row) const {
   return node->value;
 }
 
-void Evaluator::PredictBlock(const float* rows, size_t count, float* scores) const {
-  SURGE_ASSERT(count <= kBlockRows);
+void Evaluator::PredictBlock(const float* rows, size_t count, uint32_t* keys, float* scores) const {
+  SURGE_ASSERT(count >= 1 && count <= kBlockRows);
   float margins[kBlockRows];
-  std::fill_n(margins, count, base_margin_);
+  std::fill_n(margins, kBlockRows, base_margin_);
+  if (!perfect_trees_.empty()) {
+    // A short block is padded with copies of its first row; their margins are dropped.
+    for (size_t r = 0; r < kBlockRows; ++r) {
+      const float* row = rows + (r < count ? r : 0) * columns_;
+      uint32_t* missing_low = keys + r * 2 * columns_;
+      uint32_t* missing_high = missing_low + columns_;
+      for (size_t c = 0; c < columns_; ++c) {
+        const bool missing = std::isnan(row[c]);
+        const uint32_t key = OrderKey(row[c]);
+        missing_low[c] = missing ? 0u : key;
+        missing_high[c] = missing ? UINT32_MAX : key;
+      }
+    }
+  }
   for (const TreeRef& ref : order_) {
     if (ref.perfect) {
-      PerfectBlock(perfect_trees_[ref.index], rows, count, margins);
+      PerfectBlock(perfect_trees_[ref.index], keys, kBlockRows, margins);
     } else {
       for (size_t r = 0; r < count; ++r) {
         margins[r] += DeepRow(deep_trees_[ref.index], rows + r * columns_);
@@ -154,9 +189,10 @@ void Evaluator::PredictBlock(const float* rows, size_t count, float* scores) con
 }
 
 void Evaluator::PredictRange(const float* rows, size_t begin, size_t end, float* scores) const {
+  std::vector<uint32_t> keys(perfect_trees_.empty() ? 0 : kBlockRows * 2 * columns_);
   for (size_t row = begin; row < end; row += kBlockRows) {
     const size_t count = std::min(kBlockRows, end - row);
-    PredictBlock(rows + row * columns_, count, scores + row);
+    PredictBlock(rows + row * columns_, count, keys.data(), scores + row);
   }
 }
 

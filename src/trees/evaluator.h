@@ -2,11 +2,15 @@
 //
 // Trees no deeper than kPerfectDepthMax are laid out as perfect binary trees (heap order, inner
 // nodes then leaves): a shallower branch is padded with pass-through nodes that always go right
-// (threshold NaN, default right) down to copies of its leaf, so every row walks exactly `depth`
-// levels with no test for "is this a leaf" and rows can be walked in lockstep. Deeper trees keep
-// an explicit-children layout. Rows are scored in blocks of kBlockRows, tree after tree, adding
-// each tree's leaf in tree order, the order XGBoost's CPU predictor uses, so the margins match
-// its float sums.
+// down to copies of its leaf, so every row walks exactly `depth` levels with no test for "is this
+// a leaf" and rows can be walked in lockstep. Deeper trees keep an explicit-children layout.
+//
+// Rows are scored in blocks of kBlockRows, tree after tree, adding each tree's leaf in tree
+// order, the order XGBoost's CPU predictor uses, so the margins match its float sums. For the
+// perfect trees a block's values are first turned into order-preserving unsigned keys (OrderKey),
+// twice: once with missing as the smallest key and once with missing as the largest. A node
+// whose default is left reads the first copy, a node whose default is right the second, and
+// "value < threshold, or missing and default left" becomes one unsigned compare of keys.
 #pragma once
 
 #include <cstddef>
@@ -17,11 +21,17 @@
 
 namespace surge::trees::internal {
 
-// Inner node of the perfect layout; the top bit of feature_flags is default_left.
+// Inner node of the perfect layout: a row goes left when keys[key_index] < threshold_key, where
+// key_index is the feature (default left) or columns + feature (default right).
 struct PerfectNode {
-  uint32_t feature_flags;
-  float threshold;
+  uint32_t key_index;
+  uint32_t threshold_key;
 };
+
+// Maps floats to uint32 so that a < b (as floats, neither NaN) iff OrderKey(a) < OrderKey(b).
+// -0 and +0 map to the same key (they compare equal as floats). No non-NaN float maps to 0 or to
+// UINT32_MAX, which are left for missing values.
+uint32_t OrderKey(float value);
 
 class Evaluator {
  public:
@@ -60,8 +70,10 @@ class Evaluator {
   void AddPerfect(const Tree& tree, uint32_t depth);
   void AddDeep(const Tree& tree);
   void PredictRange(const float* rows, size_t begin, size_t end, float* scores) const;
-  void PredictBlock(const float* rows, size_t count, float* scores) const;
-  void PerfectBlock(const PerfectTree& tree, const float* rows, size_t count, float* margins) const;
+  // keys: scratch of kBlockRows * 2 * columns_.
+  void PredictBlock(const float* rows, size_t count, uint32_t* keys, float* scores) const;
+  void PerfectBlock(const PerfectTree& tree, const uint32_t* keys, size_t count,
+                    float* margins) const;
   float DeepRow(const DeepTree& tree, const float* row) const;
 
   size_t columns_;
