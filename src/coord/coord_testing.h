@@ -72,6 +72,8 @@ inline std::vector<Tenure> Contend(Coordinator& coordinator, const std::string& 
       std::this_thread::sleep_until(lease->valid_until);
     }
     tenures.push_back(tenure);
+    // Give the others a chance: the one that just released would otherwise win every race.
+    std::this_thread::sleep_for(options.ttl / 10 + std::chrono::milliseconds(random() % 10));
   }
   return tenures;
 }

@@ -1,0 +1,288 @@
+// The embedded coordinator beyond the shared contract: processes (not just threads) exclude each
+// other, a holder killed with -9 keeps its lease until it expires, a writer killed at any moment
+// leaves a sound file, a damaged file is corruption and is left as it was, and leases do not
+// survive a reboot while epochs do.
+#include "coord/embedded.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "coord/coord.h"
+#include "coord/coord_testing.h"
+#include "coord/lease_file.h"
+
+namespace surge::coord {
+namespace {
+
+using std::chrono::milliseconds;
+using testing::Clock;
+using ::testing::HasSubstr;
+
+constexpr milliseconds kTtl{300};
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+void WriteAll(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+}
+
+int64_t ToNs(Clock::time_point time) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(time.time_since_epoch()).count();
+}
+
+class EmbeddedTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/surge-coord-XXXXXX";
+    ASSERT_NE(mkdtemp(pattern), nullptr);
+    directory_ = pattern;
+    path_ = directory_ + "/leases";
+  }
+  void TearDown() override {
+    std::error_code ignored;
+    std::filesystem::remove_all(directory_, ignored);
+  }
+
+  std::unique_ptr<Coordinator> MustOpen() {
+    Result<std::unique_ptr<Coordinator>> opened = OpenEmbedded(path_);
+    EXPECT_TRUE(opened.ok()) << opened.status().ToString();
+    return opened.ok() ? std::move(*opened) : nullptr;
+  }
+
+  // Forks a child that runs `body` (with a fresh coordinator) and exits 0 if it raised no
+  // failure. Call before this process starts any thread.
+  template <typename Body>
+  pid_t Fork(Body body) {
+    const pid_t pid = fork();
+    if (pid == 0) {
+      Result<std::unique_ptr<Coordinator>> opened = OpenEmbedded(path_);
+      if (!opened.ok()) _exit(2);
+      body(**opened);
+      _exit(::testing::Test::HasFailure() ? 1 : 0);
+    }
+    return pid;
+  }
+
+  static int Wait(pid_t pid) {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
+  std::string directory_;
+  std::string path_;
+};
+
+TEST_F(EmbeddedTest, SteadyClockIsTheSystemWideMonotonicClock) {
+  // valid_until (steady_clock) and the file's expiries (CLOCK_MONOTONIC) must be one clock.
+  timespec now{};
+  const Clock::time_point before = Clock::now();
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  const Clock::time_point after = Clock::now();
+  const int64_t monotonic_ns = int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
+  EXPECT_LE(ToNs(before), monotonic_ns);
+  EXPECT_GE(ToNs(after), monotonic_ns);
+}
+
+TEST_F(EmbeddedTest, ProcessesNeverOverlap) {
+  constexpr int kProcesses = 3;
+  std::vector<pid_t> children;
+  for (int i = 0; i < kProcesses; ++i) {
+    const std::string owner = "process" + std::to_string(i);
+    const std::string record = directory_ + "/" + owner + ".tenures";
+    children.push_back(Fork([&](Coordinator& coordinator) {
+      testing::ContendOptions options;
+      options.ttl = milliseconds(200);
+      options.duration = milliseconds(1500);
+      options.seed = static_cast<uint32_t>(100 + i);
+      std::ofstream out(record);
+      for (const testing::Tenure& tenure : testing::Contend(coordinator, owner, options)) {
+        out << tenure.epoch << " " << ToNs(tenure.begin) << " " << ToNs(tenure.end) << "\n";
+      }
+    }));
+  }
+  for (const pid_t child : children) EXPECT_EQ(Wait(child), 0);
+
+  std::vector<testing::Tenure> all;
+  for (int i = 0; i < kProcesses; ++i) {
+    const std::string owner = "process" + std::to_string(i);
+    std::ifstream in(directory_ + "/" + owner + ".tenures");
+    testing::Tenure tenure;
+    int64_t begin_ns = 0;
+    int64_t end_ns = 0;
+    while (in >> tenure.epoch >> begin_ns >> end_ns) {
+      tenure.begin = Clock::time_point(std::chrono::nanoseconds(begin_ns));
+      tenure.end = Clock::time_point(std::chrono::nanoseconds(end_ns));
+      tenure.owner = owner;
+      all.push_back(tenure);
+    }
+  }
+  testing::ExpectExclusive(all);
+  EXPECT_GE(all.size(), 6u);
+  EXPECT_EQ(testing::CountByOwner(all).size(), size_t{kProcesses});
+}
+
+TEST_F(EmbeddedTest, AHolderKilledWithMinus9KeepsItsLeaseUntilItExpires) {
+  int pipe_fds[2];
+  ASSERT_EQ(pipe(pipe_fds), 0);
+  const pid_t child = Fork([&](Coordinator& coordinator) {
+    Result<Lease> lease = coordinator.Acquire("c1", "doomed", "doomed:7000", kTtl);
+    const int64_t valid_until = lease.ok() ? ToNs(lease->valid_until) : 0;
+    (void)!write(pipe_fds[1], &valid_until, sizeof(valid_until));
+    pause();
+  });
+  int64_t valid_until_ns = 0;
+  ASSERT_EQ(read(pipe_fds[0], &valid_until_ns, sizeof(valid_until_ns)),
+            static_cast<ssize_t>(sizeof(valid_until_ns)));
+  ASSERT_GT(valid_until_ns, 0);
+  kill(child, SIGKILL);
+  EXPECT_EQ(Wait(child), 128 + SIGKILL);
+  close(pipe_fds[0]);
+  close(pipe_fds[1]);
+
+  std::unique_ptr<Coordinator> standby = MustOpen();
+  int refusals = 0;
+  for (;;) {
+    Result<Lease> lease = standby->Acquire("c1", "standby", "standby:7000", kTtl);
+    if (lease.ok()) {
+      EXPECT_GE(ToNs(Clock::now()), valid_until_ns);
+      EXPECT_EQ(lease->epoch, 2u);
+      break;
+    }
+    ASSERT_THAT(lease.status().message(), HasSubstr("held by doomed"));
+    ++refusals;
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  EXPECT_GT(refusals, 0);
+}
+
+TEST_F(EmbeddedTest, AWriterKilledAtAnyMomentLeavesASoundFile) {
+  uint64_t highest = 0;
+  int pipe_fds[2];
+  ASSERT_EQ(pipe(pipe_fds), 0);
+  for (int round = 0; round < 12; ++round) {
+    const pid_t child = Fork([&](Coordinator& coordinator) {
+      for (int i = 0;; ++i) {
+        Result<Lease> lease =
+            coordinator.Acquire("c" + std::to_string(i % 4), "writer", "writer:1", milliseconds(1));
+        if (lease.ok()) (void)coordinator.Renew(*lease);
+        if (i == 0) (void)!write(pipe_fds[1], "w", 1);  // one write done: the file exists
+      }
+    });
+    char started = 0;
+    ASSERT_EQ(read(pipe_fds[0], &started, 1), 1);
+    std::this_thread::sleep_for(milliseconds(7 * round % 23));
+    kill(child, SIGKILL);
+    EXPECT_EQ(Wait(child), 128 + SIGKILL);
+    // Whatever the moment, the file is one whole version, and the epochs only grew.
+    Result<internal::LeaseTable> table = internal::DecodeLeaseTable(ReadAll(path_));
+    ASSERT_TRUE(table.ok()) << table.status().ToString();
+    uint64_t sum = 0;
+    for (const internal::LeaseEntry& entry : table->entries) sum += entry.epoch;
+    EXPECT_GE(sum, highest);
+    highest = sum;
+  }
+  close(pipe_fds[0]);
+  close(pipe_fds[1]);
+  std::unique_ptr<Coordinator> coordinator = MustOpen();
+  Result<Lease> lease = coordinator->Acquire("c0", "after", "after:1", kTtl);
+  ASSERT_TRUE(lease.ok()) << lease.status().ToString();
+  EXPECT_GT(highest, 24u) << "the writers barely wrote: the test showed nothing";
+}
+
+TEST_F(EmbeddedTest, ADamagedFileIsCorruptionAndIsLeftAsItWas) {
+  std::unique_ptr<Coordinator> coordinator = MustOpen();
+  Result<Lease> lease = coordinator->Acquire("c1", "primary", "primary:7000", milliseconds(60'000));
+  ASSERT_TRUE(lease.ok()) << lease.status().ToString();
+  const std::string sound = ReadAll(path_);
+  EXPECT_THAT(sound, HasSubstr("\nlease c1 1 "));
+  EXPECT_THAT(sound, HasSubstr(" primary primary:7000\n"));
+
+  std::string flipped = sound;
+  flipped[sound.find("primary:7000")] ^= 0x20;
+  const std::vector<std::pair<std::string, std::string>> damages = {
+      {flipped, "checksum mismatch"},
+      {sound.substr(0, sound.size() - 5), "no newline"},
+      {sound.substr(0, sound.find("crc32c")), "crc32c"},
+      {sound + "lease c2 1 0 x y\n", "crc32c"},
+      {"", "empty"},
+      {std::string(100, '\0'), "no newline"},
+  };
+  for (const auto& [damaged, expected] : damages) {
+    WriteAll(path_, damaged);
+    Result<std::unique_ptr<Coordinator>> reopened = OpenEmbedded(path_);
+    EXPECT_EQ(reopened.status().code(), Code::kCorruption);
+    EXPECT_THAT(reopened.status().message(), HasSubstr(path_));
+    EXPECT_THAT(reopened.status().message(), HasSubstr(expected));
+    EXPECT_EQ(coordinator->Acquire("c2", "o", "a", kTtl).status().code(), Code::kCorruption);
+    Lease copy = *lease;
+    EXPECT_EQ(coordinator->Renew(copy).code(), Code::kCorruption);
+    EXPECT_EQ(copy.valid_until, lease->valid_until);
+    EXPECT_EQ(coordinator->Release(*lease).code(), Code::kCorruption);
+    EXPECT_EQ(coordinator->Read("c1").status().code(), Code::kCorruption);
+    EXPECT_EQ(ReadAll(path_), damaged) << "a damaged file was changed";
+  }
+  // Repaired, it works again, with the lease as it was.
+  WriteAll(path_, sound);
+  EXPECT_TRUE(coordinator->Renew(*lease).ok());
+  Result<std::optional<Holder>> holder = coordinator->Read("c1");
+  ASSERT_TRUE(holder.ok() && holder->has_value());
+  EXPECT_EQ((*holder)->epoch, lease->epoch);
+}
+
+TEST_F(EmbeddedTest, LeasesDoNotSurviveARebootButEpochsDo) {
+  const std::string before = "1111-aaaa";
+  const std::string after = "2222-bbbb";
+  Result<std::unique_ptr<Coordinator>> first = internal::OpenEmbeddedWithBootId(path_, before);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  Result<Lease> lease = (*first)->Acquire("c1", "primary", "primary:7000", milliseconds(3'600'000));
+  ASSERT_TRUE(lease.ok()) << lease.status().ToString();
+  EXPECT_EQ((*first)->Acquire("c1", "standby", "s:1", kTtl).status().code(), Code::kUnavailable);
+
+  Result<std::unique_ptr<Coordinator>> rebooted = internal::OpenEmbeddedWithBootId(path_, after);
+  ASSERT_TRUE(rebooted.ok()) << rebooted.status().ToString();
+  Result<std::optional<Holder>> holder = (*rebooted)->Read("c1");
+  ASSERT_TRUE(holder.ok());
+  EXPECT_FALSE(holder->has_value()) << "a lease from before the reboot still counts";
+  Result<Lease> taken = (*rebooted)->Acquire("c1", "standby", "standby:7000", kTtl);
+  ASSERT_TRUE(taken.ok()) << taken.status().ToString();
+  EXPECT_EQ(taken->epoch, lease->epoch + 1);
+  EXPECT_THAT(ReadAll(path_), HasSubstr("\nboot " + after + "\n"));
+}
+
+TEST_F(EmbeddedTest, OpenCreatesTheFileAndItsDirectories) {
+  path_ = directory_ + "/a/b/leases";
+  std::unique_ptr<Coordinator> coordinator = MustOpen();
+  ASSERT_NE(coordinator, nullptr);
+  Result<internal::LeaseTable> table = internal::DecodeLeaseTable(ReadAll(path_));
+  ASSERT_TRUE(table.ok()) << table.status().ToString();
+  EXPECT_TRUE(table->entries.empty());
+  Result<std::string> boot_id = internal::ReadBootId();
+  ASSERT_TRUE(boot_id.ok());
+  EXPECT_EQ(table->boot_id, *boot_id);
+
+  // A directory where the file should be: io_error, not corruption.
+  std::filesystem::create_directories(directory_ + "/dir");
+  EXPECT_EQ(OpenEmbedded(directory_ + "/dir").status().code(), Code::kIoError);
+  EXPECT_EQ(OpenEmbedded("").status().code(), Code::kInvalidArgument);
+  EXPECT_TRUE(Open("file:" + directory_ + "/spec/leases").ok());
+}
+
+}  // namespace
+}  // namespace surge::coord
