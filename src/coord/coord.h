@@ -43,6 +43,16 @@
 //     round robin, until operation_timeout: losing one member of three, or the leader, costs at
 //     most an election.
 //
+// How a primary and its standby use it:
+//   primary: Acquire once; then Renew about every ttl/3. On wrong_state, stop at once. On any
+//     other error keep the old valid_until and keep trying; stop accepting orders when
+//     steady_clock::now() reaches valid_until, and resume only after a Renew succeeds.
+//   standby: call Acquire every ttl/10 or so; unavailable means the primary still holds the
+//     lease. Once it succeeds, stamp lease.epoch on everything it ships and refuse batches of
+//     lower epochs.
+//   gateway: Read a center's name to find its primary's address (cache it; read again after a
+//     421 or 503 from the center).
+//
 // Thread safety: a Coordinator may be used from any number of threads. Several Coordinators
 // (in one process or many) on the same file or the same etcd cluster exclude each other.
 //
@@ -56,6 +66,8 @@
 //                     extended the lease): keep the old valid_until and try again.
 //   corruption        the lease file is damaged (embedded), or etcd answered something that is
 //                     not what its API promises; nothing was changed.
+//   internal          etcd refused a request as malformed (a bug here, or an etcd without the
+//                     v3 JSON gateway).
 #pragma once
 
 #include <chrono>

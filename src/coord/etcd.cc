@@ -3,10 +3,16 @@
 //   - int64 fields (IDs, revisions, TTLs) are JSON strings; fields at their zero value are left
 //     out (a failed transaction has no "succeeded", a keep-alive of an unknown lease no "TTL");
 //   - /v3/lease/keepalive is a bidirectional stream: the answer is chunked, one JSON message per
-//     line wrapped in {"result":...} (or {"error":...} with status 200), and it ends after one
-//     message because the request body (one message) ends;
-//   - errors are {"error","message","code"} with an HTTP status from the gRPC code (404 for a
-//     lease not found, 503 for no leader), sometimes chunked with a trailer.
+//     line wrapped in {"result":...}, and it ends after one message because the request body
+//     (one message) ends. A stream that fails before its first message answers with the error's
+//     HTTP status and {"error":{"grpc_code","http_code","message","http_status"}}; one failing
+//     later would put {"error":...} after a 200;
+//   - other errors are {"error","message","code"} with an HTTP status from the gRPC code (404 for
+//     a lease not found, 503 for no leader or a request timed out), chunked with a trailer;
+//   - unknown request fields are ignored silently, and a TTL below etcd's minimum is raised to it
+//     silently (the grant's answer says which TTL was granted);
+//   - without a leader, a read waits about 5 s (etcd's request timeout) before it fails, while a
+//     keep-alive fails at once: request_timeout bounds the wait.
 #include <charconv>
 #include <mutex>
 #include <thread>
@@ -183,11 +189,15 @@ class EtcdCoordinator final : public Coordinator {
 // timed out) and Unknown/Internal; 408 and 429 too.
 bool IsRetryable(int status) { return status >= 500 || status == 408 || status == 429; }
 
-// The message of a gateway error body {"error":..,"message":..,"code":..}, or the raw body.
+// The message of a gateway error body: {"error":..,"message":..,"code":..} for a unary call,
+// {"error":{"grpc_code":..,"message":..,..}} for a stream (keep-alive); else the raw body.
 std::string ErrorMessage(const std::string& body) {
   json::Document document;
   if (document.Parse(body).ok() && document.root().is_object()) {
-    const auto message = document.root().Field("message");
+    json::Value holder = document.root();
+    const auto error = holder.Field("error");
+    if (error.ok() && error->is_object()) holder = *error;
+    const auto message = holder.Field("message");
     if (message.ok() && message->is_string()) return std::string(*message->String());
   }
   return body.substr(0, 200);
