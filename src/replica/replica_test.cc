@@ -1,0 +1,313 @@
+// A primary center and its hot standby in one process, on a simulated disk, joined by the real
+// shipping protocol over loopback TCP: the standby holds everything the primary acknowledges and
+// reaches the same state hash; nothing is acknowledged without it; a restarted standby catches
+// up; a tail nobody acknowledged is dropped; a promoted standby serves and the old primary
+// rejoins as its standby; a primary of another epoch is refused.
+#include "replica/replica.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "center/center_testing.h"
+#include "common/log.h"
+#include "common/mem_env.h"
+
+namespace surge::replica {
+namespace {
+
+using center::test_util::Call;
+using center::test_util::ReadNow;
+using std::chrono::milliseconds;
+
+const bool kQuietLogs = [] {
+  SetLogLevel(LogLevel::kWarning);
+  return true;
+}();
+
+// A master of a two-center deployment, so that order events records are shipped too.
+center::Options CenterOptions(const std::string& dir) {
+  center::Options options;
+  options.data_dir = dir;
+  options.center_id = "m";
+  options.master = "m";
+  options.centers = {"m", "s1"};
+  options.batch_wait = std::chrono::microseconds(50);
+  return options;
+}
+
+// One node: its center and, as a primary, its shipper; as a standby, its receiver thread.
+struct Node {
+  std::unique_ptr<Shipper> shipper;
+  std::unique_ptr<center::Center> center;
+  std::unique_ptr<Receiver> receiver;
+  std::thread receiving;
+  std::promise<Status> ended;
+  std::future<Status> ended_future;
+  uint64_t keep_through = 0;
+
+  // A primary's writer may be waiting for a standby (flushing order events as it stops): closing
+  // the link first lets it stop.
+  ~Node() {
+    StopReceiving();
+    if (shipper != nullptr) shipper->Close();
+  }
+  void StopReceiving() {
+    if (receiver != nullptr) receiver->Close();
+    if (receiving.joinable()) receiving.join();
+  }
+};
+
+class ReplicaTest : public ::testing::Test {
+ protected:
+  // A primary at `epoch` on `dir`, shipping to whoever connects.
+  std::unique_ptr<Node> OpenPrimary(const std::string& dir, uint64_t epoch,
+                                    std::function<bool()> may_acknowledge = nullptr) {
+    auto node = std::make_unique<Node>();
+    // The shipper needs the journal's durable end: open the center as a standby first, then
+    // promote it with the shipper (what a standby taking over does, too).
+    center::Options options = CenterOptions(dir);
+    options.standby = true;
+    auto opened = center::Center::Open(env_, options);
+    EXPECT_TRUE(opened.ok()) << opened.status().ToString();
+    if (!opened.ok()) return nullptr;
+    node->center = std::move(opened).value();
+    ShipperOptions shipping;
+    shipping.center = "m";
+    shipping.journal_dir = dir + "/journal";
+    shipping.epoch = epoch;
+    shipping.may_acknowledge = std::move(may_acknowledge);
+    shipping.ack_timeout = milliseconds(2000);
+    auto shipper = Shipper::Start(env_, shipping, node->center->durable_sequence());
+    EXPECT_TRUE(shipper.ok()) << shipper.status().ToString();
+    if (!shipper.ok()) return nullptr;
+    node->shipper = std::move(shipper).value();
+    const Status promoted = node->center->Promote(node->shipper.get());
+    EXPECT_TRUE(promoted.ok()) << promoted.ToString();
+    return node;
+  }
+
+  // A standby on `dir` following `primary` (epoch `epoch`), receiving on a thread of its own.
+  std::unique_ptr<Node> OpenStandby(const std::string& dir, const Node& primary, uint64_t epoch,
+                                    uint64_t keep_through = UINT64_MAX) {
+    auto node = std::make_unique<Node>();
+    center::Options options = CenterOptions(dir);
+    options.standby = true;
+    options.keep_through = keep_through;
+    auto opened = center::Center::Open(env_, options);
+    EXPECT_TRUE(opened.ok()) << opened.status().ToString();
+    if (!opened.ok()) return nullptr;
+    node->center = std::move(opened).value();
+    ReceiverOptions receiving;
+    receiving.center = "m";
+    receiving.primary_host = "127.0.0.1";
+    receiving.primary_port = PortOf(primary);
+    receiving.epoch = epoch;
+    node->receiver = std::make_unique<Receiver>(receiving, *node->center);
+    node->ended_future = node->ended.get_future();
+    Node* raw = node.get();
+    node->receiving =
+        std::thread([raw] { raw->ended.set_value(raw->receiver->Run(&raw->keep_through)); });
+    return node;
+  }
+
+  static uint16_t PortOf(const Node& primary) {
+    const std::string address = primary.shipper->address();
+    return static_cast<uint16_t>(std::stoi(address.substr(address.rfind(':') + 1)));
+  }
+
+  static bool WaitUntil(const std::function<bool()>& condition, milliseconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!condition()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(milliseconds(5));
+    }
+    return true;
+  }
+
+  static uint64_t Hash(center::Center& center) {
+    return ReadNow(center, [](const trade::Trade& state, int64_t) { return state.StateHash(); });
+  }
+
+  static void LoadCatalogue(center::Center& center) {
+    ASSERT_TRUE(Call(center, trade::PutMerchant{"acme", "Acme"}).status.ok());
+    ASSERT_TRUE(Call(center, trade::PutProduct{"p1", "acme", "Phone", "phones", 100}).status.ok());
+    ASSERT_TRUE(Call(center, trade::PutCampaign{"c1", "p1", 100'000, 50, 0, trade::kTimeMsMax,
+                                                1'000, 600'000})
+                    .status.ok());
+    for (int i = 0; i < 20; ++i) {
+      ASSERT_TRUE(Call(center, trade::PutUser{"u" + std::to_string(i), "n"}).status.ok());
+    }
+  }
+
+  static trade::PlaceOrder Order(int n) {
+    return trade::PlaceOrder{
+        "r" + std::to_string(n), "u" + std::to_string(n % 20), {trade::OrderItem{"p1", 1}}};
+  }
+
+  // Places orders first..last from four threads; every one must be created.
+  static void PlaceOrders(center::Center& center, int first, int last) {
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&center, first, last, t] {
+        for (int n = first + t; n <= last; n += 4) {
+          const trade::Reply reply = Call(center, Order(n));
+          EXPECT_TRUE(reply.status.ok()) << n << ": " << reply.status.ToString();
+        }
+      });
+    }
+    for (std::thread& thread : threads) thread.join();
+  }
+
+  static void ExpectSameState(center::Center& primary, center::Center& standby) {
+    ASSERT_TRUE(WaitUntil([&] { return standby.durable_sequence() >= primary.durable_sequence(); },
+                          milliseconds(5000)));
+    EXPECT_EQ(standby.durable_sequence(), primary.durable_sequence());
+    EXPECT_EQ(Hash(standby), Hash(primary));
+  }
+
+  MemEnv env_{11};
+};
+
+TEST_F(ReplicaTest, TheStandbyHoldsWhatThePrimaryAcknowledgesWithTheSameStateHash) {
+  auto primary = OpenPrimary("/p", 1);
+  ASSERT_NE(primary, nullptr);
+  auto standby = OpenStandby("/s", *primary, 1);
+  ASSERT_NE(standby, nullptr);
+  LoadCatalogue(*primary->center);
+  PlaceOrders(*primary->center, 1, 400);
+  EXPECT_TRUE(standby->receiver->in_sync());
+  EXPECT_TRUE(primary->shipper->in_sync());
+  ExpectSameState(*primary->center, *standby->center);
+  // Order events records were shipped as well: the standby's journal is the primary's.
+  EXPECT_GT(primary->center->stats().events_records, 0u);
+  EXPECT_FALSE(Call(*standby->center, Order(999)).status.ok()) << "a standby takes no orders";
+}
+
+TEST_F(ReplicaTest, NothingIsAcknowledgedWithoutTheStandby) {
+  auto primary = OpenPrimary("/p", 1);
+  ASSERT_NE(primary, nullptr);
+  const uint64_t durable = primary->center->durable_sequence();
+  std::promise<trade::Reply> answered;
+  std::future<trade::Reply> answer = answered.get_future();
+  primary->center->Submit(trade::PutMerchant{"acme", "Acme"},
+                          [&](trade::Reply reply) { answered.set_value(std::move(reply)); });
+  EXPECT_EQ(answer.wait_for(milliseconds(300)), std::future_status::timeout);
+  EXPECT_EQ(primary->center->durable_sequence(), durable) << "not even durable at the primary";
+  auto standby = OpenStandby("/s", *primary, 1);
+  ASSERT_NE(standby, nullptr);
+  ASSERT_EQ(answer.wait_for(milliseconds(5000)), std::future_status::ready);
+  EXPECT_TRUE(answer.get().status.ok());
+  ExpectSameState(*primary->center, *standby->center);
+}
+
+TEST_F(ReplicaTest, ARestartedStandbyCatchesUpFromTheJournal) {
+  auto primary = OpenPrimary("/p", 1);
+  ASSERT_NE(primary, nullptr);
+  auto standby = OpenStandby("/s", *primary, 1);
+  ASSERT_NE(standby, nullptr);
+  LoadCatalogue(*primary->center);
+  PlaceOrders(*primary->center, 1, 100);
+  standby.reset();  // its receiver ends, then the center closes
+  // Orders wait for a standby meanwhile.
+  std::thread placing([&] { PlaceOrders(*primary->center, 101, 140); });
+  std::this_thread::sleep_for(milliseconds(100));
+  standby = OpenStandby("/s", *primary, 1);
+  ASSERT_NE(standby, nullptr);
+  placing.join();
+  PlaceOrders(*primary->center, 141, 200);
+  ExpectSameState(*primary->center, *standby->center);
+}
+
+TEST_F(ReplicaTest, ATailThatThePrimaryNeverHadIsDropped) {
+  // The lease runs out exactly when the standby has made a batch durable beyond `acknowledged`:
+  // the primary then may neither answer it nor make it durable itself.
+  std::atomic<bool> armed{false};
+  std::atomic<uint64_t> acknowledged{0};
+  std::atomic<center::Center*> watched{nullptr};
+  auto primary = OpenPrimary("/p", 1, [&] {
+    return !armed.load() || watched.load()->durable_sequence() <= acknowledged.load();
+  });
+  ASSERT_NE(primary, nullptr);
+  auto standby = OpenStandby("/s", *primary, 1);
+  ASSERT_NE(standby, nullptr);
+  watched = standby->center.get();
+  LoadCatalogue(*primary->center);
+  PlaceOrders(*primary->center, 1, 50);
+  std::this_thread::sleep_for(milliseconds(50));  // the order events follow within 5 ms
+  acknowledged = primary->center->durable_sequence();
+  armed = true;
+  const trade::Reply lost = Call(*primary->center, Order(51));
+  EXPECT_EQ(lost.status.code(), Code::kUnavailable) << lost.status.ToString();
+  EXPECT_TRUE(primary->center->failed()) << "a primary that cannot ship steps down";
+  EXPECT_GT(standby->center->durable_sequence(), acknowledged.load());
+  primary.reset();
+  standby.reset();
+
+  // The old primary comes back first (epoch 2); the standby must drop what it alone holds.
+  primary = OpenPrimary("/p", 2);
+  ASSERT_NE(primary, nullptr);
+  EXPECT_EQ(primary->center->durable_sequence(), acknowledged.load());
+  standby = OpenStandby("/s", *primary, 2);
+  ASSERT_NE(standby, nullptr);
+  const Status ended = standby->ended_future.get();
+  EXPECT_EQ(ended.code(), Code::kWrongState) << ended.ToString();
+  EXPECT_EQ(standby->keep_through, acknowledged.load());
+  const uint64_t keep = standby->keep_through;
+  standby.reset();
+  standby = OpenStandby("/s", *primary, 2, keep);
+  ASSERT_NE(standby, nullptr);
+  PlaceOrders(*primary->center, 52, 100);
+  ExpectSameState(*primary->center, *standby->center);
+}
+
+TEST_F(ReplicaTest, APromotedStandbyServesAndTheOldPrimaryRejoinsAsItsStandby) {
+  auto first = OpenPrimary("/a", 1);
+  ASSERT_NE(first, nullptr);
+  auto second = OpenStandby("/b", *first, 1);
+  ASSERT_NE(second, nullptr);
+  LoadCatalogue(*first->center);
+  PlaceOrders(*first->center, 1, 100);
+  const trade::Reply before = Call(*first->center, Order(101));
+  ASSERT_TRUE(before.status.ok());
+  // The primary goes; the standby stops following and takes over at epoch 2.
+  first.reset();
+  second->StopReceiving();
+  ShipperOptions shipping;
+  shipping.center = "m";
+  shipping.journal_dir = "/b/journal";
+  shipping.epoch = 2;
+  auto shipper = Shipper::Start(env_, shipping, second->center->durable_sequence());
+  ASSERT_TRUE(shipper.ok());
+  second->shipper = std::move(shipper).value();
+  ASSERT_TRUE(second->center->Promote(second->shipper.get()).ok());
+  EXPECT_FALSE(second->center->standby());
+  auto rejoined = OpenStandby("/a", *second, 2);
+  ASSERT_NE(rejoined, nullptr);
+  // A client retrying an order acknowledged before the failover gets that same order.
+  const trade::Reply retried = Call(*second->center, Order(101));
+  ASSERT_TRUE(retried.status.ok()) << retried.status.ToString();
+  EXPECT_EQ(std::get<trade::OrderView>(retried.value).order_id,
+            std::get<trade::OrderView>(before.value).order_id);
+  PlaceOrders(*second->center, 102, 200);
+  ExpectSameState(*second->center, *rejoined->center);
+}
+
+TEST_F(ReplicaTest, AStandbyRefusesAPrimaryOfAnotherEpoch) {
+  auto primary = OpenPrimary("/p", 1);
+  ASSERT_NE(primary, nullptr);
+  auto stale = OpenStandby("/s", *primary, 2);  // it was told the primary is at epoch 2
+  ASSERT_NE(stale, nullptr);
+  const Status ended = stale->ended_future.get();
+  EXPECT_EQ(ended.code(), Code::kWrongState) << ended.ToString();
+  EXPECT_FALSE(primary->shipper->in_sync());
+}
+
+}  // namespace
+}  // namespace surge::replica
