@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
-#include <limits>
 #include <thread>
 
 namespace surge::trees::internal {
@@ -15,19 +14,68 @@ constexpr uint32_t kFeatureMask = kDefaultLeftBit - 1;
 // XGBoost's float sigmoid for binary:logistic (common::Sigmoid in 1.7).
 inline float Sigmoid(float margin) { return 1.0f / (1.0f + std::exp(-margin)); }
 
-// A row goes left when value < threshold, or when the value is missing and the node's default
-// is left. Written without branches: the direction of a split is unpredictable.
-inline uint32_t GoesRight(float value, float threshold, uint32_t feature_flags) {
-  const bool left = (value < threshold) | (std::isnan(value) & (feature_flags >> 31));
-  return left ? 0u : 1u;
+// Walks 16 rows down one perfect tree of kDepth levels in lockstep, so that the loads of
+// different rows overlap instead of waiting on each other.
+template <uint32_t kDepth>
+void WalkPortable(const PerfectView& tree, const uint32_t* keys, size_t stride, float* margins) {
+  constexpr size_t kRows = Evaluator::kBlockRows;
+  uint32_t slot[kRows];
+  for (size_t r = 0; r < kRows; ++r) slot[r] = 0;
+  for (uint32_t level = 0; level < kDepth; ++level) {
+    for (size_t r = 0; r < kRows; ++r) {
+      const uint32_t node = slot[r];
+      const uint32_t left =
+          keys[r * stride + tree.key_index[node]] < tree.threshold_key[node] ? 1 : 0;
+      slot[r] = 2 * node + 2 - left;
+    }
+  }
+  constexpr uint32_t kFirstLeaf = (1u << kDepth) - 1;
+  for (size_t r = 0; r < kRows; ++r) margins[r] += tree.leaves[slot[r] - kFirstLeaf];
+}
+
+void WalkPerfectPortable(const PerfectView& tree, const uint32_t* keys, size_t stride,
+                         float* margins) {
+  switch (tree.depth) {
+    case 0:
+      return WalkPortable<0>(tree, keys, stride, margins);
+    case 1:
+      return WalkPortable<1>(tree, keys, stride, margins);
+    case 2:
+      return WalkPortable<2>(tree, keys, stride, margins);
+    case 3:
+      return WalkPortable<3>(tree, keys, stride, margins);
+    case 4:
+      return WalkPortable<4>(tree, keys, stride, margins);
+    case 5:
+      return WalkPortable<5>(tree, keys, stride, margins);
+    case 6:
+      return WalkPortable<6>(tree, keys, stride, margins);
+    case 7:
+      return WalkPortable<7>(tree, keys, stride, margins);
+    case 8:
+      return WalkPortable<8>(tree, keys, stride, margins);
+    default:
+      SURGE_ASSERT_MSG(false, "perfect tree deeper than kPerfectDepthMax");
+  }
 }
 
 }  // namespace
 
-Evaluator::Evaluator(const Model& model)
-    : columns_(model.columns), transform_(model.transform), base_margin_(model.base_margin) {
+uint32_t OrderKey(float value) {
+  // Adding +0 turns -0 into +0 and leaves everything else alone. Negative floats order in
+  // reverse of their bits (flip them all); positive ones after every negative (set the top bit).
+  const auto bits = std::bit_cast<uint32_t>(value + 0.0f);
+  return (bits & 0x80000000u) != 0 ? ~bits : bits | 0x80000000u;
+}
+
+Evaluator::Evaluator(const Model& model, Kernel kernel)
+    : columns_(model.columns),
+      transform_(model.transform),
+      base_margin_(model.base_margin),
+      avx512_(kernel == Kernel::kBest && Avx512Available()) {
   SURGE_ASSERT(ValidateModel(model).ok());
-  SURGE_ASSERT(model.columns <= kFeatureMask);
+  // Key indices reach 2 * columns; the AVX-512 kernel indexes 16 rows of them with int32.
+  SURGE_ASSERT(model.columns <= kColumnsMax && kBlockRows * 2 * kColumnsMax < (1u << 31));
   for (const Tree& tree : model.trees) {
     const uint32_t depth = TreeDepth(tree);
     if (depth <= kPerfectDepthMax) {
@@ -36,17 +84,19 @@ Evaluator::Evaluator(const Model& model)
       AddDeep(tree);
     }
   }
+  perfect_key_index_.resize(perfect_key_index_.size() + kPerfectPadding, 0);
+  perfect_threshold_key_.resize(perfect_threshold_key_.size() + kPerfectPadding, 0);
+  perfect_leaves_.resize(perfect_leaves_.size() + kPerfectPadding, 0.0f);
 }
 
 void Evaluator::AddPerfect(const Tree& tree, uint32_t depth) {
   const uint32_t inner = (1u << depth) - 1;
-  PerfectTree entry{static_cast<uint32_t>(perfect_nodes_.size()),
-                    static_cast<uint32_t>(perfect_leaves_.size()), depth};
+  const PerfectTree entry{static_cast<uint32_t>(perfect_key_index_.size()),
+                          static_cast<uint32_t>(perfect_leaves_.size()), depth};
   // A pass-through node: no key is below 0, so every row goes right.
-  perfect_nodes_.resize(perfect_nodes_.size() + inner, PerfectNode{0, 0});
+  perfect_key_index_.resize(perfect_key_index_.size() + inner, 0);
+  perfect_threshold_key_.resize(perfect_threshold_key_.size() + inner, 0);
   perfect_leaves_.resize(perfect_leaves_.size() + inner + 1, 0.0f);
-  PerfectNode* nodes = perfect_nodes_.data() + entry.node_offset;
-  float* leaves = perfect_leaves_.data() + entry.leaf_offset;
   // Walk (canonical node, heap slot) pairs; a leaf above the last level fills its whole subtree
   // of slots so that whichever way a row goes below it, it reaches the same value.
   struct Step {
@@ -60,7 +110,7 @@ void Evaluator::AddPerfect(const Tree& tree, uint32_t depth) {
     const Node& node = tree.nodes[step.node];
     if (step.slot >= inner) {
       SURGE_ASSERT(node.is_leaf());
-      leaves[step.slot - inner] = node.value;
+      perfect_leaves_[entry.leaf_offset + step.slot - inner] = node.value;
       continue;
     }
     if (node.is_leaf()) {
@@ -69,8 +119,9 @@ void Evaluator::AddPerfect(const Tree& tree, uint32_t depth) {
       continue;
     }
     const auto columns = static_cast<uint32_t>(columns_);
-    nodes[step.slot] = PerfectNode{node.default_left ? node.feature : columns + node.feature,
-                                   OrderKey(node.value)};
+    perfect_key_index_[entry.node_offset + step.slot] =
+        node.default_left ? node.feature : columns + node.feature;
+    perfect_threshold_key_[entry.node_offset + step.slot] = OrderKey(node.value);
     stack.push_back({node.left, 2 * step.slot + 1});
     stack.push_back({node.right, 2 * step.slot + 2});
   }
@@ -86,100 +137,70 @@ void Evaluator::AddDeep(const Tree& tree) {
         DeepNode{leaf ? kNoChild : offset + node.left, leaf ? kNoChild : offset + node.right,
                  node.feature | (node.default_left ? kDefaultLeftBit : 0u), node.value});
   }
-  order_.push_back({false, static_cast<uint32_t>(deep_trees_.size())});
-  deep_trees_.push_back(DeepTree{offset});
+  order_.push_back({false, offset});
 }
 
-namespace {
-
-// Walks kRows rows down one perfect tree of kDepth levels in lockstep, so that the loads of
-// different rows overlap instead of waiting on each other. keys: kRows rows of `stride` keys.
-template <size_t kRows, uint32_t kDepth>
-inline void WalkPerfect(const PerfectNode* nodes, const float* leaves, const uint32_t* keys,
-                        size_t stride, float* margins) {
-  uint32_t slot[kRows];
-  for (size_t r = 0; r < kRows; ++r) slot[r] = 0;
-  for (uint32_t level = 0; level < kDepth; ++level) {
-    for (size_t r = 0; r < kRows; ++r) {
-      const PerfectNode node = nodes[slot[r]];
-      const uint32_t left = keys[r * stride + node.key_index] < node.threshold_key ? 1 : 0;
-      slot[r] = 2 * slot[r] + 2 - left;
-    }
-  }
-  constexpr uint32_t kFirstLeaf = (1u << kDepth) - 1;
-  for (size_t r = 0; r < kRows; ++r) margins[r] += leaves[slot[r] - kFirstLeaf];
-}
-
-}  // namespace
-
-uint32_t OrderKey(float value) {
-  // Adding +0 turns -0 into +0 and leaves everything else alone.
-  const auto bits = std::bit_cast<uint32_t>(value + 0.0f);
-  return (bits & 0x80000000u) != 0 ? ~bits : bits | 0x80000000u;
-}
-
-void Evaluator::PerfectBlock(const PerfectTree& tree, const uint32_t* keys, size_t count,
-                             float* margins) const {
-  SURGE_ASSERT(count == kBlockRows);
-  const PerfectNode* nodes = perfect_nodes_.data() + tree.node_offset;
-  const float* leaves = perfect_leaves_.data() + tree.leaf_offset;
-  const size_t stride = 2 * columns_;
-  switch (tree.depth) {
-#define SURGE_TREES_DEPTH(depth)                                          \
-  case depth:                                                             \
-    WalkPerfect<kBlockRows, depth>(nodes, leaves, keys, stride, margins); \
-    return;
-    SURGE_TREES_DEPTH(0)
-    SURGE_TREES_DEPTH(1)
-    SURGE_TREES_DEPTH(2)
-    SURGE_TREES_DEPTH(3)
-    SURGE_TREES_DEPTH(4)
-    SURGE_TREES_DEPTH(5)
-    SURGE_TREES_DEPTH(6)
-    SURGE_TREES_DEPTH(7)
-    SURGE_TREES_DEPTH(8)
-#undef SURGE_TREES_DEPTH
-    default:
-      SURGE_ASSERT_MSG(false, "perfect tree deeper than kPerfectDepthMax");
-  }
-}
-
-float Evaluator::DeepRow(const DeepTree& tree, const float* row) const {
-  const DeepNode* node = &deep_nodes_[tree.node_offset];
+float Evaluator::DeepRow(uint32_t root, const float* row) const {
+  const DeepNode* node = &deep_nodes_[root];
   while (node->left != kNoChild) {
     const float value = row[node->feature_flags & kFeatureMask];
-    node =
-        &deep_nodes_[GoesRight(value, node->value, node->feature_flags) ? node->right : node->left];
+    const bool left =
+        std::isnan(value) ? (node->feature_flags & kDefaultLeftBit) != 0 : value < node->value;
+    node = &deep_nodes_[left ? node->left : node->right];
   }
   return node->value;
+}
+
+void Evaluator::FillKeys(const float* rows, size_t count, uint32_t* keys) const {
+  if (avx512_) return FillKeysAvx512(rows, count, columns_, keys);
+  for (size_t r = 0; r < kBlockRows; ++r) {
+    const float* row = rows + (r < count ? r : 0) * columns_;
+    uint32_t* missing_low = keys + r * 2 * columns_;
+    uint32_t* missing_high = missing_low + columns_;
+    for (size_t c = 0; c < columns_; ++c) {
+      const bool missing = std::isnan(row[c]);
+      const uint32_t key = OrderKey(row[c]);
+      missing_low[c] = missing ? 0u : key;
+      missing_high[c] = missing ? UINT32_MAX : key;
+    }
+  }
+}
+
+PerfectView Evaluator::View(uint32_t perfect_index) const {
+  const PerfectTree& tree = perfect_trees_[perfect_index];
+  return PerfectView{perfect_key_index_.data() + tree.node_offset,
+                     perfect_threshold_key_.data() + tree.node_offset,
+                     perfect_leaves_.data() + tree.leaf_offset, tree.depth};
 }
 
 void Evaluator::PredictBlock(const float* rows, size_t count, uint32_t* keys, float* scores) const {
   SURGE_ASSERT(count >= 1 && count <= kBlockRows);
   float margins[kBlockRows];
   std::fill_n(margins, kBlockRows, base_margin_);
-  if (!perfect_trees_.empty()) {
-    // A short block is padded with copies of its first row; their margins are dropped.
-    for (size_t r = 0; r < kBlockRows; ++r) {
-      const float* row = rows + (r < count ? r : 0) * columns_;
-      uint32_t* missing_low = keys + r * 2 * columns_;
-      uint32_t* missing_high = missing_low + columns_;
-      for (size_t c = 0; c < columns_; ++c) {
-        const bool missing = std::isnan(row[c]);
-        const uint32_t key = OrderKey(row[c]);
-        missing_low[c] = missing ? 0u : key;
-        missing_high[c] = missing ? UINT32_MAX : key;
-      }
+  // A short block is padded with copies of its first row; their margins are dropped.
+  if (!perfect_trees_.empty()) FillKeys(rows, count, keys);
+  const size_t stride = 2 * columns_;
+  for (size_t i = 0; i < order_.size();) {
+    const TreeRef& ref = order_[i];
+    if (!ref.perfect) {
+      for (size_t r = 0; r < count; ++r) margins[r] += DeepRow(ref.index, rows + r * columns_);
+      ++i;
+      continue;
     }
-  }
-  for (const TreeRef& ref : order_) {
-    if (ref.perfect) {
-      PerfectBlock(perfect_trees_[ref.index], keys, kBlockRows, margins);
+    PerfectView group[kAvx512Group] = {View(ref.index)};
+    size_t size = 1;
+    // The AVX-512 kernel walks a run of same-depth trees together.
+    while (avx512_ && size < kAvx512Group && i + size < order_.size() && order_[i + size].perfect &&
+           perfect_trees_[order_[i + size].index].depth == group[0].depth) {
+      group[size] = View(order_[i + size].index);
+      ++size;
+    }
+    if (avx512_) {
+      WalkPerfectAvx512(group, size, keys, stride, margins);
     } else {
-      for (size_t r = 0; r < count; ++r) {
-        margins[r] += DeepRow(deep_trees_[ref.index], rows + r * columns_);
-      }
+      WalkPerfectPortable(group[0], keys, stride, margins);
     }
+    i += size;
   }
   if (transform_ == Transform::kSigmoid) {
     for (size_t r = 0; r < count; ++r) scores[r] = Sigmoid(margins[r]);

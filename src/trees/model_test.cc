@@ -36,14 +36,25 @@ float ReferenceScore(const Model& model, const float* row) {
   return model.transform == Transform::kSigmoid ? 1.0f / (1.0f + std::exp(-margin)) : margin;
 }
 
-std::vector<float> Predict(const Model& model, const std::vector<float>& rows, int threads) {
-  Evaluator evaluator(model);
+std::vector<float> Predict(const Model& model, const std::vector<float>& rows, int threads,
+                           Evaluator::Kernel kernel = Evaluator::Kernel::kBest) {
+  Evaluator evaluator(model, kernel);
   std::vector<float> scores(rows.size() / model.columns);
   evaluator.Predict(rows.data(), scores.size(), scores.data(), threads);
   return scores;
 }
 
 float Margin(float score) { return -std::log(1.0f / score - 1.0f); }
+
+TEST(Evaluator, OrderKeysOrderLikeFloats) {
+  const float values[] = {-INFINITY, -3e38f, -1.5f, -1e-40f, -0.0f,   0.0f,
+                          1e-45f,    1.0f,   2.5f,  3e38f,   INFINITY};
+  for (float a : values) {
+    EXPECT_NE(OrderKey(a), 0u);
+    EXPECT_NE(OrderKey(a), UINT32_MAX);
+    for (float b : values) EXPECT_EQ(a < b, OrderKey(a) < OrderKey(b)) << a << " " << b;
+  }
+}
 
 TEST(Evaluator, HandModelFollowsSplitSemantics) {
   const Model model = HandModel();
@@ -105,7 +116,7 @@ TEST(Evaluator, RandomModelsEqualTheReferenceWalkExactly) {
     model.objective = round % 2 == 0 ? "binary:logistic" : "rank:pairwise";
     model.transform = round % 2 == 0 ? Transform::kSigmoid : Transform::kIdentity;
     model.base_margin = static_cast<float>(random() % 100) / 50.0f - 1.0f;
-    const uint32_t depth_max = 1 + static_cast<uint32_t>(random() % 12);
+    const uint32_t depth_max = static_cast<uint32_t>(random() % 12);
     for (size_t t = 0, count = 1 + random() % 30; t < count; ++t) {
       model.trees.push_back(RandomTree(random, depth_max, model.columns));
     }
@@ -113,10 +124,14 @@ TEST(Evaluator, RandomModelsEqualTheReferenceWalkExactly) {
     // Odd counts leave partial blocks; large ones go through several threads.
     const size_t count = round % 3 == 0 ? 5000 + random() % 100 : 1 + random() % 100;
     const std::vector<float> rows = RandomRows(random, count, model.columns);
+    // Both kernels (they are the same one on a CPU without AVX-512).
     const std::vector<float> scores = Predict(model, rows, round % 4);
+    const std::vector<float> portable =
+        Predict(model, rows, round % 4, Evaluator::Kernel::kPortable);
     for (size_t r = 0; r < count; ++r) {
-      ASSERT_EQ(scores[r], ReferenceScore(model, &rows[r * model.columns]))
-          << "round " << round << " row " << r;
+      const float expected = ReferenceScore(model, &rows[r * model.columns]);
+      ASSERT_EQ(scores[r], expected) << "round " << round << " row " << r;
+      ASSERT_EQ(portable[r], expected) << "round " << round << " row " << r;
     }
   }
 }
