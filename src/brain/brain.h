@@ -1,0 +1,278 @@
+// The brain: profiles of users, items and categories learned from behaviour, recommendations
+// and demand forecasts computed from them, and the evaluation of both on real public data.
+//
+// Three parts, each usable alone:
+//   - Outside data: strict parsers of purchase sequences (Amazon Beauty) and invoices (UCI
+//     Online Retail). Bad input gets an invalid_argument Status naming the line; nothing is
+//     skipped silently.
+//   - The online Brain: an in-memory, append-only event log whose every event updates the
+//     profiles at once (Observe), so the next Recommend for that user already reflects it;
+//     Train rebuilds the models (retrievers, embeddings and the ranker) from the log; Forecast
+//     predicts a SKU's daily units from its own history.
+//   - Evaluation: the leave-last-out protocol on purchase sequences (HR@10, NDCG@10 over all
+//     items) and the rolling one-day-ahead forecast of daily units and orders (WAPE), the
+//     figures of docs/BRAIN.md. Hyper-parameters are chosen on a validation split (each user's
+//     second-to-last item; the 28 days before the test window), never on the test targets.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace surge::brain {
+
+// ---------------------------------------------------------------------------------------------
+// Outside data.
+
+// Purchase sequences, one per user, items in chronological order. Items are renumbered densely
+// (0 .. item_ids.size() - 1) in order of first appearance; item_ids maps them back.
+struct SequenceData {
+  std::vector<std::string> user_ids;             // one per sequence
+  std::vector<std::string> item_ids;             // dense item index -> id as written
+  std::vector<std::vector<uint32_t>> sequences;  // dense item indices, oldest first
+  size_t interactions() const;
+};
+
+// Parses "user item item ...\n" lines (Amazon Beauty's Beauty.txt): decimal ids without sign or
+// leading zeros (at most 19 digits), separated by single spaces, at least one item per user,
+// each user on one line only. Lines end in "\n" or "\r\n"; the last may lack its end. Errors:
+// invalid_argument "line N: ..." saying what is wrong (an empty file is an error too).
+Result<SequenceData> ParseSequences(std::string_view text);
+
+// One row of UCI Online Retail aggregated per invoice.
+struct Invoice {
+  std::string number;     // "536365"; "C536379" is a cancellation, "A563185" an adjustment
+  int32_t day = 0;        // days since 1970-01-01 of InvoiceDate
+  int32_t minute = 0;     // minute of that day, 0..1439
+  std::string customer;   // empty where the file says "(blank)"
+  std::string country;    // as written
+  int64_t quantity = 0;   // units over the invoice's lines; negative for cancellations
+  double unit_price = 0;  // mean unit price of the lines
+  bool cancellation() const { return !number.empty() && number.front() == 'C'; }
+};
+
+// Parses the CSV with the header "InvoiceNo,InvoiceDate,CustomerID,Country,Quantity,UnitPrice"
+// (lines ending in "\r\n" or "\n"): six unquoted fields per line, InvoiceNo an optional capital
+// letter and 1-12 digits, InvoiceDate "M/D/YYYY H:MM" (a real calendar date), CustomerID digits or
+// "(blank)", Country non-empty, Quantity an integer within +-1e9, UnitPrice a finite decimal.
+// Errors: invalid_argument "line N: ..." naming the field.
+Result<std::vector<Invoice>> ParseInvoices(std::string_view text);
+
+// A shop's daily demand on consecutive calendar days (days without sales hold 0).
+struct DailyDemand {
+  int32_t first_day = 0;       // days since 1970-01-01 of units[0] and orders[0]
+  std::vector<double> units;   // units sold that day
+  std::vector<double> orders;  // orders (invoices) placed that day
+  size_t days() const { return units.size(); }
+};
+
+// Sales per day over the whole shop: the invoices that are not cancellations and have a positive
+// quantity (this drops cancellations and the zero-price stock adjustments with quantity <= 0).
+// units = sum of their quantities, orders = distinct invoice numbers that day (an invoice split
+// over two rows is one order). Empty input gives no days.
+DailyDemand AggregateDaily(std::span<const Invoice> invoices);
+
+// ---------------------------------------------------------------------------------------------
+// Metrics.
+
+// Hit rate and NDCG at k of one ranked target: `rank` is the number of items placed before the
+// target (0 = first). Hit = 1 if rank < k; NDCG = 1 / log2(rank + 2) if rank < k, else 0.
+double HitAtK(size_t rank, size_t k);
+double NdcgAtK(size_t rank, size_t k);
+
+struct RankMetrics {
+  double hit_rate = 0;  // mean HitAtK over the users
+  double ndcg = 0;      // mean NdcgAtK over the users
+  size_t users = 0;
+};
+
+// Sum |actual - forecast| / sum |actual|. Errors: invalid_argument if the sizes differ, a value
+// is not finite, or the actuals sum to zero.
+Result<double> Wape(std::span<const double> actual, std::span<const double> forecast);
+
+// ---------------------------------------------------------------------------------------------
+// Demand forecasting.
+
+// How a daily series is forecast: a weighted blend of simple, robust components, all of which
+// read only the history before the forecast day. Chosen by EvaluateForecasts on validation.
+struct ForecastModel {
+  // Weights of the components (need not sum to 1; negative weights are not allowed):
+  double last_week = 0;     // the same weekday one week before
+  double median_weeks = 0;  // the median of the same weekday over `weeks_median` weeks
+  double smoothed = 0;      // exponential smoothing of the deseasonalised level (weight alpha)
+                            // times a weekday factor estimated over `weeks_factor` weeks
+  int weeks_median = 4;
+  int weeks_factor = 12;
+  double alpha = 0.3;
+};
+
+// Forecasts `horizon` days following `history` (history[i] is day first_day + i), each day
+// from what precedes it, feeding its own forecasts back for days beyond the history. Short
+// histories degrade to what is available (the mean of the days known; 0 for none).
+std::vector<double> ForecastDaily(std::span<const double> history, int32_t first_day, int horizon,
+                                  const ForecastModel& model);
+
+// ---------------------------------------------------------------------------------------------
+// The online brain.
+
+enum class EventKind : uint8_t { kView = 0, kCart = 1, kPurchase = 2 };
+std::string_view EventKindName(EventKind kind);  // "view", "cart", "purchase"
+bool ParseEventKind(std::string_view name, EventKind* kind);
+
+struct Event {
+  std::string user;  // ids of 1-64 characters of [A-Za-z0-9_.:-] (common/ids.h)
+  std::string item;  // a SKU
+  EventKind kind = EventKind::kPurchase;
+  int64_t time_ms = 0;   // ms since the Unix epoch, >= 0
+  int64_t quantity = 1;  // units; >= 1
+};
+
+// What the catalogue knows of an item; optional (an item first seen in an event has none).
+struct ItemInfo {
+  std::string category;      // empty = unknown
+  int64_t price_cents = -1;  // < 0 = unknown
+};
+
+struct BrainOptions {
+  // Half-life of the decayed counters of the profiles (popularity now, category affinity).
+  std::chrono::milliseconds half_life = std::chrono::hours(24 * 7);
+  // Items of a user's history kept for recommending (the most recent ones).
+  size_t recent_items = 64;
+  // Slots of a cold user's list given to exploration (a random item of a top category or a
+  // new item), to learn about items nobody has bought yet.
+  size_t exploration_slots = 1;
+  // The ranker (gradient-boosted trees) is trained when the log has at least this many users
+  // with two purchases or more; below it the blend of the retrievers ranks alone.
+  size_t ranker_min_users = 200;
+  uint64_t seed = 1;
+};
+
+struct Recommendation {
+  std::string item;
+  double score = 0;    // larger is better; comparable within one answer only
+  std::string reason;  // short and human: "bought after X", "similar to X", "popular", ...
+};
+
+struct TrainReport {
+  size_t users = 0;      // users with at least one purchase
+  size_t items = 0;      // items in the models
+  size_t purchases = 0;  // purchase events the models learned from
+  bool ranker = false;   // whether a ranker was trained
+  double seconds = 0;    // wall time of the whole retrain
+};
+
+struct DayForecast {
+  int32_t day = 0;  // days since 1970-01-01
+  double units = 0;
+};
+
+// Thread safety: every method may be called from any thread at once; Observe and PutItem take
+// an exclusive lock for a few microseconds, Recommend and Forecast a shared one, and Train
+// builds new models without holding the lock and swaps them in at the end.
+class Brain {
+ public:
+  explicit Brain(BrainOptions options = {});
+  ~Brain();
+  Brain(const Brain&) = delete;
+  Brain& operator=(const Brain&) = delete;
+
+  // Records the catalogue facts of an item (category, price), used for cold start.
+  // Errors: invalid_argument for a bad id or a category longer than 64 bytes.
+  Status PutItem(std::string_view item, const ItemInfo& info);
+
+  // Appends the event to the log and updates the profiles of its user, item and category at
+  // once. Errors: invalid_argument for a bad id, a negative time or a quantity < 1.
+  Status Observe(const Event& event);
+
+  // Up to `count` items for `user` at `now_ms`, best first, never an item the user already
+  // bought. A user never seen gets the popular items of the moment (decayed counts), items of
+  // the top categories and `exploration_slots` exploration items. Errors: invalid_argument for
+  // a bad id or count outside [1, 1000].
+  Result<std::vector<Recommendation>> Recommend(std::string_view user, size_t count,
+                                                int64_t now_ms) const;
+
+  // Rebuilds the models from the whole log (purchases in time order per user). Errors: only
+  // internal ones from the tree library.
+  Result<TrainReport> Train();
+
+  // Daily units of `item` for `days` days from `from_day` (days since the epoch), from its
+  // purchases before from_day. An item without purchases gets the prior of its category (its
+  // mean per item), else 0. Errors: invalid_argument for a bad id or days outside [1, 366].
+  Result<std::vector<DayForecast>> Forecast(std::string_view item, int32_t from_day,
+                                            int days) const;
+
+  size_t event_count() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Evaluation (docs/BRAIN.md).
+
+struct RecommendationEvalOptions {
+  size_t users = 0;    // evaluate the first N users only; 0 = all
+  int threads = 2;     // worker threads
+  bool tune = true;    // search the hyper-parameters on validation (else use the defaults)
+  bool ranker = true;  // train and evaluate the tree ranker
+  std::function<void(std::string_view)> progress;  // optional log lines
+};
+
+struct ModelResult {
+  std::string name;
+  std::string description;
+  RankMetrics validation;  // second-to-last item, models from everything before it
+  RankMetrics test;        // last item, models from everything before it
+};
+
+struct RecommendationEvalReport {
+  size_t users = 0;
+  size_t items = 0;
+  size_t interactions = 0;
+  std::vector<ModelResult> models;  // popularity first, the ranked final last
+  std::string chosen;               // the hyper-parameters validation chose, as text
+  double retrain_seconds = 0;       // one full retrain with the chosen hyper-parameters
+  double tune_seconds = 0;
+  double eval_seconds = 0;
+};
+
+// Leave-last-out on `data`: each user's last item is the test target with everything before it
+// as history, ranked over all items with the user's history items excluded (the target never
+// is); ties count against the target (items scoring the same are placed before it). Errors:
+// invalid_argument if a sequence has fewer than 3 items or there are no users.
+Result<RecommendationEvalReport> EvaluateRecommendations(const SequenceData& data,
+                                                         const RecommendationEvalOptions& options);
+
+struct ForecastResult {
+  std::string name;
+  double units_validation = 0, units_test = 0;    // WAPE
+  double orders_validation = 0, orders_test = 0;  // WAPE
+};
+
+struct ForecastEvalReport {
+  int32_t test_first_day = 0, test_last_day = 0;
+  int32_t validation_first_day = 0;
+  std::vector<ForecastResult> models;  // the same-weekday-last-week baseline first
+  ForecastModel chosen_units, chosen_orders;
+};
+
+// Rolling one-day-ahead forecasts of the last `window_days` days of `demand` (each from the
+// days before it), WAPE for units and orders; the `window_days` days before them are the
+// validation window on which blends are chosen. Errors: invalid_argument if the series is
+// shorter than 2 windows plus 16 weeks.
+Result<ForecastEvalReport> EvaluateForecasts(const DailyDemand& demand, int window_days = 28);
+
+// docs/BRAIN.md's generated section for the two reports.
+std::string ReportMarkdown(const RecommendationEvalReport& recommendations,
+                           const ForecastEvalReport& forecasts);
+
+}  // namespace surge::brain

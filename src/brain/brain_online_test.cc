@@ -1,0 +1,194 @@
+// The online brain: profiles and their decay, online updates that change recommendations at
+// once, cold start, forecasts, and the argument checks.
+#include <set>
+#include <thread>
+
+#include "brain/brain.h"
+#include "brain/profiles.h"
+#include "gtest/gtest.h"
+
+namespace surge::brain {
+namespace {
+
+constexpr int64_t kDay = 86'400'000;
+constexpr double kHalfLife = 7.0 * kDay;
+
+TEST(Profiles, DecayedCounterHalvesEveryHalfLife) {
+  internal::DecayedCounter counter;
+  counter.Add(8, 0, kHalfLife);
+  EXPECT_DOUBLE_EQ(counter.At(0, kHalfLife), 8);
+  EXPECT_DOUBLE_EQ(counter.At(7 * kDay, kHalfLife), 4);
+  EXPECT_DOUBLE_EQ(counter.At(14 * kDay, kHalfLife), 2);
+  counter.Add(1, 7 * kDay, kHalfLife);  // 4 + 1
+  EXPECT_DOUBLE_EQ(counter.At(7 * kDay, kHalfLife), 5);
+  counter.Add(2, 0, kHalfLife);  // late: decayed to the counter's time, 2 -> 1
+  EXPECT_DOUBLE_EQ(counter.At(7 * kDay, kHalfLife), 6);
+}
+
+TEST(Profiles, KeysOrderCountersAtAnyTime) {
+  internal::DecayedCounter old_big, new_small;
+  old_big.Add(8, 0, kHalfLife);
+  new_small.Add(3, 14 * kDay, kHalfLife);  // old_big is worth 2 by then
+  EXPECT_LT(old_big.Key(kHalfLife), new_small.Key(kHalfLife));
+  EXPECT_LT(old_big.At(30 * kDay, kHalfLife), new_small.At(30 * kDay, kHalfLife));
+  internal::Trending trending;
+  trending.Update(1, old_big.Key(kHalfLife));
+  trending.Update(2, new_small.Key(kHalfLife));
+  trending.Update(3, new_small.Key(kHalfLife));  // a tie: lower item first
+  EXPECT_EQ(trending.Top(3, [](uint32_t) { return false; }), (std::vector<uint32_t>{2, 3, 1}));
+  trending.Update(1, new_small.Key(kHalfLife) + 1);
+  EXPECT_EQ(trending.Top(2, [](uint32_t item) { return item == 2; }),
+            (std::vector<uint32_t>{1, 3}));
+  EXPECT_EQ(trending.size(), 3u);
+}
+
+// Two kinds of shoppers, each buying a run of 2 to 4 items along a chain: shoes s1 -> s2 -> ...
+// -> s8, books b1 -> ... -> b8 (shoes sell twice as much).
+class OnlineTest : public ::testing::Test {
+ protected:
+  OnlineTest() {
+    BrainOptions options;
+    options.ranker_min_users = 50;
+    brain_ = std::make_unique<Brain>(options);
+    for (int i = 1; i <= 8; ++i) {
+      EXPECT_TRUE(brain_->PutItem("s" + std::to_string(i), {"shoes", 5000 + 100 * i}).ok());
+      EXPECT_TRUE(brain_->PutItem("b" + std::to_string(i), {"books", 1500}).ok());
+    }
+    for (int u = 0; u < 300; ++u) {
+      const std::string prefix = u % 3 == 0 ? "b" : "s";
+      const int first = 1 + (u / 3) % 5, length = 2 + (u / 15) % 3;
+      for (int p = first; p < first + length; ++p) {
+        Buy("u" + std::to_string(u), prefix + std::to_string(p), u * 1000 + p);
+      }
+    }
+  }
+  void Buy(const std::string& user, const std::string& item, int64_t time_ms) {
+    ASSERT_TRUE(brain_->Observe({user, item, EventKind::kPurchase, time_ms, 1}).ok());
+  }
+  std::vector<Recommendation> For(const std::string& user, size_t count = 3) {
+    auto list = brain_->Recommend(user, count, 400'000);
+    EXPECT_TRUE(list.ok()) << list.status().ToString();
+    return list.ok() ? *list : std::vector<Recommendation>{};
+  }
+  std::unique_ptr<Brain> brain_;
+};
+
+TEST_F(OnlineTest, TrainsAndRecommendsTheNextItemWithAReason) {
+  auto report = brain_->Train();
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->users, 300u);
+  EXPECT_EQ(report->items, 16u);
+  EXPECT_TRUE(report->ranker);
+  Buy("alice", "s1", 500'000);
+  const auto list = For("alice");
+  ASSERT_FALSE(list.empty());
+  EXPECT_EQ(list[0].item, "s2");
+  EXPECT_EQ(list[0].reason, "often bought after s1");
+  for (size_t i = 1; i < list.size(); ++i) EXPECT_LE(list[i].score, list[i - 1].score);
+}
+
+TEST_F(OnlineTest, ANewEventChangesTheRecommendationsAtOnce) {
+  ASSERT_TRUE(brain_->Train().ok());
+  Buy("bob", "s1", 500'000);
+  EXPECT_EQ(For("bob")[0].item, "s2");
+  Buy("bob", "b1", 500'001);  // no retrain in between
+  const auto list = For("bob", 5);
+  EXPECT_EQ(list[0].item, "b2");
+  for (const Recommendation& r : list) {
+    EXPECT_NE(r.item, "s1");  // never what the user bought
+    EXPECT_NE(r.item, "b1");
+  }
+}
+
+TEST_F(OnlineTest, ColdUsersGetPopularCategoryAndExplorationItems) {
+  ASSERT_TRUE(brain_->Train().ok());
+  ASSERT_TRUE(brain_->PutItem("s9", {"shoes", 9900}).ok());  // nobody bought it yet
+  const auto list = For("newcomer", 5);
+  ASSERT_EQ(list.size(), 5u);
+  std::set<std::string> items;
+  for (const Recommendation& r : list) items.insert(r.item);
+  EXPECT_EQ(items.size(), 5u);  // no duplicates
+  EXPECT_EQ(list[0].reason, "popular in shoes");
+  EXPECT_EQ(list[1].reason, "popular now");
+  EXPECT_EQ(list.back().item, "s9");
+  EXPECT_EQ(list.back().reason, "explore: new");
+  // Interest shown by a view of an item the models do not know yet: its category comes first.
+  ASSERT_TRUE(brain_->PutItem("b9", {"books", 900}).ok());
+  ASSERT_TRUE(brain_->Observe({"carol", "b9", EventKind::kView, 400'000, 1}).ok());
+  const auto carol = For("carol", 3);
+  ASSERT_FALSE(carol.empty());
+  EXPECT_EQ(carol[0].reason, "you like books");
+  EXPECT_EQ(carol[0].item.front(), 'b');
+}
+
+TEST_F(OnlineTest, BeforeAnyTrainingEveryoneIsCold) {
+  const auto list = For("u1", 4);
+  ASSERT_EQ(list.size(), 4u);
+  for (const Recommendation& r : list) EXPECT_FALSE(r.reason.empty());
+}
+
+TEST(Forecasts, AnItemsDailyUnitsAndTheCategoryPriorForANewOne) {
+  Brain brain;
+  ASSERT_TRUE(brain.PutItem("hot", {"toys", 1000}).ok());
+  ASSERT_TRUE(brain.PutItem("cold", {"toys", 1000}).ok());
+  for (int day = 0; day < 70; ++day) {
+    const int64_t units = day % 7 == 3 ? 10 : 4;  // one busy weekday
+    ASSERT_TRUE(brain.Observe({"u", "hot", EventKind::kPurchase, day * kDay + 1000, units}).ok());
+  }
+  auto forecast = brain.Forecast("hot", 70, 7);
+  ASSERT_TRUE(forecast.ok()) << forecast.status().ToString();
+  ASSERT_EQ(forecast->size(), 7u);
+  for (const DayForecast& day : *forecast) {
+    EXPECT_NEAR(day.units, day.day % 7 == 3 ? 10 : 4, 1e-6) << day.day;
+  }
+  // "cold" shares the category's demand with "hot": half of it.
+  auto prior = brain.Forecast("cold", 70, 1);
+  ASSERT_TRUE(prior.ok());
+  EXPECT_NEAR((*prior)[0].units, 2, 1e-6);
+  auto unknown = brain.Forecast("nobody-knows", 70, 2);
+  ASSERT_TRUE(unknown.ok());
+  EXPECT_EQ((*unknown)[1].units, 0);
+  EXPECT_EQ(brain.Forecast("hot", 70, 0).status().code(), Code::kBadField);
+  EXPECT_EQ(brain.Forecast("bad id!", 70, 1).status().code(), Code::kBadField);
+}
+
+TEST(Arguments, BadInputIsRefusedWithTheField) {
+  Brain brain;
+  EXPECT_EQ(brain.Observe({"", "i", EventKind::kView, 0, 1}).code(), Code::kBadField);
+  EXPECT_EQ(brain.Observe({"u", "i i", EventKind::kView, 0, 1}).code(), Code::kBadField);
+  EXPECT_EQ(brain.Observe({"u", "i", EventKind::kView, -1, 1}).code(), Code::kBadField);
+  EXPECT_EQ(brain.Observe({"u", "i", EventKind::kView, 0, 0}).code(), Code::kBadField);
+  EXPECT_EQ(brain.Observe({"u", "i", static_cast<EventKind>(7), 0, 1}).code(), Code::kBadField);
+  EXPECT_EQ(brain.PutItem("i", {std::string(65, 'c'), 1}).code(), Code::kBadField);
+  EXPECT_EQ(brain.Recommend("u", 0, 0).status().code(), Code::kBadField);
+  EXPECT_EQ(brain.Recommend("u", 1001, 0).status().code(), Code::kBadField);
+  EXPECT_EQ(brain.event_count(), 0u);
+  EventKind kind;
+  EXPECT_TRUE(ParseEventKind("cart", &kind));
+  EXPECT_EQ(kind, EventKind::kCart);
+  EXPECT_FALSE(ParseEventKind("buy", &kind));
+}
+
+TEST(Concurrency, EventsAndRequestsFromSeveralThreads) {
+  Brain brain;
+  std::thread writer([&] {
+    for (int i = 0; i < 2000; ++i) {
+      ASSERT_TRUE(brain
+                      .Observe({"u" + std::to_string(i % 50), "i" + std::to_string(i % 37),
+                                EventKind::kPurchase, i, 1})
+                      .ok());
+      if (i == 1000) {
+        ASSERT_TRUE(brain.Train().ok());
+      }
+    }
+  });
+  for (int i = 0; i < 500; ++i) {
+    auto list = brain.Recommend("u" + std::to_string(i % 60), 5, i);
+    ASSERT_TRUE(list.ok());
+  }
+  writer.join();
+  EXPECT_EQ(brain.event_count(), 2000u);
+}
+
+}  // namespace
+}  // namespace surge::brain

@@ -1,0 +1,119 @@
+// Daily demand forecasts: a blend of the same weekday last week, the median of the same weekday
+// over recent weeks, and an exponentially smoothed level times a weekday factor.
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdio>
+
+#include "brain/brain.h"
+#include "common/assert.h"
+
+namespace surge::brain {
+namespace {
+
+constexpr int kWeek = 7;
+constexpr size_t kSmoothingDays = 84;  // the level is smoothed over the last 12 weeks
+
+double Mean(std::span<const double> values) {
+  if (values.empty()) return 0;
+  double sum = 0;
+  for (const double v : values) sum += v;
+  return sum / static_cast<double>(values.size());
+}
+
+double Median(std::vector<double> values) {
+  if (values.empty()) return 0;
+  const size_t middle = values.size() / 2;
+  std::nth_element(values.begin(), values.begin() + static_cast<ptrdiff_t>(middle), values.end());
+  if (values.size() % 2 == 1) return values[middle];
+  const double upper = values[middle];
+  const double lower =
+      *std::max_element(values.begin(), values.begin() + static_cast<ptrdiff_t>(middle));
+  return (lower + upper) / 2;
+}
+
+// A daily series; day i falls on weekday (i + phase) % 7.
+struct Series {
+  std::span<const double> y;
+  size_t phase = 0;
+  size_t Weekday(size_t i) const { return (i + phase) % kWeek; }
+};
+
+// Each weekday's mean ratio to its week's mean over the `weeks` whole weeks before day t;
+// 1 where unknown.
+std::array<double, kWeek> WeekdayFactors(const Series& series, size_t t, int weeks) {
+  const std::span<const double> y = series.y;
+  std::array<double, kWeek> sum{}, count{};
+  for (int k = 1; k <= weeks && t >= static_cast<size_t>(kWeek * k); ++k) {
+    const size_t begin = t - static_cast<size_t>(kWeek * k);
+    const double mean = Mean(y.subspan(begin, kWeek));
+    if (mean <= 0) continue;
+    for (size_t i = begin; i < begin + kWeek; ++i) {
+      sum[series.Weekday(i)] += y[i] / mean;
+      count[series.Weekday(i)] += 1;
+    }
+  }
+  std::array<double, kWeek> factor;
+  for (int w = 0; w < kWeek; ++w) factor[w] = count[w] > 0 ? sum[w] / count[w] : 1.0;
+  return factor;
+}
+
+double Smoothed(const Series& series, size_t t, const ForecastModel& model) {
+  const std::span<const double> y = series.y;
+  const auto factor = WeekdayFactors(series, t, model.weeks_factor);
+  double level = 0;
+  bool started = false;
+  for (size_t i = t > kSmoothingDays ? t - kSmoothingDays : 0; i < t; ++i) {
+    // Days that hardly ever sell (a closed weekday) say nothing about the level.
+    const double f = factor[series.Weekday(i)];
+    if (f <= 0.05) continue;
+    const double x = y[i] / f;
+    level = started ? model.alpha * x + (1 - model.alpha) * level : x;
+    started = true;
+  }
+  return level * factor[series.Weekday(t)];
+}
+
+// The forecast of day t from y[0, t).
+double ForecastOne(const Series& series, size_t t, const ForecastModel& model) {
+  const std::span<const double> y = series.y;
+  if (t == 0) return 0;
+  if (t < static_cast<size_t>(kWeek)) return Mean(y.first(t));
+  double total = 0, weight = 0;
+  if (model.last_week > 0) {
+    total += model.last_week * y[t - kWeek];
+    weight += model.last_week;
+  }
+  if (model.median_weeks > 0) {
+    std::vector<double> same;
+    for (int k = 1; k <= model.weeks_median && t >= static_cast<size_t>(kWeek * k); ++k) {
+      same.push_back(y[t - static_cast<size_t>(kWeek * k)]);
+    }
+    total += model.median_weeks * Median(std::move(same));
+    weight += model.median_weeks;
+  }
+  if (model.smoothed > 0) {
+    total += model.smoothed * Smoothed(series, t, model);
+    weight += model.smoothed;
+  }
+  return weight > 0 ? std::max(0.0, total / weight) : 0;
+}
+
+}  // namespace
+
+std::vector<double> ForecastDaily(std::span<const double> history, int32_t first_day, int horizon,
+                                  const ForecastModel& model) {
+  SURGE_ASSERT(horizon >= 0);
+  SURGE_ASSERT(model.last_week >= 0 && model.median_weeks >= 0 && model.smoothed >= 0);
+  const auto phase = static_cast<size_t>(((first_day % kWeek) + kWeek) % kWeek);
+  std::vector<double> y(history.begin(), history.end());
+  std::vector<double> forecast;
+  for (int h = 0; h < horizon; ++h) {
+    const double value = ForecastOne(Series{y, phase}, y.size(), model);
+    forecast.push_back(value);
+    y.push_back(value);
+  }
+  return forecast;
+}
+
+}  // namespace surge::brain

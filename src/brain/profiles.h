@@ -1,0 +1,83 @@
+// Private to src/brain: profiles of users, items and categories, updated one event at a time.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <map>
+#include <set>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+
+namespace surge::brain::internal {
+
+// A count that halves every `half_life_ms`. Events may arrive slightly out of order: an older
+// one is added already decayed to the counter's time.
+class DecayedCounter {
+ public:
+  void Add(double amount, int64_t time_ms, double half_life_ms);
+  // The value at `now_ms` (not before the last event: then the value at the last event).
+  double At(int64_t now_ms, double half_life_ms) const;
+  // log2 of the value brought to time 0: comparing keys compares the counters at any common
+  // time, so one ordered index stays valid as time passes. -inf for an empty counter.
+  double Key(double half_life_ms) const;
+  int64_t time_ms() const { return time_ms_; }
+
+ private:
+  double value_ = 0;
+  int64_t time_ms_ = 0;
+};
+
+// One entry of a user's recent history.
+struct RecentItem {
+  uint32_t item = 0;
+  uint8_t kind = 0;  // EventKind
+  int64_t time_ms = 0;
+};
+
+struct UserProfile {
+  std::vector<RecentItem> recent;   // oldest first, at most BrainOptions::recent_items
+  std::vector<uint32_t> purchased;  // sorted: every item the user bought
+  absl::flat_hash_map<int32_t, DecayedCounter> categories;  // affinity by category
+  size_t events = 0;
+};
+
+struct ItemProfile {
+  DecayedCounter views, carts, purchases;
+  std::map<int32_t, double> daily_units;  // day -> units bought
+  int32_t category = -1;
+  double price_cents = NAN;
+};
+
+// An index of items by decayed purchases, the most bought first.
+class Trending {
+ public:
+  // Moves `item` to the position of `key` (see DecayedCounter::Key).
+  void Update(uint32_t item, double key);
+  // Up to `count` items, best first, skipping those `skip` rejects.
+  template <typename Skip>
+  std::vector<uint32_t> Top(size_t count, Skip skip) const {
+    std::vector<uint32_t> top;
+    for (auto it = order_.rbegin(); it != order_.rend() && top.size() < count; ++it) {
+      const auto item = static_cast<uint32_t>(-it->second);
+      if (!skip(item)) top.push_back(item);
+    }
+    return top;
+  }
+  size_t size() const { return order_.size(); }
+
+ private:
+  // (key, -item): larger keys first, then lower items first when iterating backwards.
+  std::set<std::pair<double, int64_t>> order_;
+  absl::flat_hash_map<uint32_t, double> key_;
+};
+
+struct CategoryProfile {
+  DecayedCounter purchases;
+  Trending items;                         // its items by decayed purchases (or prior)
+  std::map<int32_t, double> daily_units;  // day -> units bought over its items
+  size_t item_count = 0;
+};
+
+}  // namespace surge::brain::internal

@@ -1,0 +1,122 @@
+// Brain::Train (rebuilding the models from the log) and Brain::Forecast.
+#include <algorithm>
+#include <chrono>
+#include <mutex>
+
+#include "brain/brain_state.h"
+#include "common/ids.h"
+
+namespace surge::brain {
+// Each user's items in time order, one step per run of events on the same item: the same
+// sequence that the user's profile keeps for serving, so that training and serving agree.
+internal::Snapshot Brain::State::TakeSnapshot() const {
+  internal::Snapshot snapshot;
+  snapshot.items = static_cast<uint32_t>(items.size());
+  std::vector<std::vector<std::pair<int64_t, uint32_t>>> timed(users.size());
+  for (const auto& event : log) {
+    timed[event.user].emplace_back(event.time_ms, event.item);
+    snapshot.purchases += event.kind == EventKind::kPurchase;
+  }
+  for (auto& events : timed) {
+    std::stable_sort(events.begin(), events.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<uint32_t> sequence;
+    for (const auto& [time, item] : events) {
+      if (sequence.empty() || sequence.back() != item) sequence.push_back(item);
+    }
+    if (!sequence.empty()) snapshot.sequences.push_back(std::move(sequence));
+  }
+  bool any_category = false, any_price = false;
+  for (const ItemProfile& item : items) {
+    snapshot.category.push_back(item.category);
+    snapshot.price.push_back(static_cast<float>(item.price_cents));
+    any_category |= item.category >= 0;
+    any_price |= !std::isnan(item.price_cents);
+  }
+  if (!any_category) snapshot.category.clear();
+  if (!any_price) snapshot.price.clear();
+  return snapshot;
+}
+
+Result<TrainReport> Brain::Train() {
+  const auto start = std::chrono::steady_clock::now();
+  State& s = *state_;
+  internal::Snapshot snapshot;
+  {
+    std::shared_lock lock(s.mutex);
+    snapshot = s.TakeSnapshot();
+  }
+  internal::ModelOptions options;
+  options.seed = s.options.seed;
+  // The ranker learns to predict each user's last item from the models of everything before.
+  std::vector<std::vector<uint32_t>> before_last;
+  std::vector<std::vector<uint32_t>> excluded;
+  std::vector<internal::RankerExample> examples;
+  for (const auto& sequence : snapshot.sequences) {
+    before_last.emplace_back(sequence.begin(), sequence.end() - 1);
+  }
+  excluded.resize(before_last.size());
+  for (size_t u = 0; u < before_last.size(); ++u) {
+    if (before_last[u].empty()) continue;
+    excluded[u] = before_last[u];
+    std::sort(excluded[u].begin(), excluded[u].end());
+    excluded[u].erase(std::unique(excluded[u].begin(), excluded[u].end()), excluded[u].end());
+    std::erase(excluded[u], snapshot.sequences[u].back());
+    examples.push_back({{before_last[u], excluded[u]}, snapshot.sequences[u].back()});
+  }
+  std::shared_ptr<const trees::Forest> ranker;
+  if (examples.size() >= s.options.ranker_min_users) {
+    const Models models = BuildModels(before_last, snapshot.items, options);
+    auto forest = internal::TrainRanker(models, examples);
+    // Too few users whose next item the retrievers find is not an error: the blend ranks.
+    if (!forest.ok() && forest.status().code() != Code::kInvalidArgument) return forest.status();
+    if (forest.ok()) ranker = std::make_shared<const trees::Forest>(std::move(forest).value());
+  }
+  auto models = std::make_shared<Models>(BuildModels(snapshot.sequences, snapshot.items, options));
+  models->ranker = ranker;
+  models->category = std::move(snapshot.category);
+  models->price = std::move(snapshot.price);
+  TrainReport report;
+  report.users = snapshot.sequences.size();
+  report.items = snapshot.items;
+  report.purchases = snapshot.purchases;
+  report.ranker = ranker != nullptr;
+  {
+    std::unique_lock lock(s.mutex);
+    s.models = std::move(models);
+  }
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return report;
+}
+
+Result<std::vector<DayForecast>> Brain::Forecast(std::string_view item, int32_t from_day,
+                                                 int days) const {
+  if (!IsValidId(item)) return Status(Code::kBadField, "sku: expected an id");
+  if (days < 1 || days > 366) return Status(Code::kBadField, "days: expected 1 to 366");
+  const State& s = *state_;
+  std::shared_lock lock(s.mutex);
+  std::vector<DayForecast> forecast(static_cast<size_t>(days));
+  for (int d = 0; d < days; ++d) forecast[static_cast<size_t>(d)].day = from_day + d;
+  const auto found = s.item_index.find(std::string(item));
+  if (found == s.item_index.end()) return forecast;
+  const ItemProfile& profile = s.items[found->second];
+  const std::map<int32_t, double>* daily = &profile.daily_units;
+  double share = 1;
+  // An item nobody bought yet gets its category's demand shared over the category's items.
+  if (daily->empty() && profile.category >= 0) {
+    const CategoryProfile& category = s.categories[static_cast<size_t>(profile.category)];
+    daily = &category.daily_units;
+    share = 1.0 / static_cast<double>(std::max<size_t>(category.item_count, 1));
+  }
+  if (daily->empty() || daily->begin()->first >= from_day) return forecast;
+  const int32_t first = daily->begin()->first;
+  std::vector<double> history(static_cast<size_t>(from_day - first), 0.0);
+  for (const auto& [day, units] : *daily) {
+    if (day < from_day) history[static_cast<size_t>(day - first)] = units * share;
+  }
+  const std::vector<double> units = ForecastDaily(history, first, days, internal::UnitsModel());
+  for (size_t d = 0; d < units.size(); ++d) forecast[d].units = units[d];
+  return forecast;
+}
+
+}  // namespace surge::brain
