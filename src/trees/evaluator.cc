@@ -78,7 +78,7 @@ Evaluator::Evaluator(const Model& model, Kernel kernel)
   SURGE_ASSERT(model.columns <= kColumnsMax && kBlockRows * 2 * kColumnsMax < (1u << 31));
   for (const Tree& tree : model.trees) {
     const uint32_t depth = TreeDepth(tree);
-    if (depth <= kPerfectDepthMax) {
+    if (depth <= kPerfectDepthMax && columns_ <= kKeyColumnsMax) {
       AddPerfect(tree, depth);
     } else {
       AddDeep(tree);

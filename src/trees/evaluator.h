@@ -5,7 +5,7 @@
 // with pass-through nodes that always go right down to copies of its leaf, so every row walks
 // exactly `depth` levels with no test for "is this a leaf", and 16 rows can walk in lockstep
 // (in the lanes of one AVX-512 register where the CPU has it). Deeper trees keep an
-// explicit-children layout and are walked row by row.
+// explicit-children layout and are walked row by row (as are all trees of very wide models).
 //
 // Rows are scored in blocks of kBlockRows, tree after tree, adding each tree's leaf in tree
 // order, the order XGBoost's CPU predictor uses, so the margins match its float sums. For the
@@ -54,6 +54,9 @@ void FillKeysAvx512(const float* rows, size_t count, size_t columns, uint32_t* k
 class Evaluator {
  public:
   static constexpr uint32_t kPerfectDepthMax = 8;
+  // Wider models walk every tree in the explicit layout: the keys of a block of rows (128 bytes
+  // per column) would no longer stay in cache, nor be cheap to allocate.
+  static constexpr size_t kKeyColumnsMax = 4096;
   static constexpr size_t kBlockRows = 16;
   // Batches smaller than this are scored on the calling thread alone.
   static constexpr size_t kParallelRowsMin = 2048;

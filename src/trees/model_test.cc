@@ -136,6 +136,19 @@ TEST(Evaluator, RandomModelsEqualTheReferenceWalkExactly) {
   }
 }
 
+TEST(Evaluator, WideModelsUseTheExplicitLayout) {
+  std::mt19937_64 random(11);
+  Model model;
+  model.columns = Evaluator::kKeyColumnsMax + 1000;
+  model.objective = "reg:squarederror";
+  for (int t = 0; t < 20; ++t) model.trees.push_back(RandomTree(random, 6, model.columns));
+  const std::vector<float> rows = RandomRows(random, 500, model.columns);
+  const std::vector<float> scores = Predict(model, rows, 0);
+  for (size_t r = 0; r < scores.size(); ++r) {
+    ASSERT_EQ(scores[r], ReferenceScore(model, &rows[r * model.columns])) << "row " << r;
+  }
+}
+
 TEST(Evaluator, ConcurrentCallersGetTheSameScores) {
   const Model model = HandModel();
   std::mt19937_64 random(3);
