@@ -158,6 +158,7 @@ TEST(Evaluator, ConcurrentCallersGetTheSameScores) {
   evaluator.Predict(rows.data(), expected.size(), expected.data(), 1);
   std::vector<std::vector<float>> got(4, std::vector<float>(10000));
   std::vector<std::thread> threads;
+  threads.reserve(got.size());
   for (auto& scores : got) {
     threads.emplace_back([&] { evaluator.Predict(rows.data(), scores.size(), scores.data(), 0); });
   }

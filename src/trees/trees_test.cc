@@ -222,7 +222,7 @@ TEST(Forest, PredictWithXgboostChecksTheShape) {
   options.rounds = 2;
   auto forest = Forest::Train(MakeBinary(200, 8, 11).View(), options);
   ASSERT_TRUE(forest.ok());
-  std::vector<float> rows(8 * 3, 0.5f);
+  std::vector<float> rows(size_t{8} * 3, 0.5f);
   EXPECT_EQ(forest->PredictWithXgboost(rows, 7).status().code(), Code::kInvalidArgument);
   EXPECT_EQ(forest->PredictWithXgboost(std::span(rows).first(20), 8).status().code(),
             Code::kInvalidArgument);
