@@ -2,6 +2,7 @@
 // `surge up` share.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <optional>
 #include <string>
@@ -12,8 +13,21 @@
 
 namespace surge::cli {
 
+// A center run as one node of a primary/standby pair (failover/failover.h).
+struct HaOptions {
+  std::string coord;  // coord::Open's spec: "file:<path>" or "etcd:<host:port>,..."
+  std::string node;   // this node's name (the lease owner)
+  std::string ship_host;
+  uint16_t ship_port = 0;
+  std::chrono::milliseconds lease_ttl{500};
+  bool initial_primary = false;
+};
+
 struct ServeOptions {
   center::Options center;
+  // Set: run as a node of a primary/standby pair; the HTTP server starts once this node is the
+  // primary (a standby prints "surge center <id> standby <node>" instead of listening).
+  std::optional<HaOptions> ha;
   http::ServerOptions http;
   // The deployment this center is part of (it names center.center_id); see api::NewCenterHandler.
   std::optional<topology::Topology> topology;
@@ -39,7 +53,9 @@ std::string UrlHost(const std::string& host);
 // Opens the center (recovery), starts the server with the API handler, prints "surge center <id>
 // listening on HOST:PORT" to stdout, and waits for SIGTERM or SIGINT; then stops the server,
 // stops the center (drain, sync) and returns 0. Returns 1 if the center or the server cannot
-// start (the reason is logged).
+// start (the reason is logged). With `ha`, returns kSteppedDown when the node stepped down (it lost
+// its lease, or could not ship): start it again and it comes back as a standby.
+inline constexpr int kSteppedDown = 75;  // EX_TEMPFAIL
 int Serve(const ServeOptions& options);
 
 }  // namespace surge::cli

@@ -1,0 +1,350 @@
+// Failover drills on real processes: a center runs as two `surge center` nodes (primary and hot
+// standby, each with its own data directory) with the embedded coordinator, under a steady
+// stream of orders, retries, payments and cancellations from several clients. Each drill:
+//   kill -9 of the primary: the standby takes over; the killed node is started again and comes
+//     back as the new primary's standby;
+//   SIGSTOP of the primary past its lease, then SIGCONT: the standby takes over, and the woken
+//     primary must not acknowledge anything more: it steps down (exit 75) and is started again.
+// After all drills the checker proves that every acknowledged order is present with its status,
+// nothing was oversold, no per-user limit broken, every acknowledged request id answers its
+// order again; and the two nodes' journals give the same state hash at the same position.
+// Printed: the recovery time of each drill, from the failure to the first order acknowledged by
+// the new primary.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "center/center.h"
+#include "common/env.h"
+#include "common/net.h"
+#include "drill/drill.h"
+#include "http/http.h"
+#include "json/json.h"
+
+namespace surge {
+namespace {
+
+using std::chrono::milliseconds;
+using SteadyClock = std::chrono::steady_clock;
+
+constexpr int kKills = 10;
+constexpr int kFreezes = 10;
+constexpr int kUsers = 500;
+constexpr int kWorkers = 4;
+constexpr int64_t kCampaignStock = 100'000;  // not the point here: every order should succeed
+constexpr int64_t kPerUserLimit = 1'000;
+constexpr int kLeaseMs = 300;
+
+std::string User(int index) { return "u" + std::to_string(index); }
+
+uint16_t FreePort() {
+  Result<Listening> listening = ListenTcp("127.0.0.1", 0);
+  EXPECT_TRUE(listening.ok());
+  close(listening->fd);
+  return listening->port;
+}
+
+// One node: a `surge center` process with its own data directory, ports and name.
+class NodeProcess {
+ public:
+  NodeProcess(std::string root, std::string name, bool initial_primary)
+      : root_(std::move(root)),
+        name_(std::move(name)),
+        initial_primary_(initial_primary),
+        http_port_(FreePort()),
+        ship_port_(FreePort()) {}
+
+  // Starts the node and waits until it runs as a standby.
+  void Start() {
+    std::vector<std::string> argv = {SURGE_BINARY, "center",
+                                     "--id",       "c1",
+                                     "--data",     root_ + "/" + name_,
+                                     "--listen",   "127.0.0.1:" + std::to_string(http_port_),
+                                     "--coord",    "file:" + root_ + "/leases",
+                                     "--node",     name_,
+                                     "--ship",     "127.0.0.1:" + std::to_string(ship_port_),
+                                     "--lease-ms", std::to_string(kLeaseMs),
+                                     "--threads",  "1"};
+    if (initial_primary_) argv.push_back("--initial-primary");
+    auto process = drill::Process::Start(argv, root_ + "/" + name_ + ".stderr");
+    ASSERT_TRUE(process.ok()) << process.status().ToString();
+    process_ = std::move(process).value();
+    auto line = process_->WaitForLine("standby", milliseconds(20'000));
+    ASSERT_TRUE(line.ok()) << line.status().ToString() << "; see " << root_ << "/" << name_
+                           << ".stderr";
+  }
+  // Waits until it serves as the primary.
+  bool AwaitPrimary(milliseconds timeout) {
+    return process_->WaitForLine("listening on", timeout).ok();
+  }
+  int Kill(int signal_number) {
+    EXPECT_TRUE(process_->Signal(signal_number).ok());
+    auto status = process_->Wait(milliseconds(20'000));
+    EXPECT_TRUE(status.ok()) << status.status().ToString();
+    return status.ok() ? *status : -1000;
+  }
+  void Signal(int signal_number) { EXPECT_TRUE(process_->Signal(signal_number).ok()); }
+  Result<int> Wait(milliseconds timeout) { return process_->Wait(timeout); }
+  uint16_t http_port() const { return http_port_; }
+  std::string data_dir() const { return root_ + "/" + name_; }
+
+ private:
+  std::string root_;
+  std::string name_;
+  bool initial_primary_;
+  uint16_t http_port_;
+  uint16_t ship_port_;
+  std::unique_ptr<drill::Process> process_;
+};
+
+void MustPut(http::Client& client, const std::string& target, const std::string& body) {
+  auto response = client.Do("PUT", target, body);
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  ASSERT_EQ(response->status, 200) << target << " " << response->body;
+}
+
+// Sends new orders and retries to whichever node the test says is the primary, recording every
+// answer; notes the time of each order acknowledged.
+class Worker {
+ public:
+  Worker(int index, std::atomic<uint16_t>& port, std::atomic<bool>& stop)
+      : index_(index), port_(port), stop_(stop), random_(77 + index) {}
+
+  void Run() {
+    while (!stop_.load()) {
+      std::this_thread::sleep_for(milliseconds(5));
+      if (history_.empty() || random_() % 100 < 80) {
+        drill::OrderAttempt attempt;
+        attempt.request_id = "w" + std::to_string(index_) + "-" + std::to_string(sequence_++);
+        attempt.user = User(static_cast<int>(random_() % kUsers));
+        attempt.items.push_back({"flash", 1});
+        Send(attempt);
+        history_.push_back(std::move(attempt));
+      } else {
+        Send(history_[random_() % history_.size()]);  // a retry: same request id
+      }
+    }
+  }
+
+  std::vector<drill::OrderAttempt>& history() { return history_; }
+  std::vector<std::string>& errors() { return errors_; }
+  // The first acknowledgement at or after `since`, if any.
+  std::optional<SteadyClock::time_point> FirstAckSince(SteadyClock::time_point since) {
+    std::lock_guard lock(acks_mutex_);
+    const auto it = std::lower_bound(acks_.begin(), acks_.end(), since);
+    if (it == acks_.end()) return std::nullopt;
+    return *it;
+  }
+
+ private:
+  void Send(drill::OrderAttempt& attempt) {
+    const uint16_t port = port_.load();
+    if (client_ == nullptr || port != client_port_) {
+      client_ = std::make_unique<http::Client>("127.0.0.1", port, milliseconds(2000));
+      client_port_ = port;
+    }
+    auto response = client_->Do("POST", "/v1/orders", drill::OrderBody(attempt));
+    if (!response.ok()) {
+      std::this_thread::sleep_for(milliseconds(10));  // failing over; try again soon
+      return;
+    }
+    json::Document document;
+    if (!document.Parse(response->body).ok()) {
+      errors_.push_back("unparsable answer: " + response->body);
+      return;
+    }
+    if (response->status == 201) {
+      auto order_id = document.root().Field("order_id");
+      const std::string id = order_id.ok() && order_id->String().ok()
+                                 ? std::string(*order_id->String())
+                                 : std::string();
+      if (attempt.status == 201 && id != attempt.order_id) {
+        errors_.push_back("retry of " + attempt.request_id + " gave " + id + " after " +
+                          attempt.order_id);
+      }
+      attempt.order_id = id;
+      attempt.status = 201;
+      std::lock_guard lock(acks_mutex_);
+      acks_.push_back(SteadyClock::now());
+      return;
+    }
+    if (attempt.status == 201) {
+      // A node answering unavailable/overloaded is failing over; anything else is a violation.
+      if (response->status != 503) {
+        errors_.push_back("retry of acknowledged " + attempt.request_id + " answered " +
+                          std::to_string(response->status) + " " + response->body);
+      }
+      return;
+    }
+    if (response->status != 503) {
+      errors_.push_back("order answered " + std::to_string(response->status) + " " +
+                        response->body);
+    }
+  }
+
+  int index_;
+  std::atomic<uint16_t>& port_;
+  std::atomic<bool>& stop_;
+  std::mt19937_64 random_;
+  std::unique_ptr<http::Client> client_;
+  uint16_t client_port_ = 0;
+  uint64_t sequence_ = 0;
+  std::vector<drill::OrderAttempt> history_;
+  std::vector<std::string> errors_;
+  std::mutex acks_mutex_;
+  std::vector<SteadyClock::time_point> acks_;
+};
+
+// The state hash of the journal in `data_dir` through `through` (opened as a standby, so nothing
+// is added to it).
+uint64_t StateHashOf(const std::string& data_dir, uint64_t through) {
+  center::Options options;
+  options.data_dir = data_dir;
+  options.center_id = "c1";
+  options.standby = true;
+  options.keep_through = through;
+  auto center = center::Center::Open(*Env::Default(), options);
+  EXPECT_TRUE(center.ok()) << center.status().ToString();
+  if (!center.ok()) return 0;
+  EXPECT_EQ((*center)->durable_sequence(), through) << data_dir;
+  uint64_t hash = 0;
+  EXPECT_TRUE(
+      (*center)->Read([&](const trade::Trade& state, int64_t) { hash = state.StateHash(); }));
+  return hash;
+}
+
+uint64_t LastSequenceOf(const std::string& data_dir) {
+  center::Options options;
+  options.data_dir = data_dir;
+  options.center_id = "c1";
+  options.standby = true;
+  auto center = center::Center::Open(*Env::Default(), options);
+  EXPECT_TRUE(center.ok()) << center.status().ToString();
+  return center.ok() ? (*center)->durable_sequence() : 0;
+}
+
+TEST(FailoverDrillTest, KillsAndFreezesOfThePrimaryLoseNothingAcknowledged) {
+  char pattern[] = "/tmp/surge-failover-XXXXXX";
+  ASSERT_NE(mkdtemp(pattern), nullptr);
+  const std::string root = pattern;
+  NodeProcess nodes[2] = {NodeProcess(root, "a", true), NodeProcess(root, "b", false)};
+  nodes[0].Start();
+  ASSERT_TRUE(nodes[0].AwaitPrimary(milliseconds(10'000)));
+  nodes[1].Start();
+  int primary = 0;
+  std::atomic<uint16_t> port{nodes[0].http_port()};
+  {
+    http::Client setup("127.0.0.1", port.load(), milliseconds(10'000));
+    const int64_t now_ms = std::chrono::duration_cast<milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+    MustPut(setup, "/v1/merchants/m1", R"({"name":"Failover Goods"})");
+    MustPut(setup, "/v1/products/flash",
+            R"({"merchant":"m1","name":"Phone","category":"phones","price_cents":99900})");
+    MustPut(setup, "/v1/campaigns/c1",
+            "{\"sku\":\"flash\",\"stock\":" + std::to_string(kCampaignStock) +
+                ",\"price_cents\":49900,\"starts_at\":" + std::to_string(now_ms - 1000) +
+                ",\"ends_at\":" + std::to_string(now_ms + 3'600'000) + ",\"per_user_limit\":" +
+                std::to_string(kPerUserLimit) + ",\"reserve_ttl_ms\":600000}");
+    for (int i = 0; i < kUsers; ++i) MustPut(setup, "/v1/users/" + User(i), R"({"region":"n"})");
+  }
+
+  std::atomic<bool> stop{false};
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kWorkers; ++i) {
+    workers.push_back(std::make_unique<Worker>(i, port, stop));
+    threads.emplace_back([worker = workers.back().get()] { worker->Run(); });
+  }
+  std::mt19937_64 random(7);
+  std::vector<int64_t> recovery_ms[2];  // kill -9, freeze
+  for (int drill = 0; drill < kKills + kFreezes; ++drill) {
+    const bool freeze = drill % 2 == 1;
+    std::this_thread::sleep_for(milliseconds(200 + random() % 300));
+    NodeProcess& old_primary = nodes[primary];
+    NodeProcess& standby = nodes[1 - primary];
+    const SteadyClock::time_point failed_at = SteadyClock::now();
+    if (freeze) {
+      old_primary.Signal(SIGSTOP);
+    } else {
+      EXPECT_EQ(old_primary.Kill(SIGKILL), -SIGKILL);
+    }
+    ASSERT_TRUE(standby.AwaitPrimary(milliseconds(10'000))) << "drill " << drill;
+    port.store(standby.http_port());
+    primary = 1 - primary;
+    if (freeze) {
+      // Woken past its lease, it must step down without acknowledging anything.
+      old_primary.Signal(SIGCONT);
+      Result<int> status = old_primary.Wait(milliseconds(10'000));
+      ASSERT_TRUE(status.ok()) << "drill " << drill << ": the woken primary did not step down";
+      EXPECT_EQ(*status, 75) << "drill " << drill;
+    }
+    // Back as the new primary's standby; the new primary acknowledges only with it.
+    old_primary.Start();
+    const SteadyClock::time_point deadline = SteadyClock::now() + milliseconds(10'000);
+    std::optional<SteadyClock::time_point> first_ack;
+    while (!first_ack.has_value() && SteadyClock::now() < deadline) {
+      std::this_thread::sleep_for(milliseconds(20));
+      for (auto& worker : workers) {
+        auto ack = worker->FirstAckSince(failed_at);
+        if (ack.has_value() && (!first_ack.has_value() || *ack < *first_ack)) first_ack = ack;
+      }
+    }
+    ASSERT_TRUE(first_ack.has_value()) << "drill " << drill << ": no order acknowledged after";
+    recovery_ms[freeze ? 1 : 0].push_back(
+        std::chrono::duration_cast<milliseconds>(*first_ack - failed_at).count());
+  }
+  std::this_thread::sleep_for(milliseconds(300));
+  stop.store(true);
+  for (std::thread& thread : threads) thread.join();
+
+  std::vector<drill::OrderAttempt> history;
+  for (auto& worker : workers) {
+    for (const std::string& error : worker->errors()) ADD_FAILURE() << error;
+    history.insert(history.end(), worker->history().begin(), worker->history().end());
+  }
+  int64_t acknowledged = 0;
+  for (const auto& attempt : history) acknowledged += attempt.status == 201;
+  for (int kind = 0; kind < 2; ++kind) {
+    std::vector<int64_t>& times = recovery_ms[kind];
+    std::sort(times.begin(), times.end());
+    std::printf(
+        "%s of the primary, %zu drills: recovery to the first acknowledged order: "
+        "median %lld ms, max %lld ms\n",
+        kind == 0 ? "kill -9" : "SIGSTOP past the lease", times.size(),
+        static_cast<long long>(times[times.size() / 2]), static_cast<long long>(times.back()));
+  }
+  std::printf("failover test: %zu order requests, %lld acknowledged\n", history.size(),
+              static_cast<long long>(acknowledged));
+  EXPECT_GT(acknowledged, 200) << "the test must actually sell something";
+
+  http::Client client("127.0.0.1", port.load(), milliseconds(5000));
+  drill::CheckOptions options;
+  for (int i = 0; i < kUsers; ++i) options.users.push_back(User(i));
+  options.campaigns.push_back({"c1", "flash", kCampaignStock, kPerUserLimit});
+  auto report = drill::Check(history, options, client);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  std::printf("checker: %s\n", report->Summary().c_str());
+  EXPECT_TRUE(report->ok()) << report->Summary();
+
+  // Primary first (its standby must still be there for what it flushes as it stops), then the
+  // standby; then both journals give the same state at the same position.
+  EXPECT_EQ(nodes[primary].Kill(SIGTERM), 0);
+  EXPECT_EQ(nodes[1 - primary].Kill(SIGTERM), 0);
+  const uint64_t through =
+      std::min(LastSequenceOf(nodes[0].data_dir()), LastSequenceOf(nodes[1].data_dir()));
+  EXPECT_GT(through, static_cast<uint64_t>(acknowledged));
+  EXPECT_EQ(StateHashOf(nodes[0].data_dir(), through), StateHashOf(nodes[1].data_dir(), through));
+  std::filesystem::remove_all(root);
+}
+
+}  // namespace
+}  // namespace surge
