@@ -6,6 +6,8 @@
 #   make bench-overload a center offered 30x what it can take (shedding, memory, nothing lost)
 #   make bench-multicenter  three centers behind the gateway against one center alone, and the
 #                    data bus's lags (BUS=embedded or jetstream); bench-gateway is the same
+#   make drill       failover drills: kill -9 and SIGSTOP of a primary, 100 by default (DRILLS=50
+#                    of each kind), with the checker after them
 #   make test-slow   the long randomized runs (label slow)
 #   make fuzz        longer fuzz runs (FUZZ_SECONDS each, default 300)
 BUILD ?= build
@@ -16,7 +18,7 @@ FUZZ_SHORT_SECONDS ?= 15
 CMAKE_FLAGS ?=
 
 .PHONY: all bootstrap build build-san run test test-fast test-slow test-san fuzz fuzz-short \
-        bench bench-peers bench-overload bench-gateway bench-multicenter format lint clean
+        bench bench-peers bench-overload bench-gateway bench-multicenter drill format lint clean
 
 all: build
 
@@ -76,6 +78,12 @@ bench-multicenter: build
 	  $(or $(CONNECTIONS),256) "$(OUT)" $(or $(ROUNDS),5)
 
 bench-gateway: bench-multicenter
+
+# Failover drills on real processes (kill -9 and SIGSTOP of the primary, randomized), DRILLS of
+# each kind (default 50: 100 failovers), with the checker after them.
+drill: build
+	SURGE_DRILLS=$(or $(DRILLS),50) SURGE_DRILL_SEED=$(or $(SEED),$(shell date +%s)) \
+	  $(BUILD)/tests/failover_drill_test
 
 format:
 	find src apps tests bench -name '*.cc' -o -name '*.h' | xargs clang-format -i
