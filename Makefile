@@ -6,6 +6,7 @@
 #   make bench-overload a center offered 30x what it can take (shedding, memory, nothing lost)
 #   make bench-multicenter  three centers behind the gateway against one center alone, and the
 #                    data bus's lags (BUS=embedded or jetstream); bench-gateway is the same
+#   make bench-standby  a center alone against a primary with a hot standby (shipping's cost)
 #   make drill       failover drills: kill -9 and SIGSTOP of a primary, 100 by default (DRILLS=50
 #                    of each kind), with the checker after them
 #   make test-slow   the long randomized runs (label slow)
@@ -18,7 +19,7 @@ FUZZ_SHORT_SECONDS ?= 15
 CMAKE_FLAGS ?=
 
 .PHONY: all bootstrap build build-san run test test-fast test-slow test-san fuzz fuzz-short \
-        bench bench-peers bench-overload bench-gateway bench-multicenter drill format lint clean
+        bench bench-peers bench-overload bench-gateway bench-multicenter bench-standby drill format lint clean
 
 all: build
 
@@ -78,6 +79,11 @@ bench-multicenter: build
 	  $(or $(CONNECTIONS),256) "$(OUT)" $(or $(ROUNDS),5)
 
 bench-gateway: bench-multicenter
+
+# The cost of synchronous shipping: a center alone against a primary with a hot standby.
+bench-standby: build
+	bash bench/standby.sh $(BUILD) $(or $(SECONDS),6) $(or $(CONNECTIONS),256) "$(OUT)" \
+	  $(or $(ROUNDS),5)
 
 # Failover drills on real processes (kill -9 and SIGSTOP of the primary, randomized), DRILLS of
 # each kind (default 50: 100 failovers), with the checker after them.
