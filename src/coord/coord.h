@@ -29,7 +29,10 @@
 // Two implementations:
 //   embedded (OpenEmbedded): for one machine. Every name's owner, address, epoch and expiry in one
 //     small text file, read and rewritten under flock(2) on "<path>.lock" (each write goes to a
-//     temporary file, is fsynced and renamed over the old one, so a crash leaves either version).
+//     temporary file, is fsynced and renamed over the old one, so a crash leaves either version;
+//     Acquire also fsyncs the directory, so a new epoch survives a power failure: two fsyncs,
+//     about 8 to 12 ms on a virtual disk, against one for Renew and Release; Read and a refused
+//     Acquire write nothing).
 //     Expiry times are on CLOCK_MONOTONIC, which is system-wide on one machine and so comparable
 //     across processes; the file records the kernel's boot id, and after a reboot every lease
 //     counts as expired (the epochs stay). The file is parsed strictly: damage of any kind gives
