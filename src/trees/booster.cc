@@ -8,15 +8,7 @@
 #include <string>
 
 namespace surge::trees::internal {
-namespace {
-
-// XGBoost logs warnings to stderr by default; a library should stay quiet.
-void QuietXgboost() {
-  static std::once_flag once;
-  std::call_once(once, [] { (void)XGBSetGlobalConfig(R"({"verbosity": 0})"); });
-}
-
-}  // namespace
+void QuietXgboost() { (void)XGBSetGlobalConfig(R"({"verbosity": 0})"); }
 
 Status XgboostError(std::string_view doing) {
   std::string message = "XGBoost failed ";
@@ -59,6 +51,7 @@ Result<std::vector<float>> Booster::PredictDense(const float* rows, size_t count
   bst_ulong dimensions = 0;
   const float* result = nullptr;
   std::lock_guard lock(mutex_);
+  QuietXgboost();
   if (XGBoosterPredictFromDense(handle_, array, config, nullptr, &shape, &dimensions, &result) !=
       0) {
     return XgboostError("predicting");

@@ -40,6 +40,10 @@ class Booster {
 Status TrainWithXgboost(const Dataset& data, const TrainOptions& options, Model* model,
                         std::unique_ptr<Booster>* booster);
 
+// XGBoost logs warnings to stderr; a library should stay quiet. Its global configuration is
+// per thread, so every entry point that may log calls this first.
+void QuietXgboost();
+
 // XGBoost's last error on this thread, prefixed by what we were doing, as an internal Status.
 Status XgboostError(std::string_view doing);
 

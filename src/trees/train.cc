@@ -160,7 +160,7 @@ Status TrainWithXgboost(const Dataset& data, const TrainOptions& options, Model*
   SURGE_RETURN_IF_ERROR(CheckShape(data));
   SURGE_RETURN_IF_ERROR(CheckGroupsAndWeights(data, options));
   SURGE_RETURN_IF_ERROR(CheckLabels(data, options));
-  (void)XGBSetGlobalConfig(R"({"verbosity": 0})");
+  QuietXgboost();
   Matrix matrix;
   SURGE_RETURN_IF_ERROR(FillMatrix(data, options, &matrix));
   BoosterHandle handle = nullptr;
