@@ -155,7 +155,10 @@ struct EtcdOptions {
   std::string key_prefix = "surge/lease/";
   // Bounds each HTTP request to one endpoint (connect, send, answer).
   std::chrono::milliseconds request_timeout{1000};
-  // Bounds each call of the Coordinator, across endpoints and retries.
+  // Bounds the attempts of one request across endpoints and retries. A call makes one to four
+  // requests (Acquire: a read, a grant, a transaction, and a revoke if it lost; Renew: a
+  // keep-alive and a read), and returns at the first that fails: a cluster that is down costs
+  // a call about this long.
   std::chrono::milliseconds operation_timeout{3000};
 };
 
@@ -166,8 +169,8 @@ Result<std::unique_ptr<Coordinator>> OpenEtcd(std::vector<std::string> endpoints
                                               EtcdOptions options = {});
 
 // Opens a coordinator from a one-line spec, for configuration and command-line flags:
-//   "file:<path>"                   OpenEmbedded(path)
-//   "etcd:<host:port>[,<host:port>...]"  OpenEtcd with default options
+//   "file:<path>"                         OpenEmbedded(path)
+//   "etcd:<host:port>[,<host:port>...]"   OpenEtcd with default options
 // invalid_argument for anything else.
 Result<std::unique_ptr<Coordinator>> Open(std::string_view spec);
 
