@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -28,6 +29,7 @@
 #include "center/center.h"
 #include "common/env.h"
 #include "common/net.h"
+#include "coord/etcd_testing.h"
 #include "drill/drill.h"
 #include "http/http.h"
 #include "json/json.h"
@@ -47,7 +49,6 @@ constexpr int kUsers = 500;
 constexpr int kWorkers = 4;
 constexpr int64_t kCampaignStock = 100'000;  // not the point here: every order should succeed
 constexpr int64_t kPerUserLimit = 1'000;
-constexpr int kLeaseMs = 300;
 
 std::string User(int index) { return "u" + std::to_string(index); }
 
@@ -59,12 +60,21 @@ uint16_t FreePort() {
 }
 
 // One node: a `surge center` process with its own data directory, ports and name.
+// How the nodes coordinate: the coordinator spec, its lease, and something to do to it between
+// drills (lose an etcd member, say), called with the drill's index.
+struct Coordination {
+  std::string spec;
+  int lease_ms = 300;
+  std::function<void(int drill)> between_drills;
+};
+
 class NodeProcess {
  public:
-  NodeProcess(std::string root, std::string name, bool initial_primary)
+  NodeProcess(std::string root, std::string name, bool initial_primary, const Coordination& coord)
       : root_(std::move(root)),
         name_(std::move(name)),
         initial_primary_(initial_primary),
+        coord_(coord),
         http_port_(FreePort()),
         ship_port_(FreePort()) {}
 
@@ -74,10 +84,10 @@ class NodeProcess {
                                      "--id",       "c1",
                                      "--data",     root_ + "/" + name_,
                                      "--listen",   "127.0.0.1:" + std::to_string(http_port_),
-                                     "--coord",    "file:" + root_ + "/leases",
+                                     "--coord",    coord_.spec,
                                      "--node",     name_,
                                      "--ship",     "127.0.0.1:" + std::to_string(ship_port_),
-                                     "--lease-ms", std::to_string(kLeaseMs),
+                                     "--lease-ms", std::to_string(coord_.lease_ms),
                                      "--threads",  "1"};
     if (initial_primary_) argv.push_back("--initial-primary");
     auto process = drill::Process::Start(argv, root_ + "/" + name_ + ".stderr");
@@ -106,6 +116,7 @@ class NodeProcess {
   std::string root_;
   std::string name_;
   bool initial_primary_;
+  const Coordination& coord_;
   uint16_t http_port_;
   uint16_t ship_port_;
   std::unique_ptr<drill::Process> process_;
@@ -237,11 +248,10 @@ uint64_t LastSequenceOf(const std::string& data_dir) {
   return center.ok() ? (*center)->durable_sequence() : 0;
 }
 
-TEST(FailoverDrillTest, KillsAndFreezesLoseNothingAcknowledged) {
-  char pattern[] = "/tmp/surge-failover-XXXXXX";
-  ASSERT_NE(mkdtemp(pattern), nullptr);
-  const std::string root = pattern;
-  NodeProcess nodes[2] = {NodeProcess(root, "a", true), NodeProcess(root, "b", false)};
+// Runs `drills_of_each_kind` drills of each kind in a random order under load, then checks.
+void RunDrills(const std::string& root, const Coordination& coord, int drills_of_each_kind) {
+  NodeProcess nodes[2] = {NodeProcess(root, "a", true, coord),
+                          NodeProcess(root, "b", false, coord)};
   nodes[0].Start();
   ASSERT_TRUE(nodes[0].AwaitPrimary(milliseconds(10'000)));
   nodes[1].Start();
@@ -276,9 +286,10 @@ TEST(FailoverDrillTest, KillsAndFreezesLoseNothingAcknowledged) {
   const char* kKindNames[kKinds] = {
       "kill -9 of the primary", "SIGSTOP of the primary past its lease", "kill -9 of the standby"};
   std::vector<int64_t> recovery_ms[kKinds];
-  int left[kKinds] = {DrillsOfEachKind(), DrillsOfEachKind(), DrillsOfEachKind()};
-  const int drills = kKinds * DrillsOfEachKind();
+  int left[kKinds] = {drills_of_each_kind, drills_of_each_kind, drills_of_each_kind};
+  const int drills = kKinds * drills_of_each_kind;
   for (int drill = 0; drill < drills; ++drill) {
+    if (coord.between_drills) coord.between_drills(drill);
     // The kinds in a random order, as many of each.
     int pick = static_cast<int>(random() % (drills - drill));
     int kind = 0;
@@ -345,9 +356,10 @@ TEST(FailoverDrillTest, KillsAndFreezesLoseNothingAcknowledged) {
     std::vector<int64_t>& times = recovery_ms[kind];
     std::sort(times.begin(), times.end());
     std::printf(
-        "%s, %zu drills: from the failure to the first order acknowledged after it: "
-        "median %lld ms, p99 %lld ms, max %lld ms\n",
-        kKindNames[kind], times.size(), static_cast<long long>(times[times.size() / 2]),
+        "%s coordinator: %s, %zu drills: from the failure to the first order acknowledged after "
+        "it: median %lld ms, p99 %lld ms, max %lld ms\n",
+        coord.spec.substr(0, coord.spec.find(':')).c_str(), kKindNames[kind], times.size(),
+        static_cast<long long>(times[times.size() / 2]),
         static_cast<long long>(times[(times.size() * 99 + 99) / 100 - 1]),
         static_cast<long long>(times.back()));
   }
@@ -372,6 +384,51 @@ TEST(FailoverDrillTest, KillsAndFreezesLoseNothingAcknowledged) {
       std::min(LastSequenceOf(nodes[0].data_dir()), LastSequenceOf(nodes[1].data_dir()));
   EXPECT_GT(through, static_cast<uint64_t>(acknowledged));
   EXPECT_EQ(StateHashOf(nodes[0].data_dir(), through), StateHashOf(nodes[1].data_dir(), through));
+}
+
+std::string TemporaryDirectory() {
+  char pattern[] = "/tmp/surge-failover-XXXXXX";
+  EXPECT_NE(mkdtemp(pattern), nullptr);
+  return pattern;
+}
+
+TEST(FailoverDrillTest, KillsAndFreezesLoseNothingAcknowledged) {
+  const std::string root = TemporaryDirectory();
+  RunDrills(root, Coordination{"file:" + root + "/leases", 300, nullptr}, DrillsOfEachKind());
+  std::filesystem::remove_all(root);
+}
+
+// The same with etcd (three members on loopback; etcd's shortest lease here is 1 s), losing a
+// follower, then the leader, while the drills go on.
+TEST(FailoverDrillTest, WithEtcdLosingAFollowerAndTheLeader) {
+  coord::testing::EtcdCluster etcd;
+  ASSERT_TRUE(etcd.Start(3).ok());
+  ASSERT_TRUE(etcd.WaitForLeader(milliseconds(10'000)).ok());
+  std::string spec = "etcd:";
+  for (const std::string& endpoint : etcd.endpoints()) {
+    spec += (spec.size() > 5 ? "," : "") + endpoint;
+  }
+  size_t lost = SIZE_MAX;
+  const auto lose = [&](bool leader) {
+    Result<size_t> leading = etcd.Leader();
+    ASSERT_TRUE(leading.ok()) << leading.status().ToString();
+    lost = leader ? *leading : (*leading + 1) % etcd.size();
+    std::printf("etcd: killing member %zu (%s)\n", lost, leader ? "the leader" : "a follower");
+    etcd.Kill(lost);
+  };
+  const auto restore = [&] {
+    ASSERT_TRUE(etcd.Restart(lost).ok());
+    ASSERT_TRUE(etcd.WaitForLeader(milliseconds(10'000)).ok());
+  };
+  Coordination coord{spec, 1000, [&](int drill) {
+                       if (drill == 1) lose(false);
+                       if (drill == 3) restore();
+                       if (drill == 4) lose(true);
+                       if (drill == 6) restore();
+                     }};
+  const std::string root = TemporaryDirectory();
+  const char* drills = getenv("SURGE_ETCD_DRILLS");
+  RunDrills(root, coord, drills != nullptr && atoi(drills) > 0 ? atoi(drills) : 3);
   std::filesystem::remove_all(root);
 }
 
