@@ -4,6 +4,7 @@
 //                      demo catalogue and a live sale, supervised
 //   surge load ...     the open-loop load generator
 //   surge gateway ...  the stateless front of a deployment of several centers
+//   surge brain ...    the brain's evaluation on public data and its full retrain
 // Exit status: 0 after a clean stop (SIGTERM or SIGINT), 1 when the center or its server cannot
 // start, 2 for bad usage.
 #include <chrono>
@@ -11,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "brain_command.h"
 #include "common/env.h"
 #include "common/ids.h"
 #include "common/log.h"
@@ -35,6 +37,8 @@ constexpr const char* kUsage =
     "           flash sale, supervised (what `make run` starts)\n"
     "  load     drive a center with an open-loop load (steady, flash or ramp) and verify it\n"
     "  gateway  route the API of a deployment of several centers to the right one\n"
+    "  brain    evaluate the recommendation and forecast models on public data (eval), or\n"
+    "           time a full retrain (train)\n"
     "\n"
     "Run 'surge <command> --help' for the flags of a command.\n";
 
@@ -225,6 +229,7 @@ int main(int argc, char** argv) {
   if (command == "up") return RunUpCommand(argc, argv);
   if (command == "load") return RunLoadCommand(argc, argv);
   if (command == "gateway") return RunGatewayCommand(argc, argv);
+  if (command == "brain") return RunBrainCommand(argc, argv);
   std::fprintf(stderr, "surge: unknown command '%s'\n\n%s", argv[1], kUsage);
   return 2;
 }

@@ -235,7 +235,7 @@ struct ModelResult {
 };
 
 struct RecommendationEvalReport {
-  size_t users = 0;
+  size_t users = 0;  // evaluated
   size_t items = 0;
   size_t interactions = 0;
   std::vector<ModelResult> models;  // popularity first, the ranked final last
@@ -261,8 +261,10 @@ struct ForecastResult {
 struct ForecastEvalReport {
   int32_t test_first_day = 0, test_last_day = 0;
   int32_t validation_first_day = 0;
-  std::vector<ForecastResult> models;  // the same-weekday-last-week baseline first
-  ForecastModel chosen_units, chosen_orders;
+  std::vector<ForecastResult> models;         // the same-weekday-last-week baseline first
+  ForecastModel chosen_units, chosen_orders;  // the blends validation chose
+  std::string trees_units, trees_orders;      // the tree configurations it chose
+  double trees_weight_units = 0, trees_weight_orders = 0;  // the trees' share in the mix
 };
 
 // Rolling one-day-ahead forecasts of the last `window_days` days of `demand` (each from the

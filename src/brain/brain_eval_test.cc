@@ -1,5 +1,6 @@
-// A small evaluation on real data: the first 2000 users of Amazon Beauty, leave-last-out. The
-// ranked model must beat popularity by a clear margin, and the retrievers must be sane.
+// A small evaluation on real data: the first 2000 users of Amazon Beauty, leave-last-out (the
+// models learn from every user's history before the target). The ranked model must beat
+// popularity by a clear margin, and the retrievers must be sane.
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -43,12 +44,14 @@ TEST(EvaluationSlice, RankedBeatsPopularityOnTheFirst2000BeautyUsers) {
   const RankMetrics markov = report->models[1].test;
   const RankMetrics ranked = report->models.back().test;
   EXPECT_EQ(report->models.back().name, "ranked");
-  // Popularity alone is weak (0.013 over all users); the sequence models are several times
-  // better. A slice of 2000 users is noisy, so the margins are generous but clear.
-  EXPECT_LT(popular.hit_rate, 0.04);
-  EXPECT_GT(markov.hit_rate, 2 * popular.hit_rate);
-  EXPECT_GT(ranked.hit_rate, popular.hit_rate + 0.03);
-  EXPECT_GT(ranked.ndcg, 2 * popular.ndcg);
+  // Popularity alone is weak (0.013 over all users, less on these); the sequence models are
+  // several times better. 2000 users are a noisy sample, and the ranker learns from these
+  // users' validation targets only, so the margins are generous but clear.
+  EXPECT_LT(popular.hit_rate, 0.03);
+  EXPECT_GT(markov.hit_rate, 3 * popular.hit_rate);
+  EXPECT_GT(ranked.hit_rate, popular.hit_rate + 0.025);
+  EXPECT_GT(ranked.hit_rate, 3 * popular.hit_rate);
+  EXPECT_GT(ranked.ndcg, 3 * popular.ndcg);
   EXPECT_GT(report->retrain_seconds, 0);
 }
 

@@ -22,7 +22,17 @@ size_t Column(const char* name) {
 class FeaturesTest : public ::testing::Test {
  protected:
   FeaturesTest() {
+    // The options the hand-computed values assume (not the defaults, which validation
+    // chooses and may move).
     ModelOptions options;
+    options.transition_span = 1;
+    options.markov_window = 3;
+    options.markov_decay = 0.6;
+    options.knn_alpha = 0.5;
+    options.knn_decay = 1.0;
+    options.blend_knn = 0.3;
+    options.blend_embedding = 0.1;
+    options.blend_popularity = 0.01;
     options.embedding_dim = 2;
     options.threads = 1;
     models_ = BuildModels(kSequences, 7, options);

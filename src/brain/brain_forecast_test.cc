@@ -76,7 +76,7 @@ TEST(Forecast, EvaluationPicksOnValidationAndReportsBothWindows) {
   demand.orders = y;
   auto report = EvaluateForecasts(demand, 28);
   ASSERT_TRUE(report.ok()) << report.status().ToString();
-  ASSERT_EQ(report->models.size(), 4u);
+  ASSERT_EQ(report->models.size(), 6u);
   EXPECT_EQ(report->test_last_day, 14000 + static_cast<int32_t>(y.size()) - 1);
   EXPECT_EQ(report->test_first_day, report->test_last_day - 27);
   EXPECT_EQ(report->validation_first_day, report->test_first_day - 28);

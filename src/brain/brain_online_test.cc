@@ -43,7 +43,7 @@ TEST(Profiles, KeysOrderCountersAtAnyTime) {
 }
 
 // Two kinds of shoppers, each buying a run of 2 to 4 items along a chain: shoes s1 -> s2 -> ...
-// -> s8, books b1 -> ... -> b8 (shoes sell twice as much).
+// -> s8 -> s1, books b1 -> ... -> b8 -> b1 (shoes sell twice as much).
 class OnlineTest : public ::testing::Test {
  protected:
   OnlineTest() {
@@ -56,9 +56,11 @@ class OnlineTest : public ::testing::Test {
     }
     for (int u = 0; u < 300; ++u) {
       const std::string prefix = u % 3 == 0 ? "b" : "s";
-      const int first = 1 + (u / 3) % 5, length = 2 + (u / 15) % 3;
-      for (int p = first; p < first + length; ++p) {
-        Buy("u" + std::to_string(u), prefix + std::to_string(p), u * 1000 + p);
+      // Runs start anywhere on a circular chain (after 8 comes 1), so that every item is
+      // about as popular as the others and only the order of purchases tells what comes next.
+      const int first = (u / 3) % 8, length = 2 + (u / 24) % 3;
+      for (int p = 0; p < length; ++p) {
+        Buy("u" + std::to_string(u), prefix + std::to_string(1 + (first + p) % 8), u * 1000 + p);
       }
     }
   }

@@ -13,9 +13,25 @@ namespace {
 const std::vector<std::vector<uint32_t>> kSequences = {
     {0, 1, 2}, {0, 1, 3}, {0, 1, 2}, {4, 5}, {4, 5, 6}};
 
-Models TinyModels(ModelOptions options = {}) {
+// The options the hand-computed values below assume (not the defaults, which validation
+// chooses and may move).
+ModelOptions HandOptions() {
+  ModelOptions options;
+  options.transition_span = 1;
+  options.markov_window = 3;
+  options.markov_decay = 0.6;
+  options.knn_alpha = 0.5;
+  options.knn_decay = 1.0;
+  options.knn_neighbours = 100;
+  options.blend_knn = 0.3;
+  options.blend_embedding = 0.1;
+  options.blend_popularity = 0.01;
   options.embedding_dim = 0;  // no embeddings unless a test asks
   options.threads = 1;
+  return options;
+}
+
+Models TinyModels(ModelOptions options = HandOptions()) {
   return BuildModels(kSequences, 7, options);
 }
 
@@ -41,7 +57,7 @@ TEST(Transitions, NextItemProbabilities) {
 }
 
 TEST(Transitions, SkipsCountLessWithDistance) {
-  ModelOptions options;
+  ModelOptions options = HandOptions();
   options.transition_span = 2;
   options.transition_skip = 0.5;
   const Models models = TinyModels(options);
@@ -52,8 +68,7 @@ TEST(Transitions, SkipsCountLessWithDistance) {
 }
 
 TEST(Neighbours, CosineWithPopularityDamping) {
-  ModelOptions options;
-  options.knn_alpha = 0.5;
+  ModelOptions options = HandOptions();
   Models models = TinyModels(options);
   EXPECT_FLOAT_EQ(models.neighbours.Get(0, 1), 3.0f / 3.0f);  // c / sqrt(3 * 3)
   EXPECT_FLOAT_EQ(models.neighbours.Get(0, 2), 2.0f / std::sqrt(6.0f));
@@ -71,7 +86,7 @@ TEST(Neighbours, CosineWithPopularityDamping) {
 }
 
 TEST(Retrieve, ScoresCandidatesAndExcludesWhatWasBought) {
-  ModelOptions options;
+  ModelOptions options = HandOptions();
   options.popular_candidates = 2;
   const Models models = TinyModels(options);
   Workspace workspace(7);

@@ -19,19 +19,20 @@ inline constexpr size_t kCutoff = 10;  // HR@10, NDCG@10
 // not score (and its ties) fall in popularity order ("Markov with popularity").
 inline constexpr float kPopularityTieBreak = 1e-4f;
 
-// One evaluation split: per user, the history before the target, the same sorted (the items
-// excluded from the ranking), and the target.
+// One evaluation split: per user, the history before the target (what the models learn from),
+// the same sorted (the items excluded from the ranking), and the target; and which users are
+// evaluated.
 struct Stage {
   std::vector<std::vector<uint32_t>> histories;
   std::vector<std::vector<uint32_t>> excluded;
   std::vector<uint32_t> targets;
-  size_t users() const { return targets.size(); }
+  std::vector<uint32_t> evaluated;  // ascending
   UserView View(size_t user) const { return {histories[user], excluded[user]}; }
 };
 
-// The first `users` users of `data` (0 = all) with their `holdout`-th item from the end as the
-// target (1 = the last, 2 = the second-to-last) and everything before it as history.
-// Requires every sequence to have more than `holdout` items.
+// Every user of `data` with their `holdout`-th item from the end as the target (1 = the last,
+// 2 = the second-to-last) and everything before it as history; the first `users` users (0 =
+// all) are evaluated. Requires every sequence to have more than `holdout` items.
 Stage MakeStage(const SequenceData& data, size_t users, size_t holdout);
 
 // Sums of HitAtK and NdcgAtK at kCutoff.
@@ -85,9 +86,6 @@ std::vector<RankMetrics> EvaluateUsers(
     const Stage& stage, std::span<const uint32_t> users, uint32_t items, int threads,
     size_t configurations,
     const std::function<void(Workspace*, size_t user, std::span<size_t> ranks)>& score);
-
-// All users of the stage, in order.
-std::vector<uint32_t> AllUsers(const Stage& stage);
 
 // The ranked list's rank of the target (RankForUser), capped; kCutoff when the target is not
 // among the candidates.

@@ -11,8 +11,10 @@ namespace surge::brain {
 namespace internal {
 
 Stage MakeStage(const SequenceData& data, size_t users, size_t holdout) {
-  const size_t count = users == 0 ? data.sequences.size() : std::min(users, data.sequences.size());
+  const size_t count = data.sequences.size();
   Stage stage;
+  stage.evaluated.resize(users == 0 ? count : std::min(users, count));
+  for (size_t u = 0; u < stage.evaluated.size(); ++u) stage.evaluated[u] = static_cast<uint32_t>(u);
   stage.histories.resize(count);
   stage.excluded.resize(count);
   stage.targets.resize(count);
@@ -31,12 +33,6 @@ Stage MakeStage(const SequenceData& data, size_t users, size_t holdout) {
     if (it != excluded.end() && *it == stage.targets[u]) excluded.erase(it);
   }
   return stage;
-}
-
-std::vector<uint32_t> AllUsers(const Stage& stage) {
-  std::vector<uint32_t> users(stage.users());
-  for (size_t u = 0; u < users.size(); ++u) users[u] = static_cast<uint32_t>(u);
-  return users;
 }
 
 std::vector<RankMetrics> EvaluateUsers(
@@ -140,10 +136,9 @@ enum Row : size_t {
 
 // Every row's metrics on `stage` (the ranked row only if the models have a ranker).
 std::vector<RankMetrics> EvaluateRows(const Models& models, const Stage& stage) {
-  const std::vector<uint32_t> users = internal::AllUsers(stage);
   const ModelOptions& options = models.options;
   return internal::EvaluateUsers(
-      stage, users, models.items, options.threads, kRows,
+      stage, stage.evaluated, models.items, options.threads, kRows,
       [&](Workspace* workspace, size_t user, std::span<size_t> ranks) {
         const auto& pop = models.popularity.score;
         Retrieve(models, stage.View(user), workspace);
@@ -184,7 +179,7 @@ struct RankerChoice {
 // other fifth best.
 Result<RankerChoice> TuneRanker(Models* models, const Stage& stage, std::string* log) {
   std::vector<uint32_t> train, holdout;
-  for (uint32_t u = 0; u < stage.users(); ++u) (u % 5 == 4 ? holdout : train).push_back(u);
+  for (const uint32_t u : stage.evaluated) (u % 5 == 4 ? holdout : train).push_back(u);
   const auto examples = Examples(stage, train);
   RankerChoice best;
   best.holdout.ndcg = -1;
@@ -229,7 +224,7 @@ Result<RecommendationEvalReport> EvaluateRecommendations(const SequenceData& dat
   const size_t users =
       options.users == 0 ? data.sequences.size() : std::min(options.users, data.sequences.size());
   if (users == 0) return Status(Code::kInvalidArgument, "no users to evaluate");
-  for (size_t u = 0; u < users; ++u) {
+  for (size_t u = 0; u < data.sequences.size(); ++u) {
     if (data.sequences[u].size() < 3) {
       return Status(Code::kInvalidArgument, "user " + data.user_ids[u] +
                                                 " has fewer than 3 items (leave-last-out needs "
@@ -245,7 +240,7 @@ Result<RecommendationEvalReport> EvaluateRecommendations(const SequenceData& dat
   const auto items = static_cast<uint32_t>(data.item_ids.size());
   const Stage validation = internal::MakeStage(data, users, 2);
   const Stage test = internal::MakeStage(data, users, 1);
-  for (size_t u = 0; u < users; ++u) report.interactions += data.sequences[u].size();
+  report.interactions = data.interactions();
 
   ModelOptions model_options;
   model_options.threads = options.threads;
@@ -272,7 +267,7 @@ Result<RecommendationEvalReport> EvaluateRecommendations(const SequenceData& dat
   say(Format("models of the validation split built in %.1f s", Seconds(start)));
   std::shared_ptr<const trees::Forest> ranker;
   if (options.ranker) {
-    const auto examples = Examples(validation, internal::AllUsers(validation));
+    const auto examples = Examples(validation, validation.evaluated);
     SURGE_ASSIGN_OR_RETURN(trees::Forest forest,
                            internal::TrainRanker(validation_models, examples));
     ranker = std::make_shared<const trees::Forest>(std::move(forest));

@@ -6,13 +6,16 @@
 #include <cstdio>
 
 #include "brain/brain.h"
+#include "brain/forecast_internal.h"
 #include "common/assert.h"
 
 namespace surge::brain {
+namespace internal {
 namespace {
 
-constexpr int kWeek = 7;
 constexpr size_t kSmoothingDays = 84;  // the level is smoothed over the last 12 weeks
+
+}  // namespace
 
 double Mean(std::span<const double> values) {
   if (values.empty()) return 0;
@@ -32,15 +35,6 @@ double Median(std::vector<double> values) {
   return (lower + upper) / 2;
 }
 
-// A daily series; day i falls on weekday (i + phase) % 7.
-struct Series {
-  std::span<const double> y;
-  size_t phase = 0;
-  size_t Weekday(size_t i) const { return (i + phase) % kWeek; }
-};
-
-// Each weekday's mean ratio to its week's mean over the `weeks` whole weeks before day t;
-// 1 where unknown.
 std::array<double, kWeek> WeekdayFactors(const Series& series, size_t t, int weeks) {
   const std::span<const double> y = series.y;
   std::array<double, kWeek> sum{}, count{};
@@ -74,7 +68,6 @@ double Smoothed(const Series& series, size_t t, const ForecastModel& model) {
   return level * factor[series.Weekday(t)];
 }
 
-// The forecast of day t from y[0, t).
 double ForecastOne(const Series& series, size_t t, const ForecastModel& model) {
   const std::span<const double> y = series.y;
   if (t == 0) return 0;
@@ -99,17 +92,18 @@ double ForecastOne(const Series& series, size_t t, const ForecastModel& model) {
   return weight > 0 ? std::max(0.0, total / weight) : 0;
 }
 
-}  // namespace
+}  // namespace internal
 
 std::vector<double> ForecastDaily(std::span<const double> history, int32_t first_day, int horizon,
                                   const ForecastModel& model) {
   SURGE_ASSERT(horizon >= 0);
   SURGE_ASSERT(model.last_week >= 0 && model.median_weeks >= 0 && model.smoothed >= 0);
-  const auto phase = static_cast<size_t>(((first_day % kWeek) + kWeek) % kWeek);
+  const auto phase =
+      static_cast<size_t>(((first_day % internal::kWeek) + internal::kWeek) % internal::kWeek);
   std::vector<double> y(history.begin(), history.end());
   std::vector<double> forecast;
   for (int h = 0; h < horizon; ++h) {
-    const double value = ForecastOne(Series{y, phase}, y.size(), model);
+    const double value = internal::ForecastOne(internal::Series{y, phase}, y.size(), model);
     forecast.push_back(value);
     y.push_back(value);
   }

@@ -1,8 +1,10 @@
 // The rolling one-day-ahead evaluation of daily demand forecasts (docs/BRAIN.md).
 #include <cmath>
 #include <cstdio>
+#include <string>
 
 #include "brain/brain.h"
+#include "brain/forecast_internal.h"
 
 namespace surge::brain {
 namespace {
@@ -79,6 +81,138 @@ std::vector<ForecastModel> BlendGrid(const ForecastModel& median, const Forecast
   return grid;
 }
 
+constexpr size_t kTreesFirstDay = 112;  // the trees learn from the days after the first 16 weeks
+
+double WapeOf(std::span<const double> actual, std::span<const double> forecast) {
+  const Result<double> wape = Wape(actual, forecast);
+  return wape.ok() ? *wape : std::nan("");
+}
+
+// One-day-ahead forecasts of days [first, first + window) by trees trained on the days before
+// `first`.
+Result<std::vector<double>> TreeForecasts(std::span<const double> y, int32_t first_day,
+                                          size_t first, size_t window,
+                                          const trees::TrainOptions& options) {
+  const internal::Series series{y, static_cast<size_t>(((first_day % 7) + 7) % 7)};
+  SURGE_ASSIGN_OR_RETURN(trees::Forest forest,
+                         internal::TrainDemandTrees(series, kTreesFirstDay, first, options));
+  std::vector<double> forecast;
+  for (size_t t = first; t < first + window; ++t) {
+    forecast.push_back(internal::PredictDemandTrees(forest, series, t));
+  }
+  return forecast;
+}
+
+struct TreesChoice {
+  trees::TrainOptions options;
+  std::vector<double> validation, test;  // forecasts of the two windows
+};
+
+// The tree configuration with the lowest validation WAPE, then retrained on everything before
+// the test window.
+Result<TreesChoice> ChooseTrees(std::span<const double> y, int32_t first_day,
+                                size_t validation_first, size_t window) {
+  TreesChoice best;
+  double best_wape = INFINITY;
+  const std::span<const double> actual = y.subspan(validation_first, window);
+  for (const int depth : {2, 3, 4}) {
+    for (const int rounds : {30, 100, 300}) {
+      trees::TrainOptions options;
+      options.objective = "reg:squarederror";
+      options.max_depth = depth;
+      options.rounds = rounds;
+      options.learning_rate = 0.05;
+      options.min_child_weight = 3;
+      options.threads = 1;
+      SURGE_ASSIGN_OR_RETURN(std::vector<double> forecast,
+                             TreeForecasts(y, first_day, validation_first, window, options));
+      const double wape = WapeOf(actual, forecast);
+      if (wape < best_wape) {
+        best_wape = wape;
+        best.options = options;
+        best.validation = std::move(forecast);
+      }
+    }
+  }
+  SURGE_ASSIGN_OR_RETURN(
+      best.test, TreeForecasts(y, first_day, validation_first + window, window, best.options));
+  return best;
+}
+
+std::vector<double> RollingForecasts(std::span<const double> y, int32_t first_day, size_t first,
+                                     size_t window, const ForecastModel& model) {
+  std::vector<double> forecast;
+  for (size_t t = first; t < first + window; ++t) {
+    forecast.push_back(ForecastDaily(y.first(t), first_day, 1, model)[0]);
+  }
+  return forecast;
+}
+
+std::vector<double> Mix(std::span<const double> a, std::span<const double> b, double weight) {
+  std::vector<double> mixed(a.size());
+  for (size_t i = 0; i < a.size(); ++i) mixed[i] = (1 - weight) * a[i] + weight * b[i];
+  return mixed;
+}
+
+struct Windows {
+  int32_t first_day = 0;
+  size_t validation_first = 0, window = 0;
+  size_t test_first() const { return validation_first + window; }
+};
+
+constexpr size_t kForecastRows = 6;
+
+struct SeriesResult {
+  double wape[kForecastRows][2] = {};  // per row: validation, test
+  ForecastModel blend;
+  double trees_weight = 0;
+  std::string trees;
+};
+
+Result<SeriesResult> EvaluateSeries(std::span<const double> y, const Windows& w) {
+  SeriesResult result;
+  ForecastModel baseline;
+  baseline.last_week = 1;
+  Choice choices[4];
+  choices[0] = Best(y, w.first_day, w.validation_first, w.window, {baseline});
+  choices[1] = Best(y, w.first_day, w.validation_first, w.window, MedianGrid());
+  choices[2] = Best(y, w.first_day, w.validation_first, w.window, SmoothedGrid());
+  choices[3] = Best(y, w.first_day, w.validation_first, w.window,
+                    BlendGrid(choices[1].model, choices[2].model));
+  const std::span<const double> validation = y.subspan(w.validation_first, w.window);
+  const std::span<const double> test = y.subspan(w.test_first(), w.window);
+  for (size_t m = 0; m < 4; ++m) {
+    result.wape[m][0] = choices[m].validation;
+    result.wape[m][1] =
+        WapeOf(test, RollingForecasts(y, w.first_day, w.test_first(), w.window, choices[m].model));
+  }
+  result.blend = choices[3].model;
+  SURGE_ASSIGN_OR_RETURN(TreesChoice trees,
+                         ChooseTrees(y, w.first_day, w.validation_first, w.window));
+  result.wape[4][0] = WapeOf(validation, trees.validation);
+  result.wape[4][1] = WapeOf(test, trees.test);
+  char text[128];
+  std::snprintf(text, sizeof text, "depth %d, %d trees, rate %.2f", trees.options.max_depth,
+                trees.options.rounds, trees.options.learning_rate);
+  result.trees = text;
+  // The blend and the trees mixed, the weight chosen on validation.
+  const std::vector<double> blend_validation =
+      RollingForecasts(y, w.first_day, w.validation_first, w.window, result.blend);
+  const std::vector<double> blend_test =
+      RollingForecasts(y, w.first_day, w.test_first(), w.window, result.blend);
+  double best = INFINITY;
+  for (const double weight : {0.0, 0.25, 0.5, 0.75, 1.0}) {
+    const double wape = WapeOf(validation, Mix(blend_validation, trees.validation, weight));
+    if (wape < best) {
+      best = wape;
+      result.trees_weight = weight;
+    }
+  }
+  result.wape[5][0] = best;
+  result.wape[5][1] = WapeOf(test, Mix(blend_test, trees.test, result.trees_weight));
+  return result;
+}
+
 }  // namespace
 
 Result<ForecastEvalReport> EvaluateForecasts(const DailyDemand& demand, int window_days) {
@@ -96,36 +230,22 @@ Result<ForecastEvalReport> EvaluateForecasts(const DailyDemand& demand, int wind
   report.test_last_day = demand.first_day + static_cast<int32_t>(demand.days() - 1);
   report.validation_first_day = demand.first_day + static_cast<int32_t>(validation_first);
 
-  ForecastModel baseline;
-  baseline.last_week = 1;
-  const std::vector<ForecastModel> baselines = {baseline};
-  struct Series {
-    const std::vector<double>* y;
-    Choice choices[4];  // baseline, median, smoothed, blend
-  };
-  Series series[2] = {{&demand.units, {}}, {&demand.orders, {}}};
-  for (Series& s : series) {
-    s.choices[0] = Best(*s.y, demand.first_day, validation_first, window, baselines);
-    s.choices[1] = Best(*s.y, demand.first_day, validation_first, window, MedianGrid());
-    s.choices[2] = Best(*s.y, demand.first_day, validation_first, window, SmoothedGrid());
-    s.choices[3] = Best(*s.y, demand.first_day, validation_first, window,
-                        BlendGrid(s.choices[1].model, s.choices[2].model));
+  const Windows windows{demand.first_day, validation_first, window};
+  SURGE_ASSIGN_OR_RETURN(SeriesResult units, EvaluateSeries(demand.units, windows));
+  SURGE_ASSIGN_OR_RETURN(SeriesResult orders, EvaluateSeries(demand.orders, windows));
+  const char* names[kForecastRows] = {
+      "same weekday last week", "median of the same weekday", "smoothed level x weekday factor",
+      "blend of the three",     "gradient-boosted trees",     "blend and trees"};
+  for (size_t m = 0; m < kForecastRows; ++m) {
+    report.models.push_back(
+        {names[m], units.wape[m][0], units.wape[m][1], orders.wape[m][0], orders.wape[m][1]});
   }
-  const char* names[4] = {"same weekday last week", "median of the same weekday",
-                          "smoothed level x weekday factor", "blend"};
-  for (int m = 0; m < 4; ++m) {
-    ForecastResult result;
-    result.name = names[m];
-    result.units_validation = series[0].choices[m].validation;
-    result.orders_validation = series[1].choices[m].validation;
-    result.units_test =
-        RollingWape(demand.units, demand.first_day, test_first, window, series[0].choices[m].model);
-    result.orders_test = RollingWape(demand.orders, demand.first_day, test_first, window,
-                                     series[1].choices[m].model);
-    report.models.push_back(result);
-  }
-  report.chosen_units = series[0].choices[3].model;
-  report.chosen_orders = series[1].choices[3].model;
+  report.chosen_units = units.blend;
+  report.chosen_orders = orders.blend;
+  report.trees_weight_units = units.trees_weight;
+  report.trees_weight_orders = orders.trees_weight;
+  report.trees_units = units.trees;
+  report.trees_orders = orders.trees;
   return report;
 }
 

@@ -45,39 +45,39 @@ struct Popularity {
 struct ModelOptions {
   // Transitions (a Markov chain over the last items): item i is followed by the items up to
   // `transition_span` positions later, the one d positions later counting transition_skip^(d-1).
-  int transition_span = 1;
+  int transition_span = 3;
   double transition_skip = 0.5;
   // Scoring: the last `markov_window` items of the user, the p-th from the end weighted
   // markov_decay^(p-1).
-  int markov_window = 3;
-  double markov_decay = 0.6;
+  int markov_window = 6;
+  double markov_decay = 0.3;
 
   // Item kNN: co-occurrence within users, sim(i, j) = c(i, j) / (n_i^(1-alpha) n_j^alpha);
   // alpha > 0.5 damps popular neighbours. Each item keeps its `knn_neighbours` best.
   double knn_alpha = 0.5;
   int knn_neighbours = 100;
   // Scoring: a history item `age` positions from the end weighs knn_decay^age.
-  double knn_decay = 1.0;
+  double knn_decay = 0.5;
 
   // Embeddings: truncated eigen-decomposition of the PPMI of co-occurrences within
   // `embedding_window` positions (weight 1/distance); the user vector is the sum of the last
   // `embedding_history` items' vectors, the p-th from the end weighted embedding_decay^(p-1).
   int embedding_dim = 64;
-  int embedding_window = 3;
-  int embedding_history = 5;
-  double embedding_decay = 0.7;
+  int embedding_window = 4;
+  int embedding_history = 1;
+  double embedding_decay = 0.5;
   size_t ann_neighbours = 100;  // items the HNSW index returns per user
 
   // Blend of the retrievers' scores (markov raw, knn divided by the user's largest, embedding
   // cosine clipped at 0, popularity score) that picks the candidates.
   double blend_markov = 1.0;
-  double blend_knn = 0.3;
+  double blend_knn = 0.03;
   double blend_embedding = 0.1;
-  double blend_popularity = 0.01;
+  double blend_popularity = 0.1;
   size_t popular_candidates = 50;  // the most popular items are always candidates
 
   // Ranker: the `ranker_candidates` best of the blend are scored by the trees.
-  size_t ranker_candidates = 100;
+  size_t ranker_candidates = 200;
   size_t ranker_negatives = 50;  // negatives sampled per training user
   trees::TrainOptions ranker = [] {
     trees::TrainOptions defaults;

@@ -71,8 +71,10 @@ std::string ReportMarkdown(const RecommendationEvalReport& recommendations,
     out += "| " + m.name + " | " + Number(m.units_validation) + " | **" + Number(m.units_test) +
            "** | " + Number(m.orders_validation) + " | **" + Number(m.orders_test) + "** |\n";
   }
-  out += "\nChosen on validation: units " + Describe(f.chosen_units) + "; orders " +
-         Describe(f.chosen_orders) + ".\n";
+  out += "\nChosen on validation: units " + Describe(f.chosen_units) + "; trees " + f.trees_units +
+         ", their share in the mix " + Number(f.trees_weight_units, "%.2f") + ". Orders " +
+         Describe(f.chosen_orders) + "; trees " + f.trees_orders + ", their share " +
+         Number(f.trees_weight_orders, "%.2f") + ".\n";
   return out;
 }
 

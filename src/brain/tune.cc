@@ -18,8 +18,7 @@ std::string Format(const char* format, double a, double b = 0, double c = 0, dou
 template <typename RetrieveOne, typename Member>
 RankMetrics SingleRetriever(const Models& models, const Stage& stage, RetrieveOne retrieve,
                             Member member) {
-  const std::vector<uint32_t> users = AllUsers(stage);
-  return EvaluateUsers(stage, users, models.items, models.options.threads, 1,
+  return EvaluateUsers(stage, stage.evaluated, models.items, models.options.threads, 1,
                        [&](Workspace* workspace, size_t user, std::span<size_t> ranks) {
                          workspace->Clear();
                          retrieve(models, stage.View(user), workspace);
@@ -38,11 +37,11 @@ void TuneTransitions(const Stage& stage, const std::vector<std::vector<uint32_t>
                      Models* models, std::string* log) {
   double best = -1;
   ModelOptions chosen = models->options;
-  for (const int span : {1, 2, 3}) {
+  for (const int span : {1, 2, 3, 4}) {
     models->options.transition_span = span;
     BuildTransitions(sequences, models);
-    for (const int window : {1, 2, 3, 4, 6}) {
-      for (const double decay : {0.3, 0.5, 0.7, 1.0}) {
+    for (const int window : {1, 2, 3, 4, 6, 8, 12}) {
+      for (const double decay : {0.15, 0.3, 0.5, 0.7, 1.0}) {
         if (window == 1 && decay != 1.0) continue;
         models->options.markov_window = window;
         models->options.markov_decay = decay;
@@ -68,10 +67,10 @@ void TuneNeighbours(const Stage& stage, const std::vector<std::vector<uint32_t>>
                     Models* models, std::string* log) {
   double best = -1;
   ModelOptions chosen = models->options;
-  for (const double alpha : {0.5, 0.6, 0.7, 0.8}) {
+  for (const double alpha : {0.4, 0.5, 0.6, 0.7}) {
     models->options.knn_alpha = alpha;
     BuildNeighbours(sequences, models);
-    for (const double decay : {1.0, 0.9, 0.7, 0.5, 0.3}) {
+    for (const double decay : {1.0, 0.8, 0.6, 0.5, 0.4, 0.3, 0.2}) {
       models->options.knn_decay = decay;
       const RankMetrics metrics =
           SingleRetriever(*models, stage, RetrieveNeighbours, &Workspace::knn);
@@ -91,10 +90,10 @@ void TuneEmbeddings(const Stage& stage, const std::vector<std::vector<uint32_t>>
                     Models* models, std::string* log) {
   double best = -1;
   ModelOptions chosen = models->options;
-  for (const int window : {1, 2, 4}) {
+  for (const int window : {2, 4, 8}) {
     models->options.embedding_window = window;
     BuildEmbeddings(sequences, models);
-    for (const int history : {1, 3, 6}) {
+    for (const int history : {1, 2, 4}) {
       for (const double decay : {0.5, 0.8}) {
         if (history == 1 && decay != 0.5) continue;
         models->options.embedding_history = history;
@@ -122,17 +121,16 @@ void TuneBlend(const Stage& stage, Models* models, std::string* log) {
     float knn, embedding, popularity;
   };
   std::vector<Weights> grid;
-  for (const float knn : {0.0f, 0.03f, 0.1f, 0.3f, 1.0f}) {
+  for (const float knn : {0.0f, 0.01f, 0.03f, 0.1f, 0.3f}) {
     for (const float embedding : {0.0f, 0.03f, 0.1f, 0.3f}) {
-      for (const float popularity : {0.001f, 0.01f, 0.03f, 0.1f}) {
+      for (const float popularity : {0.01f, 0.03f, 0.1f, 0.3f}) {
         grid.push_back({knn, embedding, popularity});
       }
     }
   }
-  const std::vector<uint32_t> users = AllUsers(stage);
   const Models& m = *models;
   const std::vector<RankMetrics> metrics = EvaluateUsers(
-      stage, users, m.items, m.options.threads, grid.size(),
+      stage, stage.evaluated, m.items, m.options.threads, grid.size(),
       [&](Workspace* workspace, size_t user, std::span<size_t> ranks) {
         Retrieve(m, stage.View(user), workspace);
         const float knn_scale = workspace->knn_max > 0 ? 1.0f / workspace->knn_max : 0.0f;
