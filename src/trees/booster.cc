@@ -21,23 +21,30 @@ Status XgboostError(std::string_view doing) {
 
 Booster::~Booster() { (void)XGBoosterFree(handle_); }
 
-Result<std::unique_ptr<Booster>> Booster::FromBuffer(std::string_view bytes, int threads) {
+Result<std::unique_ptr<Booster>> Booster::FromBuffer(std::string_view bytes) {
   QuietXgboost();
   BoosterHandle handle = nullptr;
   if (XGBoosterCreate(nullptr, 0, &handle) != 0) return XgboostError("creating a booster");
-  auto booster = std::make_unique<Booster>(handle);
+  // nthread 0 is XGBoost's default: all cores.
+  auto booster = std::make_unique<Booster>(handle, 0);
   if (XGBoosterLoadModelFromBuffer(handle, bytes.data(), bytes.size()) != 0) {
     return XgboostError("loading its model");
-  }
-  const std::string thread_count = std::to_string(threads);
-  if (XGBoosterSetParam(handle, "nthread", thread_count.c_str()) != 0) {
-    return XgboostError("setting nthread");
   }
   return booster;
 }
 
-Result<std::vector<float>> Booster::PredictDense(const float* rows, size_t count,
-                                                 size_t columns) const {
+Status Booster::SetThreads(int threads) const {
+  if (threads == threads_) return Status::Ok();
+  const std::string thread_count = std::to_string(threads);
+  if (XGBoosterSetParam(handle_, "nthread", thread_count.c_str()) != 0) {
+    return XgboostError("setting nthread");
+  }
+  threads_ = threads;
+  return Status::Ok();
+}
+
+Result<std::vector<float>> Booster::PredictDense(const float* rows, size_t count, size_t columns,
+                                                 int threads) const {
   if (count == 0) return std::vector<float>();
   // __array_interface__ of a C-contiguous float32 matrix (version 3).
   char array[256];
@@ -52,6 +59,7 @@ Result<std::vector<float>> Booster::PredictDense(const float* rows, size_t count
   const float* result = nullptr;
   std::lock_guard lock(mutex_);
   QuietXgboost();
+  SURGE_RETURN_IF_ERROR(SetThreads(threads == 0 ? default_threads_ : threads));
   if (XGBoosterPredictFromDense(handle_, array, config, nullptr, &shape, &dimensions, &result) !=
       0) {
     return XgboostError("predicting");

@@ -1,5 +1,3 @@
-#include <algorithm>
-#include <thread>
 
 #include "trees/booster.h"
 #include "trees/evaluator.h"
@@ -34,8 +32,7 @@ Result<Forest> Forest::Load(std::string_view bytes) {
   SURGE_ASSIGN_OR_RETURN(internal::Model model, internal::DecodeModel(bytes));
   auto impl = std::make_unique<Impl>(std::move(model));
   if (!impl->model.xgboost_model.empty()) {
-    const int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    auto booster = internal::Booster::FromBuffer(impl->model.xgboost_model, threads);
+    auto booster = internal::Booster::FromBuffer(impl->model.xgboost_model);
     if (!booster.ok()) {
       return Status(Code::kCorruption, booster.status().message()).Annotate("model bytes");
     }
@@ -60,8 +57,9 @@ void Forest::Predict(std::span<const float> rows, size_t columns, std::span<floa
   impl_->evaluator.Predict(rows.data(), scores.size(), scores.data(), threads);
 }
 
-Result<std::vector<float>> Forest::PredictWithXgboost(std::span<const float> rows,
-                                                      size_t columns) const {
+Result<std::vector<float>> Forest::PredictWithXgboost(std::span<const float> rows, size_t columns,
+                                                      int threads) const {
+  if (threads < 0) return Status(Code::kInvalidArgument, "threads < 0");
   if (columns != impl_->model.columns || rows.size() % columns != 0) {
     return Status(Code::kInvalidArgument, "rows of " + std::to_string(columns) + " columns (" +
                                               std::to_string(rows.size()) +
@@ -71,7 +69,7 @@ Result<std::vector<float>> Forest::PredictWithXgboost(std::span<const float> row
   if (impl_->booster == nullptr) {
     return Status(Code::kUnavailable, "this forest carries no XGBoost model");
   }
-  return impl_->booster->PredictDense(rows.data(), rows.size() / columns, columns);
+  return impl_->booster->PredictDense(rows.data(), rows.size() / columns, columns, threads);
 }
 
 size_t Forest::columns() const { return impl_->model.columns; }

@@ -165,7 +165,7 @@ Status TrainWithXgboost(const Dataset& data, const TrainOptions& options, Model*
   SURGE_RETURN_IF_ERROR(FillMatrix(data, options, &matrix));
   BoosterHandle handle = nullptr;
   if (XGBoosterCreate(&matrix.handle, 1, &handle) != 0) return XgboostError("creating a booster");
-  auto trained = std::make_unique<Booster>(handle);
+  auto trained = std::make_unique<Booster>(handle, options.threads);
   SURGE_RETURN_IF_ERROR(Configure(handle, options));
   for (int round = 0; round < options.rounds; ++round) {
     if (XGBoosterUpdateOneIter(handle, round, matrix.handle) != 0) {

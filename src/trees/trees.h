@@ -94,11 +94,13 @@ class Forest {
                int threads = 0) const;
 
   // The same scores computed by XGBoost's own predictor (the reference for tests and the
-  // benchmark), on TrainOptions::threads threads after Train, all cores after Load. Errors:
-  // invalid_argument if columns != this->columns() or the size is not a multiple of it;
-  // unavailable if the forest carries no XGBoost model; internal if XGBoost fails. Thread-safe
-  // (calls are serialised).
-  Result<std::vector<float>> PredictWithXgboost(std::span<const float> rows, size_t columns) const;
+  // benchmark). `threads` is XGBoost's nthread for this call; 0 keeps the booster's own
+  // (TrainOptions::threads after Train, all cores after Load). Errors: invalid_argument if
+  // columns != this->columns(), the size is not a multiple of it or threads < 0; unavailable if
+  // the forest carries no XGBoost model; internal if XGBoost fails. Thread-safe (calls are
+  // serialised).
+  Result<std::vector<float>> PredictWithXgboost(std::span<const float> rows, size_t columns,
+                                                int threads = 0) const;
 
   size_t columns() const;     // features per row the model expects
   size_t tree_count() const;  // trees in the model

@@ -1,8 +1,6 @@
 // The model format and the evaluator on hand-made and random models, without XGBoost: split
 // semantics (strict <, NaN takes the default), padding of shallow branches, the explicit layout
 // of deep trees, and the strict checks of Load.
-#include "trees/model.h"
-
 #include <gtest/gtest.h>
 
 #include <bit>
@@ -12,6 +10,7 @@
 #include <thread>
 
 #include "trees/evaluator.h"
+#include "trees/model.h"
 #include "trees/trees.h"
 #include "trees/trees_testing.h"
 

@@ -235,6 +235,16 @@ TEST(Forest, PredictWithXgboostChecksTheShape) {
   EXPECT_EQ(forest->PredictWithXgboost(rows, 7).status().code(), Code::kInvalidArgument);
   EXPECT_EQ(forest->PredictWithXgboost(std::span(rows).first(20), 8).status().code(),
             Code::kInvalidArgument);
+  EXPECT_EQ(forest->PredictWithXgboost(rows, 8, -1).status().code(), Code::kInvalidArgument);
+  // The thread count changes nothing in the scores, before or after a round trip.
+  auto one = forest->PredictWithXgboost(rows, 8, 1);
+  auto two = forest->PredictWithXgboost(rows, 8, 2);
+  auto loaded = Forest::Load(forest->Save());
+  ASSERT_TRUE(one.ok() && two.ok() && loaded.ok());
+  auto all = loaded->PredictWithXgboost(rows, 8);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(*one, *two);
+  EXPECT_EQ(*one, *all);
   auto empty = forest->PredictWithXgboost({}, 8);
   ASSERT_TRUE(empty.ok());
   EXPECT_TRUE(empty->empty());
