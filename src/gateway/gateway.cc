@@ -6,9 +6,11 @@
 #include <thread>
 #include <utility>
 
-#include "common/net.h"
+#include "coord/coord.h"
+#include "gateway/endpoints.h"
 #include "gateway/router.h"
 #include "gateway/upstream.h"
+#include "gateway/watcher.h"
 #include "http/http.h"
 
 namespace surge::gateway {
@@ -31,25 +33,11 @@ Status CheckOptions(const Options& options) {
     return invalid("upstream_pipeline_depth_max must be >= 1");
   }
   if (options.connect_timeout.count() <= 0 || options.request_timeout.count() <= 0 ||
-      options.upstream_idle_timeout.count() <= 0 || options.reconnect_backoff.count() < 0) {
+      options.upstream_idle_timeout.count() <= 0 || options.reconnect_backoff.count() < 0 ||
+      options.coord_poll_interval.count() <= 0 || options.moved_answer_timeout.count() <= 0) {
     return invalid("timeouts must be positive (reconnect_backoff may be 0)");
   }
   return Status::Ok();
-}
-
-Result<Endpoint> Resolve(const topology::Center& center) {
-  const Result<std::vector<SocketAddress>> addresses =
-      ResolveTcp(center.address.host, center.address.port);
-  if (!addresses.ok()) {
-    return Status(Code::kInvalidArgument,
-                  "gateway: center " + center.id + ": " + addresses.status().message());
-  }
-  Endpoint endpoint;
-  endpoint.id = center.id;
-  endpoint.address_text = center.address.ToString();
-  endpoint.address = addresses->front().storage;
-  endpoint.address_bytes = addresses->front().length;
-  return endpoint;
 }
 
 class GatewayImpl;
@@ -74,9 +62,22 @@ class GatewayImpl final : public Gateway {
   ~GatewayImpl() override { Stop(); }
 
   Status Open() {
+    std::vector<Endpoint> endpoints;
     for (const topology::Center& center : topology_.centers()) {
-      SURGE_ASSIGN_OR_RETURN(Endpoint endpoint, Resolve(center));
-      endpoints_.push_back(std::move(endpoint));
+      SURGE_ASSIGN_OR_RETURN(Endpoint endpoint, ResolveEndpoint(center.id, center.address));
+      endpoints.push_back(std::move(endpoint));
+    }
+    endpoints_ = std::make_unique<Endpoints>(std::move(endpoints));
+    if (!options_.coord.empty()) {
+      Result<std::unique_ptr<coord::Coordinator>> coordinator = coord::Open(options_.coord);
+      if (!coordinator.ok()) {
+        return Status(coordinator.status().code(), "gateway: coordinator " + options_.coord + ": " +
+                                                       coordinator.status().message());
+      }
+      watcher_ = std::make_unique<LeaseWatcher>(std::move(coordinator).value(), *endpoints_,
+                                                options_.coord_poll_interval);
+      watcher_->PollAll();
+      watcher_->Start();
     }
     const int threads = options_.threads > 0
                             ? options_.threads
@@ -91,8 +92,9 @@ class GatewayImpl final : public Gateway {
     upstream.reconnect_backoff = options_.reconnect_backoff;
     upstream.idle_timeout = options_.upstream_idle_timeout;
     upstream.response_bytes_max = options_.response_bytes_max;
+    upstream.moved_answer_timeout = options_.moved_answer_timeout;
     for (int i = 0; i < loops; ++i) {
-      loops_.push_back(std::make_unique<UpstreamLoop>(endpoints_, counters_.data(), upstream));
+      loops_.push_back(std::make_unique<UpstreamLoop>(*endpoints_, counters_.data(), upstream));
       SURGE_RETURN_IF_ERROR(loops_.back()->Start());
     }
     http::ServerOptions server;
@@ -113,6 +115,9 @@ class GatewayImpl final : public Gateway {
       const CenterCounters& c = counters_[i];
       CenterStats stats;
       stats.center_id = topology_.centers()[i].id;
+      uint64_t generation = 0;
+      const std::shared_ptr<const Endpoint> endpoint = endpoints_->Current(i, &generation);
+      if (endpoint->down.empty()) stats.address = endpoint->address_text;
       stats.forwarded = c.forwarded.load(std::memory_order_relaxed);
       stats.answered = c.answered.load(std::memory_order_relaxed);
       stats.shed_overloaded = c.shed_overloaded.load(std::memory_order_relaxed);
@@ -125,9 +130,11 @@ class GatewayImpl final : public Gateway {
   }
 
   // The server first: once it has stopped no handler runs, so no job is posted to a stopped loop.
+  // The watcher last: the loops may still suspect centers until they stop.
   void Stop() override {
     if (server_) server_->Stop();
     for (auto& loop : loops_) loop->Stop();
+    if (watcher_) watcher_->Stop();
   }
 
   void Handle(const http::Request& request, http::Responder responder) {
@@ -170,7 +177,8 @@ class GatewayImpl final : public Gateway {
   const topology::Topology topology_;
   const Router router_;
   std::vector<CenterCounters> counters_;
-  std::vector<Endpoint> endpoints_;
+  std::unique_ptr<Endpoints> endpoints_;
+  std::unique_ptr<LeaseWatcher> watcher_;  // with a coordinator only
   std::vector<std::unique_ptr<UpstreamLoop>> loops_;
   Handler handler_;
   std::unique_ptr<http::Server> server_;

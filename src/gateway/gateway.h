@@ -1,7 +1,7 @@
 // gateway: the stateless HTTP front of a deployment. It serves the whole of API.md by forwarding
 // each request to the center that owns it and relaying that center's answer unchanged (status,
 // body, Content-Type and Retry-After). Several gateways can run side by side: all they know is the
-// topology, which is immutable.
+// topology, which is immutable, and, with a coordinator, where each center's primary is now.
 //
 // Routing (topology.h says how users map to centers):
 //   PUT/GET /v1/{merchants,products,users,inventory,campaigns}/{id}  -> the master
@@ -26,12 +26,35 @@
 //     message naming the center. After a failed connect, requests for that center are answered
 //     unavailable at once for reconnect_backoff, then the next request tries again.
 //   A request that failed on a connection may or may not have been executed by the center; writes
-//   are idempotent by request id (API.md), so a client simply retries.
+//   are idempotent by request id (API.md), so a client simply retries. The gateway itself never
+//   retries a request.
+//
+// Where a center is (hot standby, issue 5): without `coord`, at its topology address. With
+// `coord`, a center may run as a primary/standby pair that holds the lease named after the center
+// id (coord.h); its holder's address is "<http host:port>/<ship host:port>" (failover.h), or just
+// "<http host:port>". A watcher thread reads every center's lease every coord_poll_interval, and
+// at once (at most every 5 ms) after a request to a center failed to connect, timed out or lost
+// its connection, or the center answered 421 or 503 unavailable (those answers are still relayed
+// unchanged). Per center:
+//   - the lease is held: requests go to the holder's HTTP address. When it changes, new requests
+//     go to the new address at once (no backoff of the old one applies); requests already sent to
+//     the old address keep their connections until answered, for moved_answer_timeout at most,
+//     then they fail 503 unavailable (a frozen old primary cannot hold clients for the full
+//     request_timeout), and those connections close.
+//   - the lease is free and was held before (seen by this gateway): the center is failing over
+//     and nobody may acknowledge anything (coord.h, "conservative"), so its requests are answered
+//     503 unavailable at once ("center c1 is failing over ...") until a holder appears.
+//   - the lease was never seen held by this gateway: the topology address stays in use (a center
+//     that is not a pair simply never takes a lease).
+//   - the holder's address does not parse or resolve, or the coordinator cannot be read: logged
+//     to stderr (once per distinct problem) and ignored; the center stays where it was.
+// Start reads every lease once before serving, so the first requests already go to the primaries.
 //
 // Threads: the HTTP server's event loops (`threads`) route requests and never block; forwarding
 // runs on `upstream_threads` epoll loops, each with its own keep-alive connections to every center
 // (opened on demand, reused, HTTP/1.1 pipelined up to upstream_pipeline_depth_max requests each).
-// Center host names are resolved once, by Start.
+// Center host names are resolved by Start (topology addresses) and by the watcher thread (lease
+// holders), never on an event loop. A loop notices a move with one atomic load per request.
 //
 // Thread safety: port() and stats() may be called from any thread; Stop from any thread but the
 // gateway's own.
@@ -76,12 +99,19 @@ struct Options {
   size_t connections_max = 200'000;
   // A center's response larger than this is a failure of that center (503 unavailable).
   size_t response_bytes_max = size_t{64} * 1024 * 1024;
+  // The coordinator that says where each center's primary is (see "Where a center is"): a
+  // coord::Open spec, "file:<path>" or "etcd:<host:port>[,...]". Empty: topology addresses only.
+  std::string coord;
+  std::chrono::milliseconds coord_poll_interval{50};
+  // Requests in flight at a center's old address when it moved get this long to be answered.
+  std::chrono::milliseconds moved_answer_timeout{1'000};
 };
 
 // Counters of one center, since Start. Read without a lock: each field is exact, but fields may
 // be read at slightly different moments.
 struct CenterStats {
   std::string center_id;
+  std::string address;              // where its requests go now; empty while it is failing over
   uint64_t forwarded = 0;           // handed to an upstream thread
   uint64_t answered = 0;            // relayed a center's response (any status)
   uint64_t shed_overloaded = 0;     // answered 503 overloaded by the gateway (in-flight bound)
@@ -92,9 +122,11 @@ struct CenterStats {
 
 class Gateway {
  public:
-  // Validates the options, resolves the centers' addresses, binds, and starts the threads.
-  // invalid_argument for a missing topology or a bad option, or a center address that does not
-  // resolve; io_error if the port cannot be bound.
+  // Validates the options, resolves the centers' addresses, opens the coordinator and reads every
+  // center's lease (if `coord` is set), binds, and starts the threads. invalid_argument for a
+  // missing topology or a bad option (a bad coord spec included), or a center address that does
+  // not resolve; io_error if the port cannot be bound; coord::Open's errors (say, a damaged lease
+  // file). A coordinator that cannot be read is not an error (see "Where a center is").
   static Result<std::unique_ptr<Gateway>> Start(const Options& options);
   virtual ~Gateway() = default;
   virtual uint16_t port() const = 0;

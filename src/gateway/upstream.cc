@@ -68,10 +68,19 @@ std::string Milliseconds(std::chrono::milliseconds duration) {
 }  // namespace
 
 struct UpstreamLoop::Connection {
-  Connection(size_t center_index, size_t head_bytes_max, size_t body_bytes_max)
-      : center(center_index), parser(head_bytes_max, body_bytes_max) {}
+  Connection(size_t center_index, std::shared_ptr<const Endpoint> endpoint_to,
+             uint64_t endpoint_generation, size_t head_bytes_max, size_t body_bytes_max)
+      : center(center_index),
+        endpoint(std::move(endpoint_to)),
+        generation(endpoint_generation),
+        parser(head_bytes_max, body_bytes_max) {}
   int fd = -1;
   const size_t center;
+  const std::shared_ptr<const Endpoint> endpoint;  // where it is connected
+  const uint64_t generation;                       // of `endpoint`
+  // The center moved away from `endpoint`: no more jobs; closed once in_flight is empty.
+  bool retired = false;
+  Clock::time_point retired_at;
   bool connected = false;
   bool watching_writable = false;
   bool dirty = false;  // listed in dirty_
@@ -85,16 +94,23 @@ struct UpstreamLoop::Connection {
 };
 
 struct UpstreamLoop::Pool {
-  std::vector<std::unique_ptr<Connection>> connections;
-  std::deque<Job> waiting;  // every connection's pipeline was full
+  size_t center = 0;
+  std::shared_ptr<const Endpoint> endpoint;              // where new connections go
+  uint64_t generation = 0;                               // of `endpoint`
+  std::vector<std::unique_ptr<Connection>> connections;  // retired ones included
+  std::deque<Job> waiting;                               // every connection's pipeline was full
   Clock::time_point down_until;
   Status down_reason;
 };
 
-UpstreamLoop::UpstreamLoop(const std::vector<Endpoint>& endpoints, CenterCounters* counters,
+UpstreamLoop::UpstreamLoop(Endpoints& endpoints, CenterCounters* counters,
                            const UpstreamOptions& options)
     : endpoints_(endpoints), counters_(counters), options_(options), pools_(endpoints.size()) {
   SURGE_ASSERT(options.connections_per_center >= 1 && options.pipeline_depth_max >= 1);
+  for (size_t center = 0; center < pools_.size(); ++center) {
+    pools_[center].center = center;
+    pools_[center].endpoint = endpoints_.Current(center, &pools_[center].generation);
+  }
 }
 
 UpstreamLoop::~UpstreamLoop() {
@@ -192,6 +208,9 @@ void UpstreamLoop::DrainMailbox() {
 
 void UpstreamLoop::Dispatch(Job job) {
   Pool& pool = pools_[job.center];
+  Follow(pool);
+  if (!pool.endpoint->down.empty())
+    return Fail(job, Status(Code::kUnavailable, pool.endpoint->down));
   if (now_ < pool.down_until) return Fail(job, pool.down_reason);
   if (!pool.waiting.empty()) {  // first come, first served
     pool.waiting.push_back(std::move(job));
@@ -206,17 +225,42 @@ void UpstreamLoop::Dispatch(Job job) {
   Assign(connection, std::move(job));
 }
 
+// Takes the center's new endpoint if it moved (see upstream.h, "Moves"). The hot path is one
+// atomic load.
+void UpstreamLoop::Follow(Pool& pool) {
+  if (endpoints_.generation(pool.center) == pool.generation) return;
+  pool.endpoint = endpoints_.Current(pool.center, &pool.generation);
+  pool.down_until = Clock::time_point();  // that backoff was for the old address
+  std::vector<Connection*> unused;
+  for (const auto& connection : pool.connections) {
+    if (connection->retired) continue;
+    connection->retired = true;
+    connection->retired_at = now_;
+    if (connection->in_flight.empty()) unused.push_back(connection.get());
+  }
+  if (!pool.endpoint->down.empty()) {
+    const Status down(Code::kUnavailable, pool.endpoint->down);
+    for (Job& job : pool.waiting) Fail(job, down);
+    pool.waiting.clear();
+  }
+  for (Connection* connection : unused) Close(connection, Status::Ok());
+}
+
 // The least loaded connection with room in its pipeline, opening another one when every open
 // connection is busy and the pool may grow; nullptr if none has room (or a connect failed).
+// Retired connections take nothing more and do not count against the pool's size.
 UpstreamLoop::Connection* UpstreamLoop::PickConnection(Pool& pool) {
+  SURGE_ASSERT(pool.endpoint->down.empty());
   Connection* best = nullptr;
+  size_t active = 0;
   for (const auto& connection : pool.connections) {
+    if (connection->retired) continue;
+    ++active;
     if (best == nullptr || connection->in_flight.size() < best->in_flight.size()) {
       best = connection.get();
     }
   }
-  if ((best == nullptr || !best->in_flight.empty()) &&
-      pool.connections.size() < options_.connections_per_center) {
+  if ((best == nullptr || !best->in_flight.empty()) && active < options_.connections_per_center) {
     Connection* opened = Open(pool);
     if (opened != nullptr) return opened;
   }
@@ -225,12 +269,12 @@ UpstreamLoop::Connection* UpstreamLoop::PickConnection(Pool& pool) {
 }
 
 UpstreamLoop::Connection* UpstreamLoop::Open(Pool& pool) {
-  const size_t center = static_cast<size_t>(&pool - pools_.data());
-  const Endpoint& endpoint = endpoints_[center];
+  const size_t center = pool.center;
+  const Endpoint& endpoint = *pool.endpoint;
   counters_[center].connections_opened.fetch_add(1, std::memory_order_relaxed);
   const int fd = socket(endpoint.address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
-    ConnectFailed(pool, Unreachable(center, std::string("socket: ") + strerror(errno)));
+    ConnectFailed(pool, Unreachable(endpoint, std::string("socket: ") + strerror(errno)));
     return nullptr;
   }
   const int one = 1;
@@ -240,11 +284,11 @@ UpstreamLoop::Connection* UpstreamLoop::Open(Pool& pool) {
   if (rc != 0 && errno != EINPROGRESS) {
     const int error = errno;
     ::close(fd);
-    ConnectFailed(pool, Unreachable(center, strerror(error)));
+    ConnectFailed(pool, Unreachable(endpoint, strerror(error)));
     return nullptr;
   }
-  auto connection =
-      std::make_unique<Connection>(center, kHeadBytesMax, options_.response_bytes_max);
+  auto connection = std::make_unique<Connection>(center, pool.endpoint, pool.generation,
+                                                 kHeadBytesMax, options_.response_bytes_max);
   connection->fd = fd;
   connection->connected = rc == 0;
   connection->opened_at = connection->last_active = now_;
@@ -256,7 +300,7 @@ UpstreamLoop::Connection* UpstreamLoop::Open(Pool& pool) {
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) {
     const int error = errno;
     ::close(fd);
-    ConnectFailed(pool, Unreachable(center, std::string("epoll: ") + strerror(error)));
+    ConnectFailed(pool, Unreachable(endpoint, std::string("epoll: ") + strerror(error)));
     return nullptr;
   }
   pool.connections.push_back(std::move(connection));
@@ -269,7 +313,7 @@ void UpstreamLoop::Assign(Connection* connection, Job job) {
   std::string& out = connection->out;
   out.append(job.method).push_back(' ');
   out.append(job.target).append(" HTTP/1.1\r\nHost: ");
-  out.append(endpoints_[job.center].address_text).append("\r\n");
+  out.append(connection->endpoint->address_text).append("\r\n");
   if (!job.content_type.empty()) out.append("Content-Type: ").append(job.content_type) += "\r\n";
   if (!job.body.empty() || job.method == "POST" || job.method == "PUT") {
     out.append("Content-Length: ");
@@ -285,6 +329,8 @@ void UpstreamLoop::Assign(Connection* connection, Job job) {
 }
 
 void UpstreamLoop::PumpWaiting(Pool& pool) {
+  Follow(pool);
+  if (!pool.endpoint->down.empty()) return;  // Follow failed the waiting jobs
   while (!pool.waiting.empty() && now_ >= pool.down_until) {
     Connection* connection = PickConnection(pool);
     if (connection == nullptr) break;
@@ -308,7 +354,7 @@ void UpstreamLoop::Flush(Connection* connection) {
       return;
     }
     // Reads will see the error too; closing here says why.
-    Close(connection, Unreachable(connection->center, strerror(errno)));
+    Close(connection, Unreachable(*connection->endpoint, strerror(errno)));
     return;
   }
   connection->out.clear();
@@ -345,7 +391,7 @@ void UpstreamLoop::OnConnected(Connection* connection) {
   socklen_t length = sizeof(error);
   if (getsockopt(connection->fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0) error = errno;
   if (error != 0) {
-    Close(connection, Unreachable(connection->center, strerror(error)));
+    Close(connection, Unreachable(*connection->endpoint, strerror(error)));
     return;
   }
   connection->connected = true;
@@ -368,7 +414,7 @@ void UpstreamLoop::OnReadable(Connection* connection) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
     const std::string why = n == 0 ? "closed the connection" : strerror(errno);
-    Close(connection, Unreachable(connection->center, why));
+    Close(connection, Unreachable(*connection->endpoint, why));
     return;
   }
 }
@@ -384,8 +430,13 @@ bool UpstreamLoop::DeliverResponses(Connection* connection) {
     if (state == ResponseParser::State::kNeedMore) break;
     if (state == ResponseParser::State::kError || connection->in_flight.empty()) {
       if (state != ResponseParser::State::kError) error = "a response to no request";
-      Close(connection, Unreachable(center, "sent a malformed response (" + error + ")"));
+      Close(connection,
+            Unreachable(*connection->endpoint, "sent a malformed response (" + error + ")"));
       return false;
+    }
+    if (parsed.status == 421 ||
+        (parsed.status == 503 && parsed.body.find("\"unavailable\"") != std::string_view::npos)) {
+      endpoints_.Suspect(center);  // a hint that the center moved: relayed, and checked
     }
     http::Response response;
     response.status = parsed.status;
@@ -398,20 +449,27 @@ bool UpstreamLoop::DeliverResponses(Connection* connection) {
     Answer(connection->in_flight.front(), std::move(response));
     connection->in_flight.pop_front();
     if (parsed.close) {
-      Close(connection, Unreachable(center, "closed the connection"));
+      Close(connection, Unreachable(*connection->endpoint, "closed the connection"));
+      return false;
+    }
+    if (connection->retired && connection->in_flight.empty()) {
+      Close(connection, Status::Ok());
       return false;
     }
   }
   PumpWaiting(pools_[center]);
-  return true;
+  return connection->fd >= 0;  // pumping follows a move, which may close it
 }
 
 // ---- Failures and timers ---------------------------------------------------------------------
 
+// `reason` is Ok for an orderly close (idle, or retired and done), which fails nothing.
 void UpstreamLoop::Close(Connection* connection, const Status& reason) {
   const size_t center = connection->center;
   Pool& pool = pools_[center];
   const bool never_connected = !connection->connected;
+  const bool current = connection->generation == pool.generation;
+  SURGE_ASSERT(!reason.ok() || connection->in_flight.empty());
   epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, connection->fd, nullptr);
   ::close(connection->fd);
   connection->fd = -1;
@@ -424,7 +482,8 @@ void UpstreamLoop::Close(Connection* connection, const Status& reason) {
       break;
     }
   }
-  if (never_connected) {
+  if (!reason.ok()) endpoints_.Suspect(center);
+  if (never_connected && !reason.ok() && current) {
     ConnectFailed(pool, reason);
   } else {
     PumpWaiting(pool);
@@ -442,33 +501,38 @@ void UpstreamLoop::ConnectFailed(Pool& pool, const Status& reason) {
 void UpstreamLoop::CheckTimers() {
   last_timer_check_ = now_;
   std::vector<std::pair<Connection*, Status>> expired;
-  for (size_t center = 0; center < pools_.size(); ++center) {
-    Pool& pool = pools_[center];
+  for (Pool& pool : pools_) {
+    Follow(pool);  // moves take effect even without traffic
     for (const auto& connection : pool.connections) {
       Connection* c = connection.get();
+      const Endpoint& endpoint = *c->endpoint;
       if (!c->connected && now_ - c->opened_at >= options_.connect_timeout) {
-        expired.emplace_back(c, Unreachable(center, "no connection within " +
-                                                        Milliseconds(options_.connect_timeout)));
+        expired.emplace_back(c, Unreachable(endpoint, "no connection within " +
+                                                          Milliseconds(options_.connect_timeout)));
       } else if (!c->in_flight.empty() &&
                  now_ - c->in_flight.front().accepted_at >= options_.request_timeout) {
         expired.emplace_back(
-            c, Unreachable(center, "no answer within " + Milliseconds(options_.request_timeout)));
+            c, Unreachable(endpoint, "no answer within " + Milliseconds(options_.request_timeout)));
+      } else if (c->retired && now_ - c->retired_at >= options_.moved_answer_timeout) {
+        expired.emplace_back(c,
+                             Unreachable(endpoint, "no answer within " +
+                                                       Milliseconds(options_.moved_answer_timeout) +
+                                                       " after the center moved"));
       } else if (c->in_flight.empty() && now_ - c->last_active >= options_.idle_timeout) {
-        expired.emplace_back(c, Status::Ok());
+        expired.emplace_back(c, Status::Ok());  // idle: nobody is waiting on it
       }
     }
     while (!pool.waiting.empty() &&
            now_ - pool.waiting.front().accepted_at >= options_.request_timeout) {
-      Fail(pool.waiting.front(), Unreachable(center, "no connection free within " +
-                                                         Milliseconds(options_.request_timeout)));
+      Fail(pool.waiting.front(),
+           Unreachable(*pool.endpoint,
+                       "no connection free within " + Milliseconds(options_.request_timeout)));
       pool.waiting.pop_front();
     }
   }
   for (auto& [connection, reason] : expired) {
-    if (reason.ok()) {  // idle: nobody is waiting on it
-      reason = Status(Code::kUnavailable, "idle");
-    }
-    Close(connection, reason);
+    // An earlier Close may have followed a move that closed this one.
+    if (connection->fd >= 0) Close(connection, reason);
   }
 }
 
@@ -482,8 +546,7 @@ void UpstreamLoop::Fail(Job& job, const Status& status) {
   Answer(job, http::ErrorResponse(status));
 }
 
-Status UpstreamLoop::Unreachable(size_t center, std::string_view what) const {
-  const Endpoint& endpoint = endpoints_[center];
+Status UpstreamLoop::Unreachable(const Endpoint& endpoint, std::string_view what) {
   return Status(Code::kUnavailable,
                 "center " + endpoint.id + " (" + endpoint.address_text + "): " + std::string(what));
 }

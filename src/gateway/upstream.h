@@ -11,10 +11,15 @@
 // Failure: a connection that fails (reset, closed, timed out, malformed response) answers every
 // job it carries 503 unavailable naming the center; a failed connect also answers the center's
 // queued jobs and makes the loop answer that center's new jobs unavailable at once for
-// reconnect_backoff. Nothing here retries a request: the center may have executed it.
+// reconnect_backoff. Nothing here retries a request: the center may have executed it. Each such
+// failure, and a center's 421 or 503 unavailable answer, is reported to Endpoints::Suspect.
+//
+// Moves: before it sends anything to a center, the loop compares the center's generation in
+// Endpoints with the one its pool follows. When it changed, the pool takes the new endpoint: new
+// connections go there (at once, without waiting out a backoff of the old address); the old
+// connections take no more requests and close once the requests they carry are answered, or
+// fail them after moved_answer_timeout. An endpoint that is down fails requests at once.
 #pragma once
-
-#include <sys/socket.h>
 
 #include <atomic>
 #include <chrono>
@@ -28,6 +33,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "gateway/endpoints.h"
 #include "http/http.h"
 
 namespace surge::gateway {
@@ -44,14 +50,6 @@ struct alignas(64) CenterCounters {
   std::atomic<uint64_t> connections_opened{0};
 };
 
-// One center, resolved once.
-struct Endpoint {
-  std::string id;
-  std::string address_text;  // "127.0.0.1:18601": the Host header and error messages
-  sockaddr_storage address{};
-  socklen_t address_bytes = 0;
-};
-
 struct UpstreamOptions {
   size_t connections_per_center = 1;  // of this loop
   size_t pipeline_depth_max = 128;
@@ -60,6 +58,9 @@ struct UpstreamOptions {
   std::chrono::milliseconds reconnect_backoff{100};
   std::chrono::milliseconds idle_timeout{30'000};
   size_t response_bytes_max = size_t{64} * 1024 * 1024;
+  // Once a center has moved, how long requests still in flight at its old address may wait for
+  // their answers before they fail.
+  std::chrono::milliseconds moved_answer_timeout{1'000};
 };
 
 // A request on its way to a center. The views point into the client's request, which stays
@@ -77,8 +78,7 @@ struct Job {
 class UpstreamLoop {
  public:
   // `endpoints` and `counters` (one per center, parallel) must outlive the loop.
-  UpstreamLoop(const std::vector<Endpoint>& endpoints, CenterCounters* counters,
-               const UpstreamOptions& options);
+  UpstreamLoop(Endpoints& endpoints, CenterCounters* counters, const UpstreamOptions& options);
   ~UpstreamLoop();
   UpstreamLoop(const UpstreamLoop&) = delete;
   UpstreamLoop& operator=(const UpstreamLoop&) = delete;
@@ -98,6 +98,7 @@ class UpstreamLoop {
   void Run();
   void DrainMailbox();
   void Dispatch(Job job);
+  void Follow(Pool& pool);
   Connection* PickConnection(Pool& pool);
   Connection* Open(Pool& pool);
   void Assign(Connection* connection, Job job);
@@ -113,9 +114,9 @@ class UpstreamLoop {
   void CheckTimers();
   void Answer(Job& job, http::Response response);
   void Fail(Job& job, const Status& status);
-  Status Unreachable(size_t center, std::string_view what) const;
+  static Status Unreachable(const Endpoint& endpoint, std::string_view what);
 
-  const std::vector<Endpoint>& endpoints_;
+  Endpoints& endpoints_;
   CenterCounters* const counters_;
   const UpstreamOptions options_;
   int epoll_fd_ = -1;
