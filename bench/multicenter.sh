@@ -22,40 +22,10 @@ probe=$build/bench/lag_probe
 scratch=$(mktemp -d /tmp/surge-multicenter-XXXXXX)
 out=${5:-$scratch}
 mkdir -p "$out"
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$scratch"
-}
-trap cleanup EXIT
-log() { echo "bench-multicenter: $*" >&2; }
-command -v jq >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq >/dev/null
+name=bench-multicenter
+source "$(dirname "$0")/common.sh"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_line() { # file pattern
-  for _ in $(seq 200); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
-  echo "bench-multicenter: no '$2' in $1" >&2; cat "$1" >&2; return 1
-}
-# Creates the catalogue through `target` (the gateway forwards it to the master).
-setup() { # target
-  "$surge" load --target "$1" --setup --users 100000 --stock 1000000000 --limit 1000000 \
-    --rate 100 --duration-s 1 --no-verify > /dev/null 2> "$scratch/setup.err"
-}
-# A saturated run: offered well above what one center takes.
-saturate() { # target json
-  "$surge" load --target "$1" --users 100000 --profile steady --rate 300000 --duration-s "$seconds" \
-    --connections "$connections" --no-verify --json "$2" > /dev/null 2>&1 || true
-  jq '.created_per_s | round' "$2"
-}
-
-# 1. One center alone.
-single=$(free_port)
-"$surge" center --id alone --data "$scratch/alone" --listen "127.0.0.1:$single" \
-  > "$scratch/alone.out" 2> "$scratch/alone.err" &
-pids+=($!)
-wait_line "$scratch/alone.out" "listening on"
-setup "127.0.0.1:$single"
+start_single_center
 
 # 2. The deployment.
 bus_flags=()
@@ -119,7 +89,6 @@ for round in $(seq "$rounds"); do
   ratios+=("$(awk -v a="$t" -v b="$a" 'BEGIN{printf "%.3f", a / b}')")
   log "round $round: alone $a, through the gateway $t, ratio ${ratios[-1]}"
 done
-median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END{print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
 alone=$(median "${alones[@]}")
 through=$(median "${throughs[@]}")
 ratio=$(median "${ratios[@]}")
