@@ -19,9 +19,13 @@
 #include "drill/drill.h"
 #include "http/http.h"
 #include "json/json.h"
+#include "process_testing.h"
 
 namespace surge {
 namespace {
+
+using process_testing::MustPut;
+using process_testing::User;
 
 using std::chrono::milliseconds;
 
@@ -34,8 +38,6 @@ constexpr int64_t kCampaignStock = 1500;
 constexpr int64_t kPerUserLimit = 2;
 constexpr int64_t kRegularStock = 300;
 constexpr std::chrono::milliseconds kWorkerPause{12};
-
-std::string User(int index) { return "u" + std::to_string(index); }
 
 class CenterProcess {
  public:
@@ -73,12 +75,6 @@ class CenterProcess {
   std::string data_dir_;
   std::unique_ptr<drill::Process> process_;
 };
-
-void MustPut(http::Client& client, const std::string& target, const std::string& body) {
-  auto response = client.Do("PUT", target, body);
-  ASSERT_TRUE(response.ok()) << response.status().ToString();
-  ASSERT_EQ(response->status, 200) << target << " " << response->body;
-}
 
 void LoadCatalogue(http::Client& client, int64_t now_ms) {
   MustPut(client, "/v1/merchants/m1", R"({"name":"Crash Test Goods"})");
@@ -135,36 +131,8 @@ class Worker {
       std::this_thread::sleep_for(milliseconds(20));  // the center is down; try again soon
       return;
     }
-    json::Document document;
-    if (!document.Parse(response->body).ok()) {
-      errors_.push_back("unparsable answer: " + response->body);
-      return;
-    }
-    const json::Value root = document.root();
-    if (response->status == 201) {
-      auto order_id = root.Field("order_id");
-      const std::string id = order_id.ok() && order_id->String().ok()
-                                 ? std::string(*order_id->String())
-                                 : std::string();
-      if (attempt.status == 201 && id != attempt.order_id) {
-        errors_.push_back("retry of " + attempt.request_id + " gave " + id + " after " +
-                          attempt.order_id);
-      }
-      attempt.order_id = id;
-    } else {
-      if (attempt.status == 201) {
-        errors_.push_back("retry of acknowledged " + attempt.request_id + " answered " +
-                          std::to_string(response->status) + " " + response->body);
-        return;
-      }
-      auto error = root.Field("error");
-      auto code = error.ok() ? error->Field("code") : Result<json::Value>(error.status());
-      attempt.error_code = code.ok() && code->String().ok() ? std::string(*code->String()) : "";
-      if (response->status >= 500 && attempt.error_code != "overloaded") {
-        errors_.push_back("server error " + response->body);
-      }
-    }
-    attempt.status = response->status;
+    process_testing::RecordOrderAnswer(*response, attempt, errors_,
+                                       /*unavailable_expected=*/false);
   }
 
   void NewOrder() {
@@ -264,15 +232,9 @@ TEST(CrashTest, KillNineDuringASaleLosesNothingAndOversellsNothing) {
   EXPECT_GT(acknowledged, 500) << "the test must actually sell something";
   EXPECT_GT(unanswered, 0) << "some kills must land on requests in flight";
 
+  process_testing::ExpectHistoryHolds(
+      history, kUsers, {"c1", "flash", kCampaignStock, kPerUserLimit}, port.load(), acknowledged);
   http::Client client("127.0.0.1", port.load(), milliseconds(5000));
-  drill::CheckOptions options;
-  for (int i = 0; i < kUsers; ++i) options.users.push_back(User(i));
-  options.campaigns.push_back({"c1", "flash", kCampaignStock, kPerUserLimit});
-  auto report = drill::Check(history, options, client);
-  ASSERT_TRUE(report.ok()) << report.status().ToString();
-  std::printf("checker: %s\n", report->Summary().c_str());
-  EXPECT_TRUE(report->ok()) << report->Summary();
-  EXPECT_EQ(report->acknowledged_orders, static_cast<uint64_t>(acknowledged));
 
   // Regular stock is conserved too.
   auto inventory = drill::ReadStock(client, "/v1/inventory/reg");

@@ -33,9 +33,13 @@
 #include "drill/drill.h"
 #include "http/http.h"
 #include "json/json.h"
+#include "process_testing.h"
 
 namespace surge {
 namespace {
+
+using process_testing::MustPut;
+using process_testing::User;
 
 using std::chrono::milliseconds;
 using SteadyClock = std::chrono::steady_clock;
@@ -49,8 +53,6 @@ constexpr int kUsers = 500;
 constexpr int kWorkers = 4;
 constexpr int64_t kCampaignStock = 100'000;  // not the point here: every order should succeed
 constexpr int64_t kPerUserLimit = 1'000;
-
-std::string User(int index) { return "u" + std::to_string(index); }
 
 uint16_t FreePort() {
   Result<Listening> listening = ListenTcp("127.0.0.1", 0);
@@ -122,12 +124,6 @@ class NodeProcess {
   std::unique_ptr<drill::Process> process_;
 };
 
-void MustPut(http::Client& client, const std::string& target, const std::string& body) {
-  auto response = client.Do("PUT", target, body);
-  ASSERT_TRUE(response.ok()) << response.status().ToString();
-  ASSERT_EQ(response->status, 200) << target << " " << response->body;
-}
-
 // Sends new orders and retries to whichever node the test says is the primary, recording every
 // answer; notes the time of each order acknowledged.
 class Worker {
@@ -173,37 +169,10 @@ class Worker {
       std::this_thread::sleep_for(milliseconds(10));  // failing over; try again soon
       return;
     }
-    json::Document document;
-    if (!document.Parse(response->body).ok()) {
-      errors_.push_back("unparsable answer: " + response->body);
-      return;
-    }
-    if (response->status == 201) {
-      auto order_id = document.root().Field("order_id");
-      const std::string id = order_id.ok() && order_id->String().ok()
-                                 ? std::string(*order_id->String())
-                                 : std::string();
-      if (attempt.status == 201 && id != attempt.order_id) {
-        errors_.push_back("retry of " + attempt.request_id + " gave " + id + " after " +
-                          attempt.order_id);
-      }
-      attempt.order_id = id;
-      attempt.status = 201;
+    if (process_testing::RecordOrderAnswer(*response, attempt, errors_,
+                                           /*unavailable_expected=*/true)) {
       std::lock_guard lock(acks_mutex_);
       acks_.push_back(SteadyClock::now());
-      return;
-    }
-    if (attempt.status == 201) {
-      // A node answering unavailable/overloaded is failing over; anything else is a violation.
-      if (response->status != 503) {
-        errors_.push_back("retry of acknowledged " + attempt.request_id + " answered " +
-                          std::to_string(response->status) + " " + response->body);
-      }
-      return;
-    }
-    if (response->status != 503) {
-      errors_.push_back("order answered " + std::to_string(response->status) + " " +
-                        response->body);
     }
   }
 
@@ -367,14 +336,8 @@ void RunDrills(const std::string& root, const Coordination& coord, int drills_of
               static_cast<long long>(acknowledged));
   EXPECT_GT(acknowledged, 200) << "the test must actually sell something";
 
-  http::Client client("127.0.0.1", port.load(), milliseconds(5000));
-  drill::CheckOptions options;
-  for (int i = 0; i < kUsers; ++i) options.users.push_back(User(i));
-  options.campaigns.push_back({"c1", "flash", kCampaignStock, kPerUserLimit});
-  auto report = drill::Check(history, options, client);
-  ASSERT_TRUE(report.ok()) << report.status().ToString();
-  std::printf("checker: %s\n", report->Summary().c_str());
-  EXPECT_TRUE(report->ok()) << report->Summary();
+  process_testing::ExpectHistoryHolds(
+      history, kUsers, {"c1", "flash", kCampaignStock, kPerUserLimit}, port.load(), acknowledged);
 
   // Primary first (its standby must still be there for what it flushes as it stops), then the
   // standby; then both journals give the same state at the same position.
