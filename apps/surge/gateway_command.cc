@@ -26,6 +26,13 @@ constexpr const char* kGatewayUsage =
     "\"surge gateway listening on HOST:PORT\" once it accepts connections; SIGTERM or SIGINT\n"
     "stops it.\n"
     "\n"
+    "With --coord, a center may run as a primary/standby pair ('surge center --coord ...' with\n"
+    "the center's id): the gateway forwards to the node holding the center's lease, reads the\n"
+    "leases every 50 ms and at once after a failed request or a 421 or 503 unavailable answer,\n"
+    "and moves to the new primary when the lease moves. While no node holds the lease of a\n"
+    "center that had one, its requests get 503 unavailable at once (clients retry with the same\n"
+    "request_id). A center whose lease was never held keeps its topology address.\n"
+    "\n"
     "Flags:\n"
     "  --topology FILE        the deployment's topology (TOML); required\n"
     "  --listen HOST:PORT     address to serve on (default: the topology's gateway address,\n"
@@ -34,7 +41,10 @@ constexpr const char* kGatewayUsage =
     "  --upstream-threads N   loops forwarding to centers, 0 = as many as --threads (default 0)\n"
     "  --in-flight-max N      requests in flight to one center before shedding (default 4096)\n"
     "  --connections N        kept-alive connections to each center (default 4)\n"
-    "  --timeout-ms N         a center's answer must come within this (default 10000)\n";
+    "  --timeout-ms N         a center's answer must come within this (default 10000)\n"
+    "  --coord SPEC           where centers' primaries are: file:<path> (the embedded\n"
+    "                         coordinator, one machine) or etcd:<host:port>[,<host:port>...];\n"
+    "                         the same SPEC as the centers' (default: topology addresses only)\n";
 
 int UsageError(const std::string& message) {
   std::fprintf(stderr, "surge gateway: %s\n\n%s", message.c_str(), kGatewayUsage);
@@ -46,7 +56,7 @@ int UsageError(const std::string& message) {
 int RunGatewayCommand(int argc, char** argv) {
   auto parsed = Flags::Parse(argc, argv, 2,
                              {"topology", "listen", "threads", "upstream-threads", "in-flight-max",
-                              "connections", "timeout-ms"});
+                              "connections", "timeout-ms", "coord"});
   if (!parsed.ok()) return UsageError(parsed.status().message());
   const Flags& flags = *parsed;
   if (flags.help()) {
@@ -79,6 +89,8 @@ int RunGatewayCommand(int argc, char** argv) {
   options.in_flight_per_center_max = static_cast<size_t>(*in_flight);
   options.upstream_connections_per_center = static_cast<size_t>(*connections);
   options.request_timeout = std::chrono::milliseconds(*timeout_ms);
+  options.coord = flags.Get("coord", "");
+  if (flags.Has("coord") && options.coord.empty()) return UsageError("--coord needs a SPEC");
   auto gateway = gateway::Gateway::Start(options);
   if (!gateway.ok()) {
     SURGE_LOG_ERROR("cannot start the gateway: %s", gateway.status().ToString().c_str());
