@@ -28,15 +28,23 @@
 //
 // Two implementations:
 //   embedded (OpenEmbedded): for one machine. Every name's owner, address, epoch and expiry in one
-//     small text file, read and rewritten under flock(2) on "<path>.lock" (each write goes to a
-//     temporary file, is fsynced and renamed over the old one, so a crash leaves either version;
-//     Acquire also fsyncs the directory, so a new epoch survives a power failure: two fsyncs,
-//     about 8 to 12 ms on a virtual disk, against one for Renew and Release; Read and a refused
-//     Acquire write nothing).
+//     small text table (lease_file.h), kept as immutable numbered versions in a directory and
+//     updated by compare-and-swap without any lock (versions.h): a writer reads the newest version
+//     N, writes its new table to a temporary file, fsyncs it and link(2)s it as version N+1,
+//     which fails if another writer got there first (it then starts again from the newer
+//     version). No call ever waits for another process: a process frozen (SIGSTOP) or killed at
+//     any instant, even in the middle of a write, delays nobody, and when it wakes up its
+//     pending write loses to whatever was published meanwhile, so it can never overwrite a newer
+//     table. A crash leaves whole versions only. Acquire also fsyncs the directory, so a new
+//     epoch survives a power failure: two fsyncs, against one for Renew and Release; Read and a
+//     refused Acquire write nothing and cost a few system calls (an open of the version last
+//     seen, a failed open of the next). Superseded versions are deleted a few seconds later.
 //     Expiry times are on CLOCK_MONOTONIC, which is system-wide on one machine and so comparable
-//     across processes; the file records the kernel's boot id, and after a reboot every lease
-//     counts as expired (the epochs stay). The file is parsed strictly: damage of any kind gives
-//     corruption naming the file, the line and what is wrong, and nothing is changed.
+//     across processes; the table records the kernel's boot id, and after a reboot every lease
+//     counts as expired (the epochs stay). The newest version is parsed strictly: damage of any
+//     kind gives corruption naming the file, the line and what is wrong, and nothing is changed.
+//     A Renew whose write is published only after the lease's old expiry fails with wrong_state
+//     (another process could have seen the lease free meanwhile): it never revives a lease.
 //   etcd (OpenEtcd): for several machines, through etcd's JSON gateway (v3 API over HTTP/1.1).
 //     A lease is an etcd lease (TTL in whole seconds, rounded up, and at least etcd's minimum TTL,
 //     1.5 election timeouts) and a key "<key_prefix><name>" whose value is {"owner","address"},
@@ -145,9 +153,10 @@ class Coordinator {
 std::chrono::steady_clock::time_point ValidUntil(std::chrono::steady_clock::time_point sent,
                                                  std::chrono::milliseconds ttl);
 
-// Opens (creating if missing, with its directory) the lease file at `path`; "<path>.lock" and
-// "<path>.tmp" are created beside it. corruption if the file exists and is damaged; io_error if
-// it cannot be created or read.
+// Opens (creating it and its parents if missing) the lease directory `path`, which holds the
+// versions of the lease table ("<path>/v00000000000000000007", ...) and the writers' temporary
+// files, and nothing else of importance. corruption if the newest version is damaged; io_error
+// if the directory cannot be created or read, or `path` is not a directory.
 Result<std::unique_ptr<Coordinator>> OpenEmbedded(const std::string& path);
 
 struct EtcdOptions {

@@ -2,8 +2,6 @@
 // other, a holder killed with -9 keeps its lease until it expires, a writer killed at any moment
 // leaves a sound file, a damaged file is corruption and is left as it was, and leases do not
 // survive a reboot while epochs do.
-#include "coord/embedded.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -19,6 +17,7 @@
 
 #include "coord/coord.h"
 #include "coord/coord_testing.h"
+#include "coord/embedded.h"
 #include "coord/lease_file.h"
 
 namespace surge::coord {
@@ -57,6 +56,13 @@ class EmbeddedTest : public ::testing::Test {
   void TearDown() override {
     std::error_code ignored;
     std::filesystem::remove_all(directory_, ignored);
+  }
+
+  // The newest version of the lease table (embedded.h).
+  std::string Newest() {
+    Result<std::string> file = internal::NewestLeaseFile(path_);
+    EXPECT_TRUE(file.ok()) << file.status().ToString();
+    return file.ok() ? *file : path_ + "/missing";
   }
 
   std::unique_ptr<Coordinator> MustOpen() {
@@ -190,8 +196,8 @@ TEST_F(EmbeddedTest, AWriterKilledAtAnyMomentLeavesASoundFile) {
     std::this_thread::sleep_for(milliseconds(7 * round % 23));
     kill(child, SIGKILL);
     EXPECT_EQ(Wait(child), 128 + SIGKILL);
-    // Whatever the moment, the file is one whole version, and the epochs only grew.
-    Result<internal::LeaseTable> table = internal::DecodeLeaseTable(ReadAll(path_));
+    // Whatever the moment, the newest version is whole, and the epochs only grew.
+    Result<internal::LeaseTable> table = internal::DecodeLeaseTable(ReadAll(Newest()));
     ASSERT_TRUE(table.ok()) << table.status().ToString();
     uint64_t sum = 0;
     for (const internal::LeaseEntry& entry : table->entries) sum += entry.epoch;
@@ -210,7 +216,8 @@ TEST_F(EmbeddedTest, ADamagedFileIsCorruptionAndIsLeftAsItWas) {
   std::unique_ptr<Coordinator> coordinator = MustOpen();
   Result<Lease> lease = coordinator->Acquire("c1", "primary", "primary:7000", milliseconds(60'000));
   ASSERT_TRUE(lease.ok()) << lease.status().ToString();
-  const std::string sound = ReadAll(path_);
+  const std::string file = Newest();
+  const std::string sound = ReadAll(file);
   EXPECT_THAT(sound, HasSubstr("\nlease c1 1 "));
   EXPECT_THAT(sound, HasSubstr(" primary primary:7000\n"));
 
@@ -225,7 +232,7 @@ TEST_F(EmbeddedTest, ADamagedFileIsCorruptionAndIsLeftAsItWas) {
       {std::string(100, '\0'), "no newline"},
   };
   for (const auto& [damaged, expected] : damages) {
-    WriteAll(path_, damaged);
+    WriteAll(file, damaged);
     Result<std::unique_ptr<Coordinator>> reopened = OpenEmbedded(path_);
     EXPECT_EQ(reopened.status().code(), Code::kCorruption);
     EXPECT_THAT(reopened.status().message(), HasSubstr(path_));
@@ -236,10 +243,11 @@ TEST_F(EmbeddedTest, ADamagedFileIsCorruptionAndIsLeftAsItWas) {
     EXPECT_EQ(copy.valid_until, lease->valid_until);
     EXPECT_EQ(coordinator->Release(*lease).code(), Code::kCorruption);
     EXPECT_EQ(coordinator->Read("c1").status().code(), Code::kCorruption);
-    EXPECT_EQ(ReadAll(path_), damaged) << "a damaged file was changed";
+    EXPECT_EQ(ReadAll(file), damaged) << "a damaged file was changed";
+    EXPECT_EQ(Newest(), file) << "a version was written over a damaged one";
   }
   // Repaired, it works again, with the lease as it was.
-  WriteAll(path_, sound);
+  WriteAll(file, sound);
   EXPECT_TRUE(coordinator->Renew(*lease).ok());
   Result<std::optional<Holder>> holder = coordinator->Read("c1");
   ASSERT_TRUE(holder.ok() && holder->has_value());
@@ -263,23 +271,24 @@ TEST_F(EmbeddedTest, LeasesDoNotSurviveARebootButEpochsDo) {
   Result<Lease> taken = (*rebooted)->Acquire("c1", "standby", "standby:7000", kTtl);
   ASSERT_TRUE(taken.ok()) << taken.status().ToString();
   EXPECT_EQ(taken->epoch, lease->epoch + 1);
-  EXPECT_THAT(ReadAll(path_), HasSubstr("\nboot " + after + "\n"));
+  EXPECT_THAT(ReadAll(Newest()), HasSubstr("\nboot " + after + "\n"));
 }
 
-TEST_F(EmbeddedTest, OpenCreatesTheFileAndItsDirectories) {
+TEST_F(EmbeddedTest, OpenCreatesTheDirectoryAndAFirstVersion) {
   path_ = directory_ + "/a/b/leases";
   std::unique_ptr<Coordinator> coordinator = MustOpen();
   ASSERT_NE(coordinator, nullptr);
-  Result<internal::LeaseTable> table = internal::DecodeLeaseTable(ReadAll(path_));
+  Result<internal::LeaseTable> table = internal::DecodeLeaseTable(ReadAll(Newest()));
   ASSERT_TRUE(table.ok()) << table.status().ToString();
   EXPECT_TRUE(table->entries.empty());
   Result<std::string> boot_id = internal::ReadBootId();
   ASSERT_TRUE(boot_id.ok());
   EXPECT_EQ(table->boot_id, *boot_id);
 
-  // A directory where the file should be: io_error, not corruption.
-  std::filesystem::create_directories(directory_ + "/dir");
-  EXPECT_EQ(OpenEmbedded(directory_ + "/dir").status().code(), Code::kIoError);
+  // A file where the directory should be: io_error, not corruption.
+  WriteAll(directory_ + "/file", "surge-leases 1\n");
+  EXPECT_EQ(OpenEmbedded(directory_ + "/file").status().code(), Code::kIoError);
+  EXPECT_THAT(OpenEmbedded(directory_ + "/file").status().message(), HasSubstr("not a directory"));
   EXPECT_EQ(OpenEmbedded("").status().code(), Code::kInvalidArgument);
   EXPECT_TRUE(Open("file:" + directory_ + "/spec/leases").ok());
 }

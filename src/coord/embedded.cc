@@ -1,13 +1,13 @@
-// The embedded coordinator: one lease file per machine, read and rewritten under flock(2).
+// The embedded coordinator: the lease table of one machine, as immutable versions in a
+// directory, updated by compare-and-swap without locks (versions.h).
 #include "coord/embedded.h"
 
 #include <fcntl.h>
-#include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <ctime>
 #include <filesystem>
 #include <functional>
 #include <mutex>
@@ -15,6 +15,7 @@
 #include "coord/coord.h"
 #include "coord/internal.h"
 #include "coord/lease_file.h"
+#include "coord/versions.h"
 
 namespace surge::coord {
 namespace internal {
@@ -28,91 +29,14 @@ Status Errno(const std::string& what) {
   return Status(Code::kIoError, what + ": " + std::strerror(errno));
 }
 
-// CLOCK_MONOTONIC: system-wide, so expiries written by one process mean the same in another.
-// libstdc++'s steady_clock reads the same clock, so the two convert by their epoch offsets.
-int64_t MonotonicNowNs() {
-  timespec now{};
-  SURGE_ASSERT(clock_gettime(CLOCK_MONOTONIC, &now) == 0);
-  return int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
-}
-
 steady_clock::time_point ToSteady(int64_t monotonic_ns) {
   return steady_clock::time_point(
       std::chrono::duration_cast<steady_clock::duration>(nanoseconds(monotonic_ns)));
 }
 
-// Holds flock(LOCK_EX) on an open file for its lifetime.
-class FlockGuard {
- public:
-  explicit FlockGuard(int fd) : fd_(fd) {
-    while (flock(fd_, LOCK_EX) != 0) {
-      if (errno != EINTR) {
-        status_ = Errno("locking the lease file");
-        fd_ = -1;
-        return;
-      }
-    }
-  }
-  ~FlockGuard() {
-    if (fd_ >= 0) flock(fd_, LOCK_UN);
-  }
-  FlockGuard(const FlockGuard&) = delete;
-  FlockGuard& operator=(const FlockGuard&) = delete;
-  const Status& status() const { return status_; }
-
- private:
-  int fd_;
-  Status status_;
-};
-
-Result<std::string> ReadWholeFile(const std::string& path, bool* missing) {
-  *missing = false;
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) {
-      *missing = true;
-      return std::string();
-    }
-    return Errno("opening " + path);
-  }
-  std::string text;
-  char buffer[16 * 1024];
-  for (;;) {
-    const ssize_t n = read(fd, buffer, sizeof(buffer));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      Status status = Errno("reading " + path);
-      close(fd);
-      return status;
-    }
-    if (n == 0) break;
-    text.append(buffer, static_cast<size_t>(n));
-    if (text.size() > kFileBytesMax) break;  // DecodeLeaseTable says it is too large
-  }
-  close(fd);
-  return text;
-}
-
-Status WriteAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    const ssize_t n = write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Errno("writing the lease file");
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return Status::Ok();
-}
-
-Status SyncDirectoryOf(const std::string& path) {
-  std::string directory = std::filesystem::path(path).parent_path().string();
-  if (directory.empty()) directory = ".";
-  const int fd = open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Errno("opening directory " + directory);
-  const int rc = fsync(fd);
-  Status status = rc == 0 ? Status::Ok() : Errno("syncing directory " + directory);
-  close(fd);
-  return status;
-}
+// Attempts of one call before it gives up: each lost attempt means another writer published
+// first (which is progress), so only a writer outrun this many times in a row gives up.
+constexpr int kAttemptsMax = 100;
 
 std::string Describe(const LeaseEntry& entry) {
   return entry.owner + " at " + entry.address + ", epoch " + std::to_string(entry.epoch);
@@ -120,14 +44,12 @@ std::string Describe(const LeaseEntry& entry) {
 
 class EmbeddedCoordinator final : public Coordinator {
  public:
-  EmbeddedCoordinator(std::string path, std::string boot_id, int lock_fd)
-      : path_(std::move(path)), boot_id_(std::move(boot_id)), lock_fd_(lock_fd) {}
-  ~EmbeddedCoordinator() override { close(lock_fd_); }
+  EmbeddedCoordinator(std::unique_ptr<VersionDirectory> versions, std::string boot_id)
+      : versions_(std::move(versions)), boot_id_(std::move(boot_id)) {}
 
-  // Makes sure the file exists and is sound (run once by Open).
+  // Makes sure a first version exists and that the newest is sound (run once by Open).
   Status Check() {
-    return Transact(Durability::kContentAndRename,
-                    [](LeaseTable&, int64_t, bool*) { return Status::Ok(); });
+    return Transact([](LeaseTable&, int64_t, Write*) { return Status::Ok(); }, nullptr);
   }
 
   Result<Lease> Acquire(std::string_view name, std::string_view owner, std::string_view address,
@@ -137,37 +59,42 @@ class EmbeddedCoordinator final : public Coordinator {
   Result<std::optional<Holder>> Read(std::string_view name) override;
 
  private:
-  using Change = std::function<Status(LeaseTable& table, int64_t now_ns, bool* dirty)>;
-  // How durable a write must be. Every write syncs the new file's content before renaming it
-  // over the old one, so that whatever a crash leaves is one whole version. A new epoch must
-  // also survive a power failure (epochs are never reused), so Acquire syncs the rename too; a
-  // renewal or release lost with the machine is harmless (its holders died with it, and the
-  // boot id expires every lease), which saves a directory fsync (about 3 ms here) per renewal.
-  enum class Durability { kContent, kContentAndRename };
-  // Loads the table under the locks, runs `change` on it and, if it set *dirty and returned ok,
-  // writes the table back. Nothing is written if loading or `change` fails.
-  Status Transact(Durability durability, const Change& change);
-  // The file's table (a fresh one if the file is missing), with every lease expired if it was
+  // What a change asks of its write.
+  struct Write {
+    bool dirty = false;
+    // A new epoch must survive a power failure (epochs are never reused), so Acquire syncs the
+    // directory too; a renewal or release lost with the machine is harmless (its holders died
+    // with it, and the boot id expires every lease), which saves a directory fsync per renewal.
+    bool sync_directory = false;
+    // Publish only before this instant (CLOCK_MONOTONIC); else fail with `too_late`.
+    int64_t deadline_ns = INT64_MAX;
+    Status too_late;
+  };
+  using Change = std::function<Status(LeaseTable& table, int64_t now_ns, Write* write)>;
+  // Runs `change` on the newest table and, if it set write->dirty and returned ok, publishes the
+  // result as the next version; when another writer publishes first, starts again from its
+  // version. Nothing is written if loading or `change` fails. Sets *uncertain (if given) when
+  // a write may or may not have taken effect (VersionDirectory::Outcome::kUnknown).
+  Status Transact(const Change& change, bool* uncertain);
+  // The version's table (a fresh one if there is none yet), with every lease expired if it was
   // written before the last reboot.
-  Result<LeaseTable> Load(bool* missing);
-  Status Store(const LeaseTable& table, Durability durability);
+  Result<LeaseTable> Load(const VersionDirectory::Snapshot& snapshot);
 
-  const std::string path_;
+  const std::unique_ptr<VersionDirectory> versions_;
   const std::string boot_id_;
-  const int lock_fd_;
-  // flock excludes other open file descriptions, not other threads sharing ours.
-  std::mutex mutex_;
+  // Writers of this process take turns (they would only outrun each other); this never waits
+  // for another process, since a stopped process stops all its threads.
+  std::mutex write_mutex_;
 };
 
-Result<LeaseTable> EmbeddedCoordinator::Load(bool* missing) {
-  SURGE_ASSIGN_OR_RETURN(const std::string text, ReadWholeFile(path_, missing));
-  if (*missing) {
+Result<LeaseTable> EmbeddedCoordinator::Load(const VersionDirectory::Snapshot& snapshot) {
+  if (snapshot.version == 0) {
     LeaseTable fresh;
     fresh.boot_id = boot_id_;
     return fresh;
   }
-  Result<LeaseTable> table = DecodeLeaseTable(text);
-  if (!table.ok()) return table.status().Annotate("lease file " + path_);
+  Result<LeaseTable> table = DecodeLeaseTable(snapshot.text);
+  if (!table.ok()) return table.status().Annotate("lease file " + snapshot.file);
   if (table->boot_id != boot_id_) {
     // CLOCK_MONOTONIC restarted with the machine: the old expiries mean nothing now, and every
     // holder died with the machine. The epochs stay.
@@ -177,64 +104,81 @@ Result<LeaseTable> EmbeddedCoordinator::Load(bool* missing) {
   return table;
 }
 
-Status EmbeddedCoordinator::Store(const LeaseTable& table, Durability durability) {
-  const std::string temporary = path_ + ".tmp";
-  const int fd = open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Errno("creating " + temporary);
-  Status status = WriteAll(fd, EncodeLeaseTable(table));
-  if (status.ok() && fdatasync(fd) != 0) status = Errno("syncing " + temporary);
-  if (close(fd) != 0 && status.ok()) status = Errno("closing " + temporary);
-  SURGE_RETURN_IF_ERROR(status);
-  if (rename(temporary.c_str(), path_.c_str()) != 0) return Errno("renaming over " + path_);
-  if (durability == Durability::kContent) return Status::Ok();
-  return SyncDirectoryOf(path_);
-}
-
-Status EmbeddedCoordinator::Transact(Durability durability, const Change& change) {
-  std::lock_guard lock(mutex_);
-  FlockGuard guard(lock_fd_);
-  SURGE_RETURN_IF_ERROR(guard.status());
-  bool missing = false;
-  SURGE_ASSIGN_OR_RETURN(LeaseTable table, Load(&missing));
-  bool dirty = missing;
-  SURGE_RETURN_IF_ERROR(change(table, MonotonicNowNs(), &dirty));
-  if (!dirty) return Status::Ok();
-  return Store(table, missing ? Durability::kContentAndRename : durability);
+Status EmbeddedCoordinator::Transact(const Change& change, bool* uncertain) {
+  std::lock_guard lock(write_mutex_);
+  for (int attempt = 0; attempt < kAttemptsMax; ++attempt) {
+    SURGE_ASSIGN_OR_RETURN(const VersionDirectory::Snapshot base,
+                           versions_->ReadNewest(kFileBytesMax));
+    SURGE_ASSIGN_OR_RETURN(LeaseTable table, Load(base));
+    Write write;
+    write.dirty = write.sync_directory = base.version == 0;
+    SURGE_RETURN_IF_ERROR(change(table, MonotonicNowNs(), &write));
+    if (!write.dirty) return Status::Ok();
+    SURGE_ASSIGN_OR_RETURN(
+        const VersionDirectory::Outcome outcome,
+        versions_->Publish(base, EncodeLeaseTable(table), write.sync_directory, write.deadline_ns));
+    switch (outcome) {
+      case VersionDirectory::Outcome::kPublished:
+        return Status::Ok();
+      case VersionDirectory::Outcome::kTooLate:
+        return write.too_late;
+      case VersionDirectory::Outcome::kUnknown:
+        if (uncertain != nullptr) *uncertain = true;
+        break;
+      case VersionDirectory::Outcome::kLost:
+        break;
+    }
+  }
+  return Status(Code::kIoError, "updating the leases in " + versions_->directory() + ": other " +
+                                    "writers published first " + std::to_string(kAttemptsMax) +
+                                    " times in a row");
 }
 
 Result<Lease> EmbeddedCoordinator::Acquire(std::string_view name, std::string_view owner,
                                            std::string_view address, milliseconds ttl) {
   SURGE_RETURN_IF_ERROR(CheckLeaseArguments(name, owner, address, ttl));
   Lease lease;
-  SURGE_RETURN_IF_ERROR(Transact(Durability::kContentAndRename, [&](LeaseTable& table,
-                                                                    int64_t now_ns, bool* dirty) {
-    const LeaseEntry* existing = table.Find(name);
-    if (existing != nullptr && existing->expiry_ns > now_ns) {
-      const auto left = std::chrono::ceil<milliseconds>(nanoseconds(existing->expiry_ns - now_ns));
-      return Status(Code::kUnavailable, "lease " + std::string(name) + " is held by " +
-                                            Describe(*existing) + ", for " +
-                                            std::to_string(left.count()) + " ms more");
-    }
-    if (existing == nullptr && table.entries.size() == kEntriesMax) {
-      return Status(Code::kInvalidArgument, "the lease file " + path_ + " already holds " +
-                                                std::to_string(kEntriesMax) + " names");
-    }
-    LeaseEntry& entry = table.FindOrInsert(name);
-    SURGE_ASSERT(entry.epoch < UINT64_MAX);
-    entry.epoch += 1;
-    entry.owner = owner;
-    entry.address = address;
-    entry.expiry_ns = now_ns + nanoseconds(ttl).count();
-    lease = Lease{std::string(name),
-                  std::string(owner),
-                  std::string(address),
-                  entry.epoch,
-                  ttl,
-                  ValidUntil(ToSteady(now_ns), ttl),
-                  0};
-    *dirty = true;
-    return Status::Ok();
-  }));
+  bool uncertain = false;
+  Status status = Transact(
+      [&](LeaseTable& table, int64_t now_ns, Write* write) {
+        const LeaseEntry* existing = table.Find(name);
+        if (existing != nullptr && existing->expiry_ns > now_ns) {
+          const auto left =
+              std::chrono::ceil<milliseconds>(nanoseconds(existing->expiry_ns - now_ns));
+          return Status(Code::kUnavailable, "lease " + std::string(name) + " is held by " +
+                                                Describe(*existing) + ", for " +
+                                                std::to_string(left.count()) + " ms more");
+        }
+        if (existing == nullptr && table.entries.size() == kEntriesMax) {
+          return Status(Code::kInvalidArgument, "the leases in " + versions_->directory() +
+                                                    " already hold " + std::to_string(kEntriesMax) +
+                                                    " names");
+        }
+        LeaseEntry& entry = table.FindOrInsert(name);
+        SURGE_ASSERT(entry.epoch < UINT64_MAX);
+        entry.epoch += 1;
+        entry.owner = owner;
+        entry.address = address;
+        entry.expiry_ns = now_ns + nanoseconds(ttl).count();
+        lease = Lease{std::string(name),
+                      std::string(owner),
+                      std::string(address),
+                      entry.epoch,
+                      ttl,
+                      ValidUntil(ToSteady(now_ns), ttl),
+                      0};
+        write->dirty = write->sync_directory = true;
+        return Status::Ok();
+      },
+      &uncertain);
+  if (status.code() == Code::kUnavailable && uncertain) {
+    // The holder may be this very call, whose write this process cannot confirm.
+    return Status(Code::kIoError, "acquiring lease " + std::string(name) + ": this process " +
+                                      "stalled between reading and writing the leases and " +
+                                      "cannot tell whether its write took effect (" +
+                                      status.message() + ")");
+  }
+  SURGE_RETURN_IF_ERROR(status);
   SURGE_ASSERT(lease.epoch >= 1);
   return lease;
 }
@@ -242,8 +186,10 @@ Result<Lease> EmbeddedCoordinator::Acquire(std::string_view name, std::string_vi
 Status EmbeddedCoordinator::Renew(Lease& lease) {
   SURGE_RETURN_IF_ERROR(CheckLeaseArguments(lease.name, lease.owner, lease.address, lease.ttl));
   steady_clock::time_point valid_until;
-  SURGE_RETURN_IF_ERROR(
-      Transact(Durability::kContent, [&](LeaseTable& table, int64_t now_ns, bool* dirty) {
+  // A write that lost (or may have lost) a race is redone on the newer version: if the lease
+  // is still this epoch's and unexpired there, renewing it again is what was asked.
+  SURGE_RETURN_IF_ERROR(Transact(
+      [&](LeaseTable& table, int64_t now_ns, Write* write) {
         LeaseEntry* entry = table.Find(lease.name);
         const std::string lost =
             "lease " + lease.name + " of epoch " + std::to_string(lease.epoch) + " is lost: ";
@@ -256,33 +202,40 @@ Status EmbeddedCoordinator::Renew(Lease& lease) {
         if (entry->expiry_ns <= now_ns) {
           return Status(Code::kWrongState, lost + (entry->expiry_ns == 0 ? "released" : "expired"));
         }
+        // Never revive a lease that expired while this renewal was being written: for that
+        // moment anyone could have seen it free.
+        write->deadline_ns = entry->expiry_ns;
+        write->too_late = Status(Code::kWrongState, lost + "expired while it was being renewed");
         entry->expiry_ns = now_ns + nanoseconds(lease.ttl).count();
         valid_until = ValidUntil(ToSteady(now_ns), lease.ttl);
-        *dirty = true;
+        write->dirty = true;
         return Status::Ok();
-      }));
+      },
+      nullptr));
   lease.valid_until = valid_until;
   return Status::Ok();
 }
 
 Status EmbeddedCoordinator::Release(const Lease& lease) {
   SURGE_RETURN_IF_ERROR(CheckName(lease.name));
-  return Transact(Durability::kContent, [&](LeaseTable& table, int64_t now_ns, bool* dirty) {
-    LeaseEntry* entry = table.Find(lease.name);
-    if (entry == nullptr || entry->epoch != lease.epoch || entry->expiry_ns <= now_ns) {
-      return Status::Ok();  // already lost: nothing of ours to free
-    }
-    entry->expiry_ns = 0;
-    *dirty = true;
-    return Status::Ok();
-  });
+  return Transact(
+      [&](LeaseTable& table, int64_t now_ns, Write* write) {
+        LeaseEntry* entry = table.Find(lease.name);
+        if (entry == nullptr || entry->epoch != lease.epoch || entry->expiry_ns <= now_ns) {
+          return Status::Ok();  // already lost: nothing of ours to free
+        }
+        entry->expiry_ns = 0;
+        write->dirty = true;
+        return Status::Ok();
+      },
+      nullptr);
 }
 
 Result<std::optional<Holder>> EmbeddedCoordinator::Read(std::string_view name) {
   SURGE_RETURN_IF_ERROR(CheckName(name));
-  // No lock needed: the file is replaced by rename, so a reader sees one whole version.
-  bool missing = false;
-  SURGE_ASSIGN_OR_RETURN(LeaseTable table, Load(&missing));
+  SURGE_ASSIGN_OR_RETURN(const VersionDirectory::Snapshot newest,
+                         versions_->ReadNewest(kFileBytesMax));
+  SURGE_ASSIGN_OR_RETURN(LeaseTable table, Load(newest));
   const LeaseEntry* entry = table.Find(name);
   if (entry == nullptr || entry->expiry_ns <= MonotonicNowNs()) {
     return std::optional<Holder>();
@@ -293,35 +246,52 @@ Result<std::optional<Holder>> EmbeddedCoordinator::Read(std::string_view name) {
 }  // namespace
 
 Result<std::string> ReadBootId() {
-  bool missing = false;
   const std::string path = "/proc/sys/kernel/random/boot_id";
-  SURGE_ASSIGN_OR_RETURN(std::string text, ReadWholeFile(path, &missing));
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Errno("opening " + path);
+  char buffer[kBootIdBytesMax + 2];
+  ssize_t n = 0;
+  do {
+    n = read(fd, buffer, sizeof(buffer));
+  } while (n < 0 && errno == EINTR);
+  close(fd);
+  std::string text(buffer, static_cast<size_t>(std::max<ssize_t>(n, 0)));
   while (!text.empty() && text.back() == '\n') text.pop_back();
-  if (missing || !IsValidBootId(text)) {
+  if (!IsValidBootId(text)) {
     return Status(Code::kIoError, "cannot read the kernel's boot id from " + path);
   }
   return text;
 }
 
-Result<std::unique_ptr<Coordinator>> OpenEmbeddedWithBootId(const std::string& path,
-                                                            std::string boot_id) {
+Result<std::unique_ptr<Coordinator>> OpenEmbeddedWithOptions(const std::string& path,
+                                                             std::string boot_id,
+                                                             VersionDirectoryOptions options) {
   SURGE_ASSERT(IsValidBootId(boot_id));
-  if (path.empty()) return Status(Code::kInvalidArgument, "the lease file path is empty");
-  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
-  if (!parent.empty()) {
-    std::error_code error;
-    std::filesystem::create_directories(parent, error);
-    if (error) {
-      return Status(Code::kIoError,
-                    "creating directory " + parent.string() + ": " + error.message());
-    }
+  if (path.empty()) return Status(Code::kInvalidArgument, "the lease directory path is empty");
+  std::error_code error;
+  if (std::filesystem::exists(path, error) && !std::filesystem::is_directory(path, error)) {
+    return Status(Code::kIoError, path + " is not a directory (the embedded coordinator keeps " +
+                                      "its leases in a directory of versions; a lease file of " +
+                                      "the former flock-based format is not read)");
   }
-  const std::string lock_path = path + ".lock";
-  const int lock_fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (lock_fd < 0) return Errno("opening " + lock_path);
-  auto coordinator = std::make_unique<EmbeddedCoordinator>(path, std::move(boot_id), lock_fd);
+  SURGE_ASSIGN_OR_RETURN(std::unique_ptr<VersionDirectory> versions,
+                         VersionDirectory::Open(path, options));
+  auto coordinator = std::make_unique<EmbeddedCoordinator>(std::move(versions), std::move(boot_id));
   SURGE_RETURN_IF_ERROR(coordinator->Check());
   return std::unique_ptr<Coordinator>(std::move(coordinator));
+}
+
+Result<std::unique_ptr<Coordinator>> OpenEmbeddedWithBootId(const std::string& path,
+                                                            std::string boot_id) {
+  return OpenEmbeddedWithOptions(path, std::move(boot_id), VersionDirectoryOptions());
+}
+
+Result<std::string> NewestLeaseFile(const std::string& path) {
+  SURGE_ASSIGN_OR_RETURN(std::unique_ptr<VersionDirectory> versions,
+                         VersionDirectory::Open(path, VersionDirectoryOptions()));
+  SURGE_ASSIGN_OR_RETURN(const VersionDirectory::Snapshot newest, versions->ReadNewest(0));
+  if (newest.version == 0) return Status(Code::kNotFound, "no lease file in " + path);
+  return newest.file;
 }
 
 }  // namespace internal
