@@ -5,11 +5,16 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <future>
+#include <random>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -210,6 +215,234 @@ TEST_F(EmbeddedTest, AWriterKilledAtAnyMomentLeavesASoundFile) {
   Result<Lease> lease = coordinator->Acquire("c0", "after", "after:1", kTtl);
   ASSERT_TRUE(lease.ok()) << lease.status().ToString();
   EXPECT_GT(highest, 24u) << "the writers barely wrote: the test showed nothing";
+}
+
+// What a child holding a lease shares with the test (in memory mapped before the fork).
+struct ChildState {
+  std::atomic<uint64_t> epoch{0};
+  // The last valid_until the child got: it acts as the owner only before it.
+  std::atomic<int64_t> valid_until_ns{0};
+  std::atomic<int64_t> renewals{0};
+  // Its publishes that linked a deleted name and could not count (versions.h).
+  std::atomic<int64_t> unconfirmed{0};
+};
+
+struct FreezeStats {
+  int freezes = 0;
+  int mid_write = 0;  // frozen between creating its temporary and publishing it
+  int64_t unconfirmed = 0;
+  Clock::duration slowest_read{0};
+  Clock::duration slowest_refusal{0};
+};
+
+class FrozenHolderTest : public EmbeddedTest {
+ protected:
+  void SetUp() override {
+    EmbeddedTest::SetUp();
+    Result<std::string> boot_id = internal::ReadBootId();
+    ASSERT_TRUE(boot_id.ok());
+    boot_id_ = *boot_id;
+    void* memory = mmap(nullptr, sizeof(ChildState), PROT_READ | PROT_WRITE,
+                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ASSERT_NE(memory, MAP_FAILED);
+    child_ = new (memory) ChildState();
+  }
+  void TearDown() override {
+    munmap(child_, sizeof(ChildState));
+    EmbeddedTest::TearDown();
+  }
+
+  Result<std::unique_ptr<Coordinator>> Open(internal::VersionDirectoryOptions options) {
+    return internal::OpenEmbeddedWithOptions(path_, boot_id_, options);
+  }
+
+  // A child that takes lease c1 and renews it in a tight loop until a Renew fails; it exits 0
+  // if that failure is wrong_state. With `side_lease`, between renewals it also takes and
+  // releases lease c2 (which nobody else wants): writes without a deadline, unlike a renewal.
+  pid_t StartHolder(internal::VersionDirectoryOptions options, bool side_lease) {
+    child_->epoch = 0;
+    child_->renewals = 0;
+    const pid_t pid = fork();
+    if (pid != 0) return pid;
+    Result<std::unique_ptr<Coordinator>> opened = Open(options);
+    if (!opened.ok()) _exit(2);
+    Result<Lease> lease = Status(Code::kUnavailable, "not yet");
+    for (int i = 0; i < 5000 && !lease.ok(); ++i) {
+      lease = (*opened)->Acquire("c1", "child", "child:1", kChildTtl);
+      if (!lease.ok() && lease.status().code() != Code::kUnavailable) _exit(3);
+      if (!lease.ok()) std::this_thread::sleep_for(milliseconds(1));
+    }
+    if (!lease.ok()) _exit(4);
+    child_->valid_until_ns = ToNs(lease->valid_until);
+    child_->epoch = lease->epoch;
+    for (;;) {
+      const Status renewed = (*opened)->Renew(*lease);
+      if (!renewed.ok()) {
+        child_->unconfirmed = internal::UnconfirmedPublishes();
+        _exit(renewed.code() == Code::kWrongState ? 0 : 5);
+      }
+      child_->valid_until_ns = ToNs(lease->valid_until);
+      ++child_->renewals;
+      if (!side_lease) continue;
+      Result<Lease> side = (*opened)->Acquire("c2", "child", "child:1", milliseconds(60'000));
+      if (!side.ok() || !(*opened)->Release(*side).ok()) _exit(6);
+    }
+  }
+
+  // True if the child has a temporary in the lease directory: it is between creating its next
+  // version and publishing it.
+  bool MidWrite(pid_t pid) const {
+    const std::string prefix = "tmp." + std::to_string(pid) + ".";
+    for (const auto& entry : std::filesystem::directory_iterator(path_)) {
+      if (entry.path().filename().string().starts_with(prefix)) return true;
+    }
+    return false;
+  }
+
+  // One round: the child holding c1 is stopped at a random moment; meanwhile the test reads
+  // and takes the lease without ever waiting for the child, renews it `churn` times (with
+  // pauses, so that superseded versions go), and wakes the child, whose Renew must fail.
+  // False if the child was not running when stopped (its Renew was too slow: try again).
+  bool Round(Coordinator& coordinator, internal::VersionDirectoryOptions options, int churn,
+             std::mt19937& random, FreezeStats* stats);
+  void Rounds(internal::VersionDirectoryOptions options, int rounds, int churn, uint32_t seed,
+              FreezeStats* stats);
+
+  // Runs `call` on a thread of its own; if it has not returned after a few seconds, it is
+  // blocked by the stopped child: that is recorded, and the child is killed to free it.
+  template <typename T>
+  static T Unblocked(pid_t pid, std::function<T()> call) {
+    std::packaged_task<T()> task(std::move(call));
+    std::future<T> future = task.get_future();
+    std::thread thread(std::move(task));
+    if (future.wait_for(std::chrono::seconds(3)) == std::future_status::timeout) {
+      ADD_FAILURE() << "a call was blocked by the stopped child";
+      kill(pid, SIGKILL);
+    }
+    thread.join();
+    return future.get();
+  }
+
+  static constexpr milliseconds kChildTtl{100};
+  static constexpr milliseconds kBound{100};
+  std::string boot_id_;
+  ChildState* child_ = nullptr;
+};
+
+bool FrozenHolderTest::Round(Coordinator& coordinator, internal::VersionDirectoryOptions options,
+                             int churn, std::mt19937& random, FreezeStats* stats) {
+  const pid_t pid = StartHolder(options, churn > 0);
+  const Clock::time_point give_up = Clock::now() + milliseconds(5000);
+  while (child_->epoch == 0 && Clock::now() < give_up) std::this_thread::sleep_for(milliseconds(1));
+  const uint64_t child_epoch = child_->epoch;
+  EXPECT_NE(child_epoch, 0u) << "the child did not get the lease";
+  std::this_thread::sleep_for(std::chrono::microseconds(random() % 20'000));
+  kill(pid, SIGSTOP);
+  int status = 0;
+  EXPECT_EQ(waitpid(pid, &status, WUNTRACED), pid);
+  if (!WIFSTOPPED(status)) {
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+    return false;
+  }
+  ++stats->freezes;
+  stats->mid_write += MidWrite(pid);
+
+  // Read: at once, whatever the child was doing.
+  Clock::time_point begin = Clock::now();
+  Result<std::optional<Holder>> holder =
+      Unblocked<Result<std::optional<Holder>>>(pid, [&] { return coordinator.Read("c1"); });
+  stats->slowest_read = std::max(stats->slowest_read, Clock::now() - begin);
+  EXPECT_LT(Clock::now() - begin, kBound);
+  EXPECT_TRUE(holder.ok()) << holder.status().ToString();
+  if (holder.ok() && holder->has_value()) EXPECT_EQ((*holder)->epoch, child_epoch);
+
+  // Acquire: refused at once while the child's lease runs, granted after with a higher epoch.
+  Result<Lease> lease = Status(Code::kUnavailable, "not yet");
+  for (;;) {
+    begin = Clock::now();
+    lease = Unblocked<Result<Lease>>(
+        pid, [&] { return coordinator.Acquire("c1", "parent", "parent:1", milliseconds(60'000)); });
+    if (lease.ok() || lease.status().code() != Code::kUnavailable) break;
+    stats->slowest_refusal = std::max(stats->slowest_refusal, Clock::now() - begin);
+    EXPECT_LT(Clock::now() - begin, kBound);
+    if (Clock::now() > give_up) break;
+    std::this_thread::sleep_for(milliseconds(2));
+  }
+  const int64_t acquired_ns = ToNs(Clock::now());
+  EXPECT_TRUE(lease.ok()) << lease.status().ToString();
+  if (lease.ok()) {
+    EXPECT_GT(lease->epoch, child_epoch);
+    for (int i = 0; i < churn; ++i) {
+      EXPECT_TRUE(coordinator.Renew(*lease).ok());
+      std::this_thread::sleep_for(options.keep_superseded / 2);
+    }
+  }
+
+  // Woken, the child's Renew fails with wrong_state, and it never held the lease after ours
+  // began, nor wrote over our version.
+  kill(pid, SIGCONT);
+  const Clock::time_point deadline = Clock::now() + milliseconds(5000);
+  while (waitpid(pid, &status, WNOHANG) == 0 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(1));
+  }
+  if (Clock::now() >= deadline) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+  }
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  EXPECT_LE(child_->valid_until_ns.load(), acquired_ns);
+  stats->unconfirmed += child_->unconfirmed;
+  if (!lease.ok()) return true;
+  Result<internal::LeaseTable> table = internal::DecodeLeaseTable(ReadAll(Newest()));
+  EXPECT_TRUE(table.ok()) << table.status().ToString();
+  const internal::LeaseEntry* entry = table.ok() ? table->Find("c1") : nullptr;
+  EXPECT_NE(entry, nullptr);
+  if (entry != nullptr) {
+    EXPECT_EQ(entry->epoch, lease->epoch);
+    EXPECT_EQ(entry->owner, "parent");
+  }
+  holder = coordinator.Read("c1");
+  EXPECT_TRUE(holder.ok() && holder->has_value() && (*holder)->epoch == lease->epoch);
+  EXPECT_TRUE(coordinator.Renew(*lease).ok());
+  EXPECT_TRUE(coordinator.Release(*lease).ok());
+  return true;
+}
+
+void FrozenHolderTest::Rounds(internal::VersionDirectoryOptions options, int rounds, int churn,
+                              uint32_t seed, FreezeStats* stats) {
+  Result<std::unique_ptr<Coordinator>> coordinator = Open(options);
+  ASSERT_TRUE(coordinator.ok()) << coordinator.status().ToString();
+  std::mt19937 random(seed);
+  for (int attempt = 0; attempt < 2 * rounds && stats->freezes < rounds && !HasFailure();
+       ++attempt) {
+    Round(**coordinator, options, churn, random, stats);
+  }
+  EXPECT_EQ(stats->freezes, rounds);
+  EXPECT_GT(stats->mid_write, 0) << "no stop fell in the middle of a write";
+  std::printf(
+      "%d stops (%d in the middle of a write, %lld links of a deleted name refused); slowest "
+      "read %lld us, slowest refused acquire %lld us\n",
+      stats->freezes, stats->mid_write, static_cast<long long>(stats->unconfirmed),
+      static_cast<long long>(ToNs(Clock::time_point(stats->slowest_read)) / 1000),
+      static_cast<long long>(ToNs(Clock::time_point(stats->slowest_refusal)) / 1000));
+}
+
+TEST_F(FrozenHolderTest, AHolderStoppedAtAnyMomentDelaysNobodyAndLosesWhenWoken) {
+  FreezeStats stats;
+  Rounds(internal::VersionDirectoryOptions(), 30, 0, 42, &stats);
+}
+
+// The same with superseded versions going within 20 ms, the test writing on after it took the
+// lease, and the child also taking and releasing another lease: the name the stopped child was
+// about to publish is often deleted before it wakes, so its link succeeds on a free name, which
+// must still not count as a write.
+TEST_F(FrozenHolderTest, AHolderStoppedPastKeepSupersededCannotPassARecreatedNameForAWrite) {
+  internal::VersionDirectoryOptions options;
+  options.keep_superseded = milliseconds(20);
+  FreezeStats stats;
+  Rounds(options, 20, 6, 7, &stats);
+  EXPECT_GT(stats.unconfirmed, 0)
+      << "no woken child linked a deleted name: the test showed nothing";
 }
 
 TEST_F(EmbeddedTest, ADamagedFileIsCorruptionAndIsLeftAsItWas) {

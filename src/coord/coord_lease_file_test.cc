@@ -1,7 +1,5 @@
 // The lease file's format (lease_file.h): canonical round trips, and every kind of damage named
 // with its line. Also the base64 that etcd's gateway speaks.
-#include "coord/lease_file.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -9,6 +7,7 @@
 
 #include "common/coding.h"
 #include "coord/base64.h"
+#include "coord/lease_file.h"
 
 namespace surge::coord::internal {
 namespace {

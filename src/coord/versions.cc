@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -126,7 +127,11 @@ std::string RandomHex() {
   return hex;
 }
 
+std::atomic<int64_t> unconfirmed_publishes{0};
+
 }  // namespace
+
+int64_t UnconfirmedPublishes() { return unconfirmed_publishes.load(); }
 
 int64_t MonotonicNowNs() {
   timespec now{};
@@ -316,7 +321,10 @@ Result<VersionDirectory::Outcome> VersionDirectory::Publish(const Snapshot& base
     // Stalled past keep_superseded: the name may have been linked and deleted meanwhile. If
     // it had been, a higher version would exist.
     SURGE_ASSIGN_OR_RETURN(const Snapshot newest, ReadNewest(0));
-    if (newest.version != version) return Outcome::kUnknown;
+    if (newest.version != version) {
+      ++unconfirmed_publishes;
+      return Outcome::kUnknown;
+    }
   } else {
     Learn(Hint{version, before_ns}, after_ns);
   }

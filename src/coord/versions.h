@@ -58,6 +58,10 @@ namespace surge::coord::internal {
 // CLOCK_MONOTONIC, in nanoseconds.
 int64_t MonotonicNowNs();
 
+// How many publishes of this process ended kUnknown so far (for tests: they show that a stall
+// past keep_superseded really ended in a link of a deleted name).
+int64_t UnconfirmedPublishes();
+
 struct VersionDirectoryOptions {
   // T above. Every process using one directory must use the same value (or a longer one).
   std::chrono::milliseconds keep_superseded{5000};
