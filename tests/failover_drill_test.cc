@@ -249,6 +249,17 @@ void RunDrills(const std::string& root, const Coordination& coord, int drills_of
     workers.push_back(std::make_unique<Worker>(i, port, stop));
     threads.emplace_back([worker = workers.back().get()] { worker->Run(); });
   }
+  // A failed ASSERT returns early: the clients stop before their threads are destroyed.
+  struct StopClients {
+    std::atomic<bool>& stop;
+    std::vector<std::thread>& threads;
+    ~StopClients() {
+      stop.store(true);
+      for (std::thread& thread : threads) {
+        if (thread.joinable()) thread.join();
+      }
+    }
+  } stop_clients{stop, threads};
   const char* seed = getenv("SURGE_DRILL_SEED");
   std::mt19937_64 random(seed != nullptr ? std::strtoull(seed, nullptr, 10) : 7);
   constexpr int kKinds = 3;
@@ -313,6 +324,7 @@ void RunDrills(const std::string& root, const Coordination& coord, int drills_of
   std::this_thread::sleep_for(milliseconds(300));
   stop.store(true);
   for (std::thread& thread : threads) thread.join();
+  if (::testing::Test::HasFatalFailure()) return;
 
   std::vector<drill::OrderAttempt> history;
   for (auto& worker : workers) {
