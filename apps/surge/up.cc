@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/env.h"
+#include "coord/coord.h"
 #include "demo.h"
 #include "example_topology.h"
 #include "flags.h"
@@ -30,7 +31,7 @@ using std::chrono::milliseconds;
 using std::chrono::nanoseconds;
 
 constexpr const char* kUpUsage =
-    "Usage: surge up [--data DIR] [--topology FILE] [--bus URL]\n"
+    "Usage: surge up [--data DIR] [--topology FILE] [--bus URL] [--standby]\n"
     "\n"
     "Runs a whole deployment on this machine: every center of the topology as a process of its\n"
     "own ('surge center --topology FILE --id ID --data DIR/ID') and a gateway in front of them\n"
@@ -55,7 +56,14 @@ constexpr const char* kUpUsage =
     "  --topology FILE    the deployment's topology (TOML, see src/topology/example.toml)\n"
     "  --bus URL          the data bus of every center: nats://HOST:PORT for NATS JetStream;\n"
     "                     default: the embedded bus (each center serves its journal on its\n"
-    "                     topology `bus` address)\n";
+    "                     topology `bus` address)\n"
+    "  --standby          run every center as a primary/standby pair (hot standby): nodes\n"
+    "                     ID-a (first primary, on the topology address) and ID-b (its HTTP port\n"
+    "                     + 200), shipping on the HTTP port + 400 and + 500, data in DIR/ID-a\n"
+    "                     and DIR/ID-b, leases in DIR/leases (the embedded coordinator); the\n"
+    "                     gateway follows the primaries through the leases. Kill a primary\n"
+    "                     with -9 and its standby takes over; the supervisor restarts the\n"
+    "                     killed node, which comes back as the standby.\n";
 
 constexpr nanoseconds kBackoffInitial = milliseconds(500);
 constexpr nanoseconds kBackoffMax = std::chrono::seconds(10);
@@ -357,6 +365,7 @@ struct Deployment {
   topology::Topology topology;
   std::vector<Child> centers;
   Child gateway;
+  std::string coord;  // --standby: the coordinator spec of the pairs
 
   std::vector<Child*> Centers() {
     std::vector<Child*> group;
@@ -398,6 +407,47 @@ Result<std::string> PrepareTopologyFile(const Flags& flags, const std::string& d
   return path;
 }
 
+// The two nodes of each center (--standby): see kUpUsage for their names, ports and data.
+void DescribePairs(Deployment& deployment, const std::string& topology_path,
+                   const std::string& data_dir, const std::string& bus_url) {
+  const std::string self = OwnPath();
+  const std::string coord = "file:" + JoinPath(data_dir, "leases");
+  for (const topology::Center& center : deployment.topology.centers()) {
+    for (const char* node : {"a", "b"}) {
+      const bool first = node[0] == 'a';
+      const std::string name = center.id + "-" + node;
+      const auto port = [&](int offset) {
+        return topology::Address{center.address.host,
+                                 static_cast<uint16_t>(center.address.port + offset)}
+            .ToString();
+      };
+      Child child;
+      child.name = "center " + center.id + " node " + name;
+      child.argv = {self,         "center",
+                    "--topology", topology_path,
+                    "--id",       center.id,
+                    "--data",     JoinPath(data_dir, name),
+                    "--listen",   port(first ? 0 : 200),
+                    "--coord",    coord,
+                    "--node",     name,
+                    "--ship",     port(first ? 400 : 500)};
+      if (first) child.argv.push_back("--initial-primary");
+      if (!bus_url.empty()) child.argv.insert(child.argv.end(), {"--bus", bus_url});
+      child.log_path = JoinPath(data_dir, name + ".log");
+      // Either node may be the primary after a restart: a node is up once it runs, as a standby
+      // first; Run then waits for every center to have a primary.
+      child.ready_needle = "surge center " + center.id + " standby " + name;
+      deployment.centers.push_back(std::move(child));
+    }
+  }
+  Child& gateway = deployment.gateway;
+  gateway.name = "gateway";
+  gateway.argv = {self, "gateway", "--topology", topology_path, "--coord", coord};
+  gateway.log_path = JoinPath(data_dir, "gateway.log");
+  gateway.ready_needle = "surge gateway listening on ";
+  deployment.coord = coord;
+}
+
 void DescribeChildren(Deployment& deployment, const std::string& topology_path,
                       const std::string& data_dir, const std::string& bus_url) {
   const std::string self = OwnPath();
@@ -416,6 +466,25 @@ void DescribeChildren(Deployment& deployment, const std::string& topology_path,
   gateway.argv = {self, "gateway", "--topology", topology_path};
   gateway.log_path = JoinPath(data_dir, "gateway.log");
   gateway.ready_needle = "surge gateway listening on ";
+}
+
+// --standby: waits until every center's lease has a holder (its primary serves).
+Status AwaitPrimaries(Deployment& deployment) {
+  SURGE_ASSIGN_OR_RETURN(std::unique_ptr<coord::Coordinator> coordinator,
+                         coord::Open(deployment.coord));
+  const nanoseconds deadline = Now() + kReadyTimeout;
+  for (const topology::Center& center : deployment.topology.centers()) {
+    for (;;) {
+      for (Child& child : deployment.centers) DrainOutput(child);
+      Result<std::optional<coord::Holder>> holder = coordinator->Read(center.id);
+      if (holder.ok() && holder->has_value()) break;
+      if (Now() > deadline) {
+        return Status(Code::kUnavailable, "center " + center.id + " has no primary");
+      }
+      if (WaitForEvent(kPollInterval) != 0) return Status(Code::kUnavailable, "stopped");
+    }
+  }
+  return Status::Ok();
 }
 
 // Loads the demo through the gateway and prints the guide; returns the gateway's URL.
@@ -449,6 +518,10 @@ int Run(Deployment& deployment) {
     StopAll(deployment);
     return 0;
   }
+  if (started.ok() && !deployment.coord.empty()) {
+    const Status primaries = AwaitPrimaries(deployment);
+    if (!primaries.ok()) started = primaries;
+  }
   const Result<std::string> url =
       started.ok() ? LoadAndPresentDemo(deployment) : Result<std::string>(started.status());
   if (!url.ok()) {
@@ -467,7 +540,7 @@ int Run(Deployment& deployment) {
 std::string_view DefaultTopologyToml() { return kExampleTopologyToml; }
 
 int RunUpCommand(int argc, char** argv) {
-  auto parsed = Flags::Parse(argc, argv, 2, {"data", "topology", "bus"});
+  auto parsed = Flags::Parse(argc, argv, 2, {"data", "topology", "bus"}, {"standby"});
   if (!parsed.ok()) return UsageError(parsed.status().message());
   const Flags& flags = *parsed;
   if (flags.help()) {
@@ -489,10 +562,14 @@ int RunUpCommand(int argc, char** argv) {
     Say("%s", loaded.status().ToString().c_str());
     return 1;
   }
-  Deployment deployment{std::move(loaded).value(), {}, {}};
-  DescribeChildren(deployment, *topology_path, data_dir, flags.Get("bus", ""));
+  Deployment deployment{std::move(loaded).value(), {}, {}, {}};
+  if (flags.Has("standby")) {
+    DescribePairs(deployment, *topology_path, data_dir, flags.Get("bus", ""));
+  } else {
+    DescribeChildren(deployment, *topology_path, data_dir, flags.Get("bus", ""));
+  }
   BlockChildSignal();
-  Say("running %zu centers and a gateway from %s; logs in %s", deployment.centers.size(),
+  Say("running %zu center processes and a gateway from %s; logs in %s", deployment.centers.size(),
       topology_path->c_str(), data_dir.c_str());
   return Run(deployment);
 }
