@@ -1,5 +1,6 @@
 # surge: every target installs what is missing (scripts/bootstrap.sh) and builds first.
-#   make run         build and start the platform's main job (surge up) on 127.0.0.1:8080
+#   make run         build and start the platform's main job (surge up --standby: three centers,
+#                    each a primary with a hot standby, and the gateway) on 127.0.0.1:8080
 #   make test        unit, model-based, crash and process tests, sanitizer tests, short fuzz runs
 #   make bench       in-process benchmarks (Google Benchmark); figures go to docs/BENCHMARKS.md
 #   make bench-peers surge against Redis + Lua, PostgreSQL and nginx in one run
@@ -40,7 +41,7 @@ build-san: bootstrap $(SAN_BUILD)/build.ninja
 	cmake --build $(SAN_BUILD) -j $(JOBS)
 
 run: build
-	$(BUILD)/apps/surge/surge up
+	$(BUILD)/apps/surge/surge up --standby
 
 test: test-fast test-slow test-san fuzz-short
 	@echo "make test: all passed"
