@@ -20,7 +20,8 @@ FUZZ_SHORT_SECONDS ?= 10
 CMAKE_FLAGS ?=
 
 .PHONY: all bootstrap build build-san run test test-fast test-slow test-san fuzz fuzz-short \
-        bench bench-peers bench-overload bench-gateway bench-multicenter bench-standby drill format lint clean
+        bench bench-peers bench-overload bench-gateway bench-multicenter bench-standby drill format lint clean \
+        eval
 
 all: build
 
@@ -91,6 +92,11 @@ bench-standby: build
 drill: build
 	SURGE_DRILLS=$(or $(DRILLS),50) SURGE_DRILL_SEED=$(or $(SEED),$(shell date +%s)) \
 	  $(BUILD)/tests/failover_drill_test
+
+# The brain's evaluation on the public data sets (../shared/data): recommendations on Amazon
+# Beauty and daily demand forecasts on UCI Online Retail; the figures go to docs/BRAIN.md.
+eval: build
+	$(BUILD)/apps/surge/surge brain eval --doc docs/BRAIN.md
 
 format:
 	find src apps tests bench -name '*.cc' -o -name '*.h' | xargs clang-format -i

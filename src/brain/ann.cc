@@ -1,5 +1,9 @@
 #include "brain/ann.h"
 
+// hnswlib's hand-vectorised paths prefetch one entry past the end of a node's link list
+// (hnswalg.h, searchBaseLayer), a read beyond a malloc'd block that AddressSanitizer reports;
+// the plain loops it falls back to are auto-vectorised by the compiler anyway.
+#define NO_MANUAL_VECTORIZATION
 #include <hnswlib/hnswlib.h>
 
 #include <algorithm>

@@ -265,6 +265,10 @@ struct ForecastEvalReport {
   ForecastModel chosen_units, chosen_orders;  // the blends validation chose
   std::string trees_units, trees_orders;      // the tree configurations it chose
   double trees_weight_units = 0, trees_weight_orders = 0;  // the trees' share in the mix
+  // The test day whose error weighs most in the blend's units WAPE, and how much of it
+  // (|actual - forecast| of that day over the window's sum of |actual|).
+  int32_t units_worst_day = 0;
+  double units_worst_share = 0;
 };
 
 // Rolling one-day-ahead forecasts of the last `window_days` days of `demand` (each from the

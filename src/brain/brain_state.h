@@ -20,11 +20,11 @@ namespace internal {
 inline ForecastModel UnitsModel() {
   ForecastModel model;
   model.last_week = 1;
-  model.median_weeks = 1;
+  model.median_weeks = 2;
   model.smoothed = 1;
   model.weeks_median = 4;
   model.weeks_factor = 12;
-  model.alpha = 0.3;
+  model.alpha = 0.2;
   return model;
 }
 

@@ -125,6 +125,7 @@ size_t ExactEmbeddingRank(const Models& models, const Stage& stage, size_t user,
 // The report's rows, in order.
 enum Row : size_t {
   kPopular,
+  kMarkovReference,
   kMarkov,
   kKnn,
   kEmbeddingExact,
@@ -134,8 +135,22 @@ enum Row : size_t {
   kRows
 };
 
+// The reference's Markov model: transitions to the next item only, from the last 3 items, each
+// counting half as much as the one after it (its popularity and transitions only).
+Models ReferenceMarkov(const Stage& stage, uint32_t items) {
+  Models reference;
+  reference.items = items;
+  reference.options.transition_span = 1;
+  reference.options.markov_window = 3;
+  reference.options.markov_decay = 0.5;
+  reference.popularity = internal::BuildPopularity(stage.histories, items);
+  internal::BuildTransitions(stage.histories, &reference);
+  return reference;
+}
+
 // Every row's metrics on `stage` (the ranked row only if the models have a ranker).
-std::vector<RankMetrics> EvaluateRows(const Models& models, const Stage& stage) {
+std::vector<RankMetrics> EvaluateRows(const Models& models, const Models& reference,
+                                      const Stage& stage) {
   const ModelOptions& options = models.options;
   return internal::EvaluateUsers(
       stage, stage.evaluated, models.items, options.threads, kRows,
@@ -156,6 +171,11 @@ std::vector<RankMetrics> EvaluateRows(const Models& models, const Stage& stage) 
         ranks[kEmbeddingExact] = ExactEmbeddingRank(models, stage, user, *workspace);
         ranks[kBlend] = rank([&](uint32_t item) { return workspace->blend[item]; },
                              static_cast<float>(options.blend_popularity));
+        workspace->Clear();
+        internal::RetrieveTransitions(reference, stage.View(user), workspace);
+        ranks[kMarkovReference] =
+            CappedRank(reference, *workspace, stage.excluded[user], stage.targets[user],
+                       with_tie_break(workspace->markov), kPopularityTieBreak);
         ranks[kRanked] = models.ranker != nullptr
                              ? internal::RankedRank(models, stage, user, workspace)
                              : internal::kCutoff;
@@ -279,12 +299,19 @@ Result<RecommendationEvalReport> EvaluateRecommendations(const SequenceData& dat
 
   say("evaluating");
   start = std::chrono::steady_clock::now();
-  const std::vector<RankMetrics> on_validation = EvaluateRows(validation_models, validation);
-  const std::vector<RankMetrics> on_test = EvaluateRows(test_models, test);
+  const std::vector<RankMetrics> on_validation =
+      EvaluateRows(validation_models, ReferenceMarkov(validation, items), validation);
+  const std::vector<RankMetrics> on_test =
+      EvaluateRows(test_models, ReferenceMarkov(test, items), test);
   report.eval_seconds = Seconds(start);
   const char* names[kRows][2] = {
       {"popularity", "items by purchases in the training data"},
-      {"Markov", "transitions from the last items, popularity for ties"},
+      {"Markov, last 3 items",
+       "the reference's setup: next-item transitions from the last 3 items (weights 1, 1/2, 1/4), "
+       "popularity for ties"},
+      {"Markov",
+       "transitions to the next items (skips count less) from the last items, decayed, popularity "
+       "for ties"},
       {"item kNN", "co-occurrence cosine with popularity damping over the history"},
       {"embeddings, exact", "PPMI eigen-embeddings, user = decayed sum, all items scored"},
       {"embeddings, HNSW", "the same through the hnswlib index (top 100)"},

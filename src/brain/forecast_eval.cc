@@ -167,6 +167,8 @@ struct SeriesResult {
   ForecastModel blend;
   double trees_weight = 0;
   std::string trees;
+  size_t worst_day = 0;    // of the test window, for the blend
+  double worst_share = 0;  // that day's share of the blend's WAPE numerator over sum |actual|
 };
 
 Result<SeriesResult> EvaluateSeries(std::span<const double> y, const Windows& w) {
@@ -200,6 +202,15 @@ Result<SeriesResult> EvaluateSeries(std::span<const double> y, const Windows& w)
       RollingForecasts(y, w.first_day, w.validation_first, w.window, result.blend);
   const std::vector<double> blend_test =
       RollingForecasts(y, w.first_day, w.test_first(), w.window, result.blend);
+  double total = 0;
+  for (const double a : test) total += std::fabs(a);
+  for (size_t d = 0; d < w.window; ++d) {
+    const double share = std::fabs(test[d] - blend_test[d]) / total;
+    if (share > result.worst_share) {
+      result.worst_share = share;
+      result.worst_day = d;
+    }
+  }
   double best = INFINITY;
   for (const double weight : {0.0, 0.25, 0.5, 0.75, 1.0}) {
     const double wape = WapeOf(validation, Mix(blend_validation, trees.validation, weight));
@@ -245,6 +256,8 @@ Result<ForecastEvalReport> EvaluateForecasts(const DailyDemand& demand, int wind
   report.trees_weight_units = units.trees_weight;
   report.trees_weight_orders = orders.trees_weight;
   report.trees_units = units.trees;
+  report.units_worst_day = report.test_first_day + static_cast<int32_t>(units.worst_day);
+  report.units_worst_share = units.worst_share;
   report.trees_orders = orders.trees;
   return report;
 }

@@ -34,11 +34,7 @@ std::string Describe(const ForecastModel& model) {
   return text;
 }
 
-}  // namespace
-
-std::string ReportMarkdown(const RecommendationEvalReport& recommendations,
-                           const ForecastEvalReport& forecasts) {
-  const RecommendationEvalReport& r = recommendations;
+std::string RecommendationSection(const RecommendationEvalReport& r) {
   std::string out;
   out += "### Amazon Beauty: leave-last-out, all " + std::to_string(r.items) +
          " items ranked, history excluded\n\n";
@@ -59,7 +55,11 @@ std::string ReportMarkdown(const RecommendationEvalReport& recommendations,
          " s**; evaluation of every model on both splits: " + Number(r.eval_seconds, "%.1f") +
          " s; the search on validation: " + Number(r.tune_seconds, "%.1f") + " s.\n\n";
 
-  const ForecastEvalReport& f = forecasts;
+  return out;
+}
+
+std::string ForecastSection(const ForecastEvalReport& f) {
+  std::string out;
   out += "### UCI Online Retail: daily units and orders of the whole shop, one day ahead\n\n";
   out += "Test window " + Date(f.test_first_day) + " to " + Date(f.test_last_day) +
          "; validation window from " + Date(f.validation_first_day) +
@@ -74,7 +74,19 @@ std::string ReportMarkdown(const RecommendationEvalReport& recommendations,
   out += "\nChosen on validation: units " + Describe(f.chosen_units) + "; trees " + f.trees_units +
          ", their share in the mix " + Number(f.trees_weight_units, "%.2f") + ". Orders " +
          Describe(f.chosen_orders) + "; trees " + f.trees_orders + ", their share " +
-         Number(f.trees_weight_orders, "%.2f") + ".\n";
+         Number(f.trees_weight_orders, "%.2f") + ".\n\nThe blend's largest units error is on " +
+         Date(f.units_worst_day) + ": " + Number(f.units_worst_share, "%.3f") +
+         " of its units WAPE comes from that day alone.\n";
+  return out;
+}
+
+}  // namespace
+
+std::string ReportMarkdown(const RecommendationEvalReport& recommendations,
+                           const ForecastEvalReport& forecasts) {
+  std::string out;
+  if (!recommendations.models.empty()) out += RecommendationSection(recommendations);
+  if (!forecasts.models.empty()) out += ForecastSection(forecasts);
   return out;
 }
 
