@@ -8,8 +8,8 @@
 #   make bench-multicenter  three centers behind the gateway against one center alone, and the
 #                    data bus's lags (BUS=embedded or jetstream); bench-gateway is the same
 #   make bench-standby  a center alone against a primary with a hot standby (shipping's cost)
-#   make drill       failover drills: kill -9 and SIGSTOP of a primary, 100 by default (DRILLS=50
-#                    of each kind), with the checker after them
+#   make drill       failover drills: kill -9 and SIGSTOP of a primary, kill -9 of a standby,
+#                    102 by default (DRILLS=34 of each kind), with the checker after them
 #   make test-slow   the long randomized runs (label slow)
 #   make fuzz        longer fuzz runs (FUZZ_SECONDS each, default 300)
 BUILD ?= build
@@ -87,10 +87,12 @@ bench-standby: build
 	bash bench/standby.sh $(BUILD) $(or $(SECONDS),6) $(or $(CONNECTIONS),256) "$(OUT)" \
 	  $(or $(ROUNDS),5)
 
-# Failover drills on real processes (kill -9 and SIGSTOP of the primary, randomized), DRILLS of
-# each kind (default 50: 100 failovers), with the checker after them.
+# Failover drills on real processes (kill -9 and SIGSTOP of the primary, kill -9 of the standby,
+# in a random order), DRILLS of each kind (default 34: 102 drills) with the embedded coordinator
+# and a lease of LEASE_MS (300), then ETCD_DRILLS of each kind with etcd; the checker after each.
 drill: build
-	SURGE_DRILLS=$(or $(DRILLS),50) SURGE_DRILL_SEED=$(or $(SEED),$(shell date +%s)) \
+	SURGE_DRILLS=$(or $(DRILLS),34) SURGE_DRILL_SEED=$(or $(SEED),$(shell date +%s)) \
+	  SURGE_LEASE_MS=$(or $(LEASE_MS),300) SURGE_ETCD_DRILLS=$(or $(ETCD_DRILLS),4) \
 	  $(BUILD)/tests/failover_drill_test
 
 # The brain's evaluation on the public data sets (../shared/data): recommendations on Amazon

@@ -29,6 +29,7 @@
 #include "center/center.h"
 #include "common/env.h"
 #include "common/net.h"
+#include "coord/coord.h"
 #include "coord/etcd_testing.h"
 #include "drill/drill.h"
 #include "http/http.h"
@@ -38,7 +39,6 @@
 namespace surge {
 namespace {
 
-using process_testing::MustPut;
 using process_testing::User;
 
 using std::chrono::milliseconds;
@@ -111,6 +111,20 @@ class NodeProcess {
   }
   void Signal(int signal_number) { EXPECT_TRUE(process_->Signal(signal_number).ok()); }
   Result<int> Wait(milliseconds timeout) { return process_->Wait(timeout); }
+  // A node that stepped down by itself (its lease renewal stalled past the lease and the other
+  // node took over: a failover the test did not cause) exits 75; like a supervisor, start it
+  // again.
+  void EnsureRunning() {
+    if (process_ != nullptr && process_->running()) return;
+    if (process_ != nullptr) {
+      Result<int> status = process_->Wait(milliseconds(1000));
+      EXPECT_TRUE(status.ok() && *status == 75)
+          << name_ << " exited with " << (status.ok() ? *status : -1);
+      std::printf("node %s had stepped down by itself; starting it again\n", name_.c_str());
+    }
+    Start();
+  }
+  const std::string& name() const { return name_; }
   uint16_t http_port() const { return http_port_; }
   std::string data_dir() const { return root_ + "/" + name_; }
 
@@ -217,6 +231,51 @@ uint64_t LastSequenceOf(const std::string& data_dir) {
   return center.ok() ? (*center)->durable_sequence() : 0;
 }
 
+// Follows the lease: which node is the primary now (0, 1, or -1 while none is), and its port,
+// which the clients use, as the gateway would.
+class LeaseWatcher {
+ public:
+  LeaseWatcher(const Coordination& coord, NodeProcess* nodes, std::atomic<uint16_t>& port)
+      : nodes_(nodes), port_(port) {
+    auto opened = coord::Open(coord.spec);
+    EXPECT_TRUE(opened.ok()) << opened.status().ToString();
+    if (!opened.ok()) return;
+    coordinator_ = std::move(opened).value();
+    thread_ = std::thread([this] {
+      while (!stop_.load()) {
+        Result<std::optional<coord::Holder>> holder = coordinator_->Read("c1");
+        int index = -1;
+        if (holder.ok() && holder->has_value()) {
+          index = (*holder)->owner == nodes_[0].name() ? 0 : 1;
+          port_.store(nodes_[index].http_port());
+        }
+        primary_.store(index);
+        std::this_thread::sleep_for(milliseconds(10));
+      }
+    });
+  }
+  ~LeaseWatcher() {
+    stop_.store(true);
+    if (thread_.joinable()) thread_.join();
+  }
+  // The primary's index, waiting up to `timeout` for one (-1 if none).
+  int Primary(milliseconds timeout = milliseconds(10'000)) const {
+    const auto deadline = SteadyClock::now() + timeout;
+    while (primary_.load() < 0 && SteadyClock::now() < deadline) {
+      std::this_thread::sleep_for(milliseconds(5));
+    }
+    return primary_.load();
+  }
+
+ private:
+  NodeProcess* nodes_;
+  std::atomic<uint16_t>& port_;
+  std::unique_ptr<coord::Coordinator> coordinator_;
+  std::atomic<int> primary_{-1};
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
 // Runs `drills_of_each_kind` drills of each kind in a random order under load, then checks.
 void RunDrills(const std::string& root, const Coordination& coord, int drills_of_each_kind) {
   NodeProcess nodes[2] = {NodeProcess(root, "a", true, coord),
@@ -224,22 +283,36 @@ void RunDrills(const std::string& root, const Coordination& coord, int drills_of
   nodes[0].Start();
   ASSERT_TRUE(nodes[0].AwaitPrimary(milliseconds(10'000)));
   nodes[1].Start();
-  int primary = 0;
   std::atomic<uint16_t> port{nodes[0].http_port()};
+  LeaseWatcher lease(coord, nodes, port);
   {
-    http::Client setup("127.0.0.1", port.load(), milliseconds(10'000));
+    // Through the primary of the moment, retried on 503 (a node whose lease renewal stalled on
+    // this shared machine steps down, and the other takes over: the catalogue must still load).
+    const auto put = [&](const std::string& target, const std::string& body) {
+      for (int attempt = 0; attempt < 200; ++attempt) {
+        for (NodeProcess& node : nodes) node.EnsureRunning();
+        if (lease.Primary() < 0) continue;
+        http::Client client("127.0.0.1", port.load(), milliseconds(5'000));
+        auto response = client.Do("PUT", target, body);
+        if (response.ok() && response->status == 200) return;
+        ASSERT_TRUE(!response.ok() || response->status == 503)
+            << target << " " << response->status << " " << response->body;
+        std::this_thread::sleep_for(milliseconds(50));
+      }
+      FAIL() << "PUT " << target << " never succeeded";
+    };
     const int64_t now_ms = std::chrono::duration_cast<milliseconds>(
                                std::chrono::system_clock::now().time_since_epoch())
                                .count();
-    MustPut(setup, "/v1/merchants/m1", R"({"name":"Failover Goods"})");
-    MustPut(setup, "/v1/products/flash",
-            R"({"merchant":"m1","name":"Phone","category":"phones","price_cents":99900})");
-    MustPut(setup, "/v1/campaigns/c1",
-            "{\"sku\":\"flash\",\"stock\":" + std::to_string(kCampaignStock) +
-                ",\"price_cents\":49900,\"starts_at\":" + std::to_string(now_ms - 1000) +
-                ",\"ends_at\":" + std::to_string(now_ms + 3'600'000) + ",\"per_user_limit\":" +
-                std::to_string(kPerUserLimit) + ",\"reserve_ttl_ms\":600000}");
-    for (int i = 0; i < kUsers; ++i) MustPut(setup, "/v1/users/" + User(i), R"({"region":"n"})");
+    put("/v1/merchants/m1", R"({"name":"Failover Goods"})");
+    put("/v1/products/flash",
+        R"({"merchant":"m1","name":"Phone","category":"phones","price_cents":99900})");
+    put("/v1/campaigns/c1",
+        "{\"sku\":\"flash\",\"stock\":" + std::to_string(kCampaignStock) +
+            ",\"price_cents\":49900,\"starts_at\":" + std::to_string(now_ms - 1000) +
+            ",\"ends_at\":" + std::to_string(now_ms + 3'600'000) +
+            ",\"per_user_limit\":" + std::to_string(kPerUserLimit) + ",\"reserve_ttl_ms\":600000}");
+    for (int i = 0; i < kUsers; ++i) put("/v1/users/" + User(i), R"({"region":"n"})");
   }
 
   std::atomic<bool> stop{false};
@@ -278,6 +351,9 @@ void RunDrills(const std::string& root, const Coordination& coord, int drills_of
     std::printf("drill %d/%d: %s\n", drill + 1, drills, kKindNames[kind]);
     std::fflush(stdout);
     std::this_thread::sleep_for(milliseconds(200 + random() % 300));
+    for (NodeProcess& node : nodes) node.EnsureRunning();
+    const int primary = lease.Primary();
+    ASSERT_GE(primary, 0) << "drill " << drill << ": no primary";
     NodeProcess& old_primary = nodes[primary];
     NodeProcess& standby = nodes[1 - primary];
     // Measured from the moment the failed process is dead or stopped: an order answered before
@@ -296,8 +372,6 @@ void RunDrills(const std::string& root, const Coordination& coord, int drills_of
       }
       failed_at = SteadyClock::now();
       ASSERT_TRUE(standby.AwaitPrimary(milliseconds(10'000))) << "drill " << drill;
-      port.store(standby.http_port());
-      primary = 1 - primary;
       if (kind == 1) {
         // Woken past its lease, it must step down without acknowledging anything.
         old_primary.Signal(SIGCONT);
@@ -348,8 +422,21 @@ void RunDrills(const std::string& root, const Coordination& coord, int drills_of
               static_cast<long long>(acknowledged));
   EXPECT_GT(acknowledged, 200) << "the test must actually sell something";
 
+  // The checker reads the primary there is now (a node may have stepped down by itself since the
+  // last drill: wait until one serves).
+  for (NodeProcess& node : nodes) node.EnsureRunning();
+  const auto serving_deadline = SteadyClock::now() + milliseconds(10'000);
+  for (;;) {
+    http::Client probe("127.0.0.1", port.load(), milliseconds(1000));
+    auto answer = probe.Do("GET", "/v1/users/u0/orders");
+    if (answer.ok() && answer->status == 200) break;
+    ASSERT_LT(SteadyClock::now(), serving_deadline) << "no primary serves";
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  const int primary = lease.Primary();
   process_testing::ExpectHistoryHolds(
-      history, kUsers, {"c1", "flash", kCampaignStock, kPerUserLimit}, port.load(), acknowledged);
+      history, kUsers, {"c1", "flash", kCampaignStock, kPerUserLimit}, [&] { return port.load(); },
+      acknowledged);
 
   // Primary first (its standby must still be there for what it flushes as it stops), then the
   // standby; then both journals give the same state at the same position.
@@ -369,8 +456,14 @@ std::string TemporaryDirectory() {
 
 TEST(FailoverDrillTest, KillsAndFreezesLoseNothingAcknowledged) {
   const std::string root = TemporaryDirectory();
-  RunDrills(root, Coordination{"file:" + root + "/leases", 300, nullptr}, DrillsOfEachKind());
-  std::filesystem::remove_all(root);
+  // The lease: 1 s in make test, where helpers' builds may load the machine (a renewal that
+  // stalls past the lease makes a failover nobody asked for; safe, but it muddles the figures);
+  // make drill measures with SURGE_LEASE_MS=300.
+  const char* lease_ms = getenv("SURGE_LEASE_MS");
+  const int lease = lease_ms != nullptr && atoi(lease_ms) >= 50 ? atoi(lease_ms) : 1000;
+  RunDrills(root, Coordination{"file:" + root + "/leases", lease, nullptr}, DrillsOfEachKind());
+  // Kept when something failed: the nodes' logs are there.
+  if (!HasFailure()) std::filesystem::remove_all(root);
 }
 
 // The same with etcd (three members on loopback; etcd's shortest lease here is 1 s), losing a
@@ -404,7 +497,7 @@ TEST(FailoverDrillTest, WithEtcdLosingAFollowerAndTheLeader) {
   const std::string root = TemporaryDirectory();
   const char* drills = getenv("SURGE_ETCD_DRILLS");
   RunDrills(root, coord, drills != nullptr && atoi(drills) > 0 ? atoi(drills) : 3);
-  std::filesystem::remove_all(root);
+  if (!HasFailure()) std::filesystem::remove_all(root);
 }
 
 }  // namespace

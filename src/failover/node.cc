@@ -84,6 +84,9 @@ class NodeImpl final : public Node {
   const Options options_;
   bool eligible_ = false;
   bool marked_ = false;  // the "eligible" file exists
+  // While primary: notices at once that the center failed (a batch could not be shipped), even
+  // while the node's thread waits on a slow lease renewal.
+  std::thread guard_;
 
   mutable std::mutex mutex_;  // center_, ended_, outcome_
   std::unique_ptr<center::Center> center_;
@@ -231,6 +234,17 @@ Status NodeImpl::TakeOver(coord::Lease lease) {
   SURGE_RETURN_IF_ERROR(center->Promote(shipper_.get()));
   epoch_.store(lease_.epoch, std::memory_order_release);
   primary_.store(true, std::memory_order_release);
+  guard_ = std::thread([this, center] {
+    while (!stopping_.load(std::memory_order_acquire)) {
+      if (center->failed()) {
+        return End(Status(Code::kUnavailable,
+                          "the center failed (a batch could not be shipped or synced)"));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      std::lock_guard lock(mutex_);
+      if (ended_) return;
+    }
+  });
   MarkEligible();
   SURGE_LOG_INFO("node %s: primary of center %s at epoch %llu (shipping on %s)",
                  options_.node.c_str(), options_.center.center_id.c_str(),
@@ -282,10 +296,10 @@ void NodeImpl::MarkEligible() {
 }
 
 void NodeImpl::End(Status why) {
-  if (shipper_ != nullptr) shipper_->Close();  // nothing more is acknowledged
-  SURGE_LOG_WARNING("node %s: stepping down: %s", options_.node.c_str(), why.ToString().c_str());
   std::lock_guard lock(mutex_);
   if (ended_) return;
+  if (shipper_ != nullptr) shipper_->Close();  // nothing more is acknowledged
+  SURGE_LOG_WARNING("node %s: stepping down: %s", options_.node.c_str(), why.ToString().c_str());
   ended_ = true;
   outcome_ = std::move(why);
   ended_changed_.notify_all();
@@ -294,6 +308,7 @@ void NodeImpl::End(Status why) {
 void NodeImpl::Stop() {
   if (stopping_.exchange(true)) return;
   if (thread_.joinable()) thread_.join();
+  if (guard_.joinable()) guard_.join();
   StopReceiver();
   if (shipper_ != nullptr) shipper_->Close();
   {
