@@ -492,6 +492,7 @@ void UpstreamLoop::Close(Connection* connection, const Status& reason) {
 
 // The center cannot be reached: its queued jobs fail now, and new ones fail at once for a while.
 void UpstreamLoop::ConnectFailed(Pool& pool, const Status& reason) {
+  endpoints_.Suspect(pool.center);
   pool.down_until = now_ + options_.reconnect_backoff;
   pool.down_reason = reason;
   for (Job& job : pool.waiting) Fail(job, reason);

@@ -14,6 +14,9 @@ using Clock = std::chrono::steady_clock;
 // Suspicions are acted on at most this often, so that a stream of failing requests costs a
 // bounded rate of reads of the coordinator.
 constexpr std::chrono::milliseconds kSuspectSpacing{5};
+// A holder's address that did not resolve is looked up again at most this often: a name lookup
+// may take long, and the watcher serves every center.
+constexpr std::chrono::milliseconds kResolveRetry{1'000};
 
 }  // namespace
 
@@ -133,8 +136,11 @@ void LeaseWatcher::Follow(size_t index, const coord::Holder& holder) {
     center.last_complaint.clear();
     return;
   }
+  if (text == center.unresolved_address && Clock::now() < center.resolve_again_at) return;
   Result<Endpoint> endpoint = ResolveEndpoint(center.id, *address);
   if (!endpoint.ok()) {
+    center.unresolved_address = text;
+    center.resolve_again_at = Clock::now() + kResolveRetry;
     return Complain(center, "center " + center.id + ": ignoring the lease of " + holder.owner +
                                 " (epoch " + std::to_string(holder.epoch) +
                                 "): " + endpoint.status().message());
@@ -146,6 +152,7 @@ void LeaseWatcher::Follow(size_t index, const coord::Holder& holder) {
   center.ever_held = true;
   center.down = false;
   center.address_text = text;
+  center.unresolved_address.clear();
   center.last_complaint.clear();
   endpoints_.Replace(index, std::move(endpoint).value());
 }

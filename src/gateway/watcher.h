@@ -55,6 +55,9 @@ class LeaseWatcher {
     bool down = false;           // the published endpoint is a DownEndpoint
     std::string address_text;    // of the published endpoint, when not down
     std::string last_complaint;  // the last problem logged, so each is logged once
+    // A holder's address that did not resolve, and when it may be looked up again.
+    std::string unresolved_address;
+    std::chrono::steady_clock::time_point resolve_again_at;
   };
 
   void Run();
