@@ -43,8 +43,9 @@
 //     across processes; the table records the kernel's boot id, and after a reboot every lease
 //     counts as expired (the epochs stay). The newest version is parsed strictly: damage of any
 //     kind gives corruption naming the file, the line and what is wrong, and nothing is changed.
-//     A Renew whose write is published only after the lease's old expiry fails with wrong_state
-//     (another process could have seen the lease free meanwhile): it never revives a lease.
+//     Renew decides whether the lease is lost when it handles the request, then writes; the
+//     write is published only if nobody wrote meanwhile, so a lease taken by another owner is
+//     never revived (but a Read while a late renewal's write is synced may see the lease free).
 //   etcd (OpenEtcd): for several machines, through etcd's JSON gateway (v3 API over HTTP/1.1).
 //     A lease is an etcd lease (TTL in whole seconds, rounded up, and at least etcd's minimum TTL,
 //     1.5 election timeouts) and a key "<key_prefix><name>" whose value is {"owner","address"},

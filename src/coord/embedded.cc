@@ -66,9 +66,6 @@ class EmbeddedCoordinator final : public Coordinator {
     // directory too; a renewal or release lost with the machine is harmless (its holders died
     // with it, and the boot id expires every lease), which saves a directory fsync per renewal.
     bool sync_directory = false;
-    // Publish only before this instant (CLOCK_MONOTONIC); else fail with `too_late`.
-    int64_t deadline_ns = INT64_MAX;
-    Status too_late;
   };
   using Change = std::function<Status(LeaseTable& table, int64_t now_ns, Write* write)>;
   // Runs `change` on the newest table and, if it set write->dirty and returned ok, publishes the
@@ -114,14 +111,11 @@ Status EmbeddedCoordinator::Transact(const Change& change, bool* uncertain) {
     write.dirty = write.sync_directory = base.version == 0;
     SURGE_RETURN_IF_ERROR(change(table, MonotonicNowNs(), &write));
     if (!write.dirty) return Status::Ok();
-    SURGE_ASSIGN_OR_RETURN(
-        const VersionDirectory::Outcome outcome,
-        versions_->Publish(base, EncodeLeaseTable(table), write.sync_directory, write.deadline_ns));
+    SURGE_ASSIGN_OR_RETURN(const VersionDirectory::Outcome outcome,
+                           versions_->Publish(base, EncodeLeaseTable(table), write.sync_directory));
     switch (outcome) {
       case VersionDirectory::Outcome::kPublished:
         return Status::Ok();
-      case VersionDirectory::Outcome::kTooLate:
-        return write.too_late;
       case VersionDirectory::Outcome::kUnknown:
         if (uncertain != nullptr) *uncertain = true;
         break;
@@ -202,10 +196,9 @@ Status EmbeddedCoordinator::Renew(Lease& lease) {
         if (entry->expiry_ns <= now_ns) {
           return Status(Code::kWrongState, lost + (entry->expiry_ns == 0 ? "released" : "expired"));
         }
-        // Never revive a lease that expired while this renewal was being written: for that
-        // moment anyone could have seen it free.
-        write->deadline_ns = entry->expiry_ns;
-        write->too_late = Status(Code::kWrongState, lost + "expired while it was being renewed");
+        // Checked now, as the request is handled; the write that follows wins only if nobody
+        // wrote meanwhile, so a lease taken by another owner is never revived. (If the lease's
+        // old expiry passes while this write is synced, a Read meanwhile may see it free.)
         entry->expiry_ns = now_ns + nanoseconds(lease.ttl).count();
         valid_until = ValidUntil(ToSteady(now_ns), lease.ttl);
         write->dirty = true;

@@ -22,6 +22,9 @@ namespace surge::coord::internal {
 namespace {
 
 constexpr size_t kVersionDigits = 20;
+// Names above this are not versions (so that version + 1 never overflows, whatever the
+// directory holds); reaching it would take 10^11 years of a write per millisecond.
+constexpr uint64_t kVersionMax = uint64_t{INT64_MAX};
 constexpr std::string_view kTemporaryPrefix = "tmp.";
 // Attempts of ReadNewest before it gives up: each failed attempt means this process stalled for
 // about keep_superseded / 2, or versions vanished under it.
@@ -54,7 +57,7 @@ uint64_t ParseVersionName(std::string_view name) {
   }
   uint64_t version = 0;
   const auto result = std::from_chars(digits.data(), digits.data() + digits.size(), version);
-  return result.ec == std::errc() ? version : 0;
+  return result.ec == std::errc() && version <= kVersionMax ? version : 0;
 }
 
 // Closes a descriptor when it goes.
@@ -215,12 +218,15 @@ Status VersionDirectory::WalkForward(Hint from, size_t bytes_max, bool* found, S
   uint64_t version = from.version;
   Fd current;
   if (version > 0) {
-    current.Reset(openat(directory_fd_, VersionName(version).c_str(), O_RDONLY | O_CLOEXEC));
-    if (!current.ok()) return errno == ENOENT ? Status::Ok() : Errno("opening " + PathOf(version));
+    const int fd = openat(directory_fd_, VersionName(version).c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return errno == ENOENT ? Status::Ok() : Errno("opening " + PathOf(version));
+    current.Reset(fd);
   }
   int64_t head_at_ns = 0;
   for (;;) {
-    SURGE_ASSERT(version < UINT64_MAX);
+    if (version >= kVersionMax) {
+      return Status(Code::kIoError, "the version numbers in " + directory_ + " are exhausted");
+    }
     const int64_t before_ns = MonotonicNowNs();
     Fd next(openat(directory_fd_, VersionName(version + 1).c_str(), O_RDONLY | O_CLOEXEC));
     const int open_errno = errno;
@@ -293,15 +299,10 @@ Status VersionDirectory::SyncDirectory() {
 
 Result<VersionDirectory::Outcome> VersionDirectory::Publish(const Snapshot& base,
                                                             std::string_view text,
-                                                            bool sync_directory,
-                                                            int64_t deadline_ns) {
+                                                            bool sync_directory) {
   std::lock_guard lock(publish_mutex_);
-  SURGE_ASSERT(base.version < UINT64_MAX);
+  SURGE_ASSERT(base.version < kVersionMax);
   SURGE_RETURN_IF_ERROR(WriteTemporary(text));
-  if (MonotonicNowNs() >= deadline_ns) {
-    unlinkat(directory_fd_, temporary_.c_str(), 0);
-    return Outcome::kTooLate;
-  }
   const uint64_t version = base.version + 1;
   const int64_t before_ns = MonotonicNowNs();
   const int linked =

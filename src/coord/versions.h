@@ -2,9 +2,9 @@
 // coordinator's store. No operation ever waits for another process, so a process frozen (SIGSTOP)
 // or killed at any instant, even in the middle of a write, delays nobody.
 //
-// Layout: a directory holding immutable versions "v<20 decimal digits>" (v00000000000000000001,
-// ...; `ls` sorts them) and each writer's temporary "tmp.<pid>.<random>". The newest version is
-// the current content; the numbers have no gaps in the order they were written.
+// Layout: a directory holding immutable versions "v<20 decimal digits>", numbered from 1 in the
+// order they were published (v00000000000000000001, ...; `ls` sorts them), and each writer's
+// temporary "tmp.<pid>.<random>". The highest version is the current content.
 //
 // Compare-and-swap: a writer reads the newest version N, writes its new content to its
 // temporary, syncs it, and link(2)s it as version N+1. link fails with EEXIST if N+1 exists:
@@ -84,7 +84,6 @@ class VersionDirectory {
   enum class Outcome {
     kPublished,  // the text is the new head
     kLost,       // another writer published a successor of base first: read again and retry
-    kTooLate,    // the deadline passed before the link: nothing was published
     kUnknown,    // linked, but a newer version exists and this write may have lost: read again
   };
 
@@ -101,13 +100,11 @@ class VersionDirectory {
   // cut to bytes_max + 1 bytes, for the caller to refuse).
   Result<Snapshot> ReadNewest(size_t bytes_max);
 
-  // Publishes `text` as version base.version + 1 if no such version exists yet and the clock
-  // (CLOCK_MONOTONIC) has not reached `deadline_ns` just before the link. With `sync_directory`
-  // the new version survives a power failure once this returns kPublished. io_error if a file
-  // cannot be written (nothing published) or the directory cannot be synced (published, maybe
-  // not durable). Also deletes superseded versions now and then.
-  Result<Outcome> Publish(const Snapshot& base, std::string_view text, bool sync_directory,
-                          int64_t deadline_ns);
+  // Publishes `text` as version base.version + 1 if no such version exists yet. With
+  // `sync_directory` the new version survives a power failure once this returns kPublished.
+  // io_error if a file cannot be written (nothing published) or the directory cannot be synced
+  // (published, maybe not durable). Also deletes superseded versions now and then.
+  Result<Outcome> Publish(const Snapshot& base, std::string_view text, bool sync_directory);
 
   const std::string& directory() const { return directory_; }
   // The path of a version ("<directory>/v00000000000000000007").
