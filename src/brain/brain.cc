@@ -58,7 +58,8 @@ Status Brain::PutItem(std::string_view item, const ItemInfo& info) {
     ++s.categories[static_cast<size_t>(profile.category)].item_count;
   }
   if (profile.purchases.Key(s.half_life_ms) == -INFINITY) {
-    s.unsold.push_back(index);
+    if (!profile.listed_unsold) s.unsold.push_back(index);
+    profile.listed_unsold = true;
     s.PlaceUnsold(index);
   }
   return Status::Ok();

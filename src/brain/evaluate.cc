@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <thread>
 
 #include "brain/eval_internal.h"
 #include "common/assert.h"
@@ -237,13 +238,67 @@ Result<RankerChoice> TuneRanker(Models* models, const Stage& stage, std::string*
   return best;
 }
 
-}  // namespace
+// The models that serve the test split, timed: the models of the validation split, the ranker
+// trained on its targets, and the models of the test split.
+struct Retrained {
+  Models validation, test;
+  double seconds = 0;
+};
 
-Result<RecommendationEvalReport> EvaluateRecommendations(const SequenceData& data,
-                                                         const RecommendationEvalOptions& options) {
-  const size_t users =
-      options.users == 0 ? data.sequences.size() : std::min(options.users, data.sequences.size());
-  if (users == 0) return Status(Code::kInvalidArgument, "no users to evaluate");
+Result<Retrained> Retrain(const Stage& validation, const Stage& test, uint32_t items,
+                          const ModelOptions& options, bool with_ranker,
+                          const std::function<void(std::string_view)>& say) {
+  const auto start = std::chrono::steady_clock::now();
+  Retrained retrained;
+  retrained.validation = BuildModels(validation.histories, items, options);
+  say(Format("models of the validation split built in %.1f s", Seconds(start)));
+  // The test split's models are built on a second thread while the ranker learns.
+  std::thread build([&] { retrained.test = BuildModels(test.histories, items, options); });
+  Result<trees::Forest> forest = Status(Code::kInvalidArgument, "no ranker asked for");
+  if (with_ranker) {
+    forest =
+        internal::TrainRanker(retrained.validation, Examples(validation, validation.evaluated));
+  }
+  build.join();
+  if (with_ranker) {
+    if (!forest.ok()) return forest.status();
+    retrained.test.ranker = std::make_shared<const trees::Forest>(std::move(forest).value());
+    say(Format("ranker trained at %.1f s", Seconds(start)));
+  }
+  retrained.seconds = Seconds(start);
+  return retrained;
+}
+
+std::vector<ModelResult> Results(const std::vector<RankMetrics>& on_validation,
+                                 const std::vector<RankMetrics>& on_test, bool with_ranker,
+                                 const RankMetrics& ranker_holdout) {
+  const char* names[kRows][2] = {
+      {"popularity", "items by purchases in the training data"},
+      {"Markov, last 3 items",
+       "the reference's setup: next-item transitions from the last 3 items (weights 1, 1/2, 1/4), "
+       "popularity for ties"},
+      {"Markov",
+       "transitions to the next items (skips count less) from the last items, decayed, popularity "
+       "for ties"},
+      {"item kNN", "co-occurrence cosine with popularity damping over the history"},
+      {"embeddings, exact", "PPMI eigen-embeddings, user = decayed sum, all items scored"},
+      {"embeddings, HNSW", "the same through the hnswlib index (top 100)"},
+      {"blend", "weighted sum of the retrievers and popularity"},
+      {"ranked", "gradient-boosted trees over the blend's candidates"}};
+  std::vector<ModelResult> results;
+  for (size_t row = 0; row < kRows; ++row) {
+    if (row == kRanked && !with_ranker) continue;
+    ModelResult result{names[row][0], names[row][1], on_validation[row], on_test[row]};
+    // The ranker learned from the validation targets: its validation figure is the held-out
+    // fifth of the tuning (NaN when not tuned).
+    if (row == kRanked) result.validation = ranker_holdout;
+    results.push_back(std::move(result));
+  }
+  return results;
+}
+
+Status CheckSequences(const SequenceData& data) {
+  if (data.sequences.empty()) return Status(Code::kInvalidArgument, "no users to evaluate");
   for (size_t u = 0; u < data.sequences.size(); ++u) {
     if (data.sequences[u].size() < 3) {
       return Status(Code::kInvalidArgument, "user " + data.user_ids[u] +
@@ -251,15 +306,23 @@ Result<RecommendationEvalReport> EvaluateRecommendations(const SequenceData& dat
                                                 "a validation and a test item and some history)");
     }
   }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<RecommendationEvalReport> EvaluateRecommendations(const SequenceData& data,
+                                                         const RecommendationEvalOptions& options) {
+  SURGE_RETURN_IF_ERROR(CheckSequences(data));
   const auto say = [&](std::string_view line) {
     if (options.progress) options.progress(line);
   };
-  RecommendationEvalReport report;
-  report.users = users;
-  report.items = data.item_ids.size();
   const auto items = static_cast<uint32_t>(data.item_ids.size());
-  const Stage validation = internal::MakeStage(data, users, 2);
-  const Stage test = internal::MakeStage(data, users, 1);
+  const Stage validation = internal::MakeStage(data, options.users, 2);
+  const Stage test = internal::MakeStage(data, options.users, 1);
+  RecommendationEvalReport report;
+  report.users = test.evaluated.size();
+  report.items = items;
   report.interactions = data.interactions();
 
   ModelOptions model_options;
@@ -279,52 +342,19 @@ Result<RecommendationEvalReport> EvaluateRecommendations(const SequenceData& dat
   }
   report.tune_seconds = Seconds(start);
 
-  // One full retrain, timed: the models of the validation split, the ranker trained on its
-  // targets, and the models of the test split (which serve).
   say("retraining");
-  start = std::chrono::steady_clock::now();
-  Models validation_models = BuildModels(validation.histories, items, model_options);
-  say(Format("models of the validation split built in %.1f s", Seconds(start)));
-  std::shared_ptr<const trees::Forest> ranker;
-  if (options.ranker) {
-    const auto examples = Examples(validation, validation.evaluated);
-    SURGE_ASSIGN_OR_RETURN(trees::Forest forest,
-                           internal::TrainRanker(validation_models, examples));
-    ranker = std::make_shared<const trees::Forest>(std::move(forest));
-    say(Format("ranker trained at %.1f s", Seconds(start)));
-  }
-  Models test_models = BuildModels(test.histories, items, model_options);
-  test_models.ranker = ranker;
-  report.retrain_seconds = Seconds(start);
+  SURGE_ASSIGN_OR_RETURN(Retrained models,
+                         Retrain(validation, test, items, model_options, options.ranker, say));
+  report.retrain_seconds = models.seconds;
 
   say("evaluating");
   start = std::chrono::steady_clock::now();
   const std::vector<RankMetrics> on_validation =
-      EvaluateRows(validation_models, ReferenceMarkov(validation, items), validation);
+      EvaluateRows(models.validation, ReferenceMarkov(validation, items), validation);
   const std::vector<RankMetrics> on_test =
-      EvaluateRows(test_models, ReferenceMarkov(test, items), test);
+      EvaluateRows(models.test, ReferenceMarkov(test, items), test);
   report.eval_seconds = Seconds(start);
-  const char* names[kRows][2] = {
-      {"popularity", "items by purchases in the training data"},
-      {"Markov, last 3 items",
-       "the reference's setup: next-item transitions from the last 3 items (weights 1, 1/2, 1/4), "
-       "popularity for ties"},
-      {"Markov",
-       "transitions to the next items (skips count less) from the last items, decayed, popularity "
-       "for ties"},
-      {"item kNN", "co-occurrence cosine with popularity damping over the history"},
-      {"embeddings, exact", "PPMI eigen-embeddings, user = decayed sum, all items scored"},
-      {"embeddings, HNSW", "the same through the hnswlib index (top 100)"},
-      {"blend", "weighted sum of the retrievers and popularity"},
-      {"ranked", "gradient-boosted trees over the blend's candidates"}};
-  for (size_t row = 0; row < kRows; ++row) {
-    if (row == kRanked && !options.ranker) continue;
-    ModelResult result{names[row][0], names[row][1], on_validation[row], on_test[row]};
-    // The ranker learned from the validation targets: its validation figure is the held-out
-    // fifth of the tuning (NaN when not tuned).
-    if (row == kRanked) result.validation = ranker_holdout;
-    report.models.push_back(std::move(result));
-  }
+  report.models = Results(on_validation, on_test, options.ranker, ranker_holdout);
   return report;
 }
 

@@ -78,30 +78,74 @@ const char* FeatureName(size_t feature) {
   return kNames[feature];
 }
 
+namespace {
+
+// What the features need to know of the user, computed once per list.
+struct UserFacts {
+  UserFacts(const Models& models, const UserView& user, const Workspace& workspace)
+      : length(user.items.size()),
+        last(length >= 1 ? static_cast<int64_t>(user.items[length - 1]) : -1),
+        second(length >= 2 ? static_cast<int64_t>(user.items[length - 2]) : -1),
+        knn_scale(workspace.knn_max > 0 ? 1.0f / workspace.knn_max : 0.0f) {
+    const auto dim = static_cast<size_t>(models.embedding_dim);
+    if (last >= 0 && dim > 0) {
+      last_vector = {&models.embeddings[static_cast<size_t>(last) * dim], dim};
+    }
+    float sum = 0;
+    for (const uint32_t item : user.items) sum += models.popularity.score[item];
+    popularity = length > 0 ? sum / static_cast<float>(length) : kMissing;
+    double price_sum = 0;
+    size_t priced = 0;
+    for (const uint32_t item : user.items) {
+      if (!models.price.empty() && std::isfinite(models.price[item])) {
+        price_sum += models.price[item];
+        ++priced;
+      }
+    }
+    mean_price = priced > 0 && price_sum > 0 ? price_sum / static_cast<double>(priced) : NAN;
+  }
+  size_t length;
+  int64_t last, second;  // -1 when the history is shorter
+  float knn_scale;
+  std::span<const float> last_vector;
+  float popularity;   // mean popularity score of the history
+  double mean_price;  // of the history's items with a known price
+};
+
+// The features that read the catalogue: how recently the user had the item, the history's share
+// of its category, and its price against the history's.
+void WriteCatalogueFeatures(const Models& models, const UserView& user, const UserFacts& facts,
+                            uint32_t item, float* row) {
+  // How many items ago the user last had this item (viewed or carted: bought ones are excluded
+  // from the candidates).
+  row[kSeenRecency] = kMissing;
+  for (size_t p = facts.length; p-- > 0;) {
+    if (user.items[p] == item) {
+      row[kSeenRecency] = static_cast<float>(facts.length - 1 - p);
+      break;
+    }
+  }
+  row[kCategoryShare] = kMissing;
+  if (!models.category.empty() && models.category[item] >= 0 && facts.length > 0) {
+    size_t same = 0;
+    for (const uint32_t seen : user.items) same += models.category[seen] == models.category[item];
+    row[kCategoryShare] = static_cast<float>(same) / static_cast<float>(facts.length);
+  }
+  row[kPriceRatio] = kMissing;
+  if (std::isfinite(facts.mean_price) && std::isfinite(models.price[item])) {
+    row[kPriceRatio] = static_cast<float>(models.price[item] / facts.mean_price);
+  }
+}
+
+}  // namespace
+
 void ComputeFeatures(const Models& models, const UserView& user, const Workspace& workspace,
                      std::span<const uint32_t> candidates, std::span<float> rows) {
   SURGE_ASSERT(rows.size() == candidates.size() * kFeatureCount);
-  const size_t length = user.items.size();
-  const bool has_last = length >= 1, has_second = length >= 2;
-  const uint32_t last = has_last ? user.items[length - 1] : 0;
-  const uint32_t second = has_second ? user.items[length - 2] : 0;
-  const auto dim = static_cast<size_t>(models.embedding_dim);
+  const UserFacts facts(models, user, workspace);
+  const auto last = static_cast<uint32_t>(facts.last), second = static_cast<uint32_t>(facts.second);
+  const bool has_last = facts.last >= 0, has_second = facts.second >= 0;
   const bool has_user_vector = !workspace.user_vector.empty();
-  const std::span<const float> last_vector =
-      has_last && dim > 0 ? std::span<const float>(&models.embeddings[last * dim], dim)
-                          : std::span<const float>();
-  float user_popularity = 0;
-  for (const uint32_t item : user.items) user_popularity += models.popularity.score[item];
-  user_popularity = length > 0 ? user_popularity / static_cast<float>(length) : kMissing;
-  double price_sum = 0;
-  size_t priced = 0;
-  for (const uint32_t item : user.items) {
-    if (!models.price.empty() && std::isfinite(models.price[item])) {
-      price_sum += models.price[item];
-      ++priced;
-    }
-  }
-  const float knn_scale = workspace.knn_max > 0 ? 1.0f / workspace.knn_max : 0.0f;
   for (size_t c = 0; c < candidates.size(); ++c) {
     const uint32_t item = candidates[c];
     float* row = &rows[c * kFeatureCount];
@@ -109,36 +153,19 @@ void ComputeFeatures(const Models& models, const UserView& user, const Workspace
     row[kMarkov] = workspace.markov[item];
     row[kMarkovLast] = has_last ? models.transitions.Get(last, item) : kMissing;
     row[kMarkovSecond] = has_second ? models.transitions.Get(second, item) : kMissing;
-    row[kKnn] = workspace.knn[item] * knn_scale;
+    row[kKnn] = workspace.knn[item] * facts.knn_scale;
     row[kKnnLast] = has_last ? models.neighbours.Get(last, item) : kMissing;
     row[kEmbeddingUser] = has_user_vector ? Dot(models, item, workspace.user_vector) : kMissing;
-    row[kEmbeddingLast] = !last_vector.empty() ? Dot(models, item, last_vector) : kMissing;
+    row[kEmbeddingLast] =
+        !facts.last_vector.empty() ? Dot(models, item, facts.last_vector) : kMissing;
     row[kPopularity] = models.popularity.score[item];
     row[kPopularityRank] = std::log2(1.0f + static_cast<float>(models.popularity.rank[item]));
-    row[kHistoryLength] = static_cast<float>(length);
-    row[kUserPopularity] = user_popularity;
-    row[kPopularityGap] = models.popularity.score[item] - user_popularity;
+    row[kHistoryLength] = static_cast<float>(facts.length);
+    row[kUserPopularity] = facts.popularity;
+    row[kPopularityGap] = models.popularity.score[item] - facts.popularity;
     row[kOutLast] = has_last ? std::log1p(models.transition_out[last]) : kMissing;
     row[kInItem] = std::log1p(models.transition_in[item]);
-    // How many items ago the user last had this item (viewed or carted: bought ones are
-    // excluded from the candidates).
-    row[kSeenRecency] = kMissing;
-    for (size_t p = length; p-- > 0;) {
-      if (user.items[p] == item) {
-        row[kSeenRecency] = static_cast<float>(length - 1 - p);
-        break;
-      }
-    }
-    row[kCategoryShare] = kMissing;
-    if (!models.category.empty() && models.category[item] >= 0 && length > 0) {
-      size_t same = 0;
-      for (const uint32_t seen : user.items) same += models.category[seen] == models.category[item];
-      row[kCategoryShare] = static_cast<float>(same) / static_cast<float>(length);
-    }
-    row[kPriceRatio] = kMissing;
-    if (priced > 0 && std::isfinite(models.price[item]) && price_sum > 0) {
-      row[kPriceRatio] = static_cast<float>(models.price[item] / (price_sum / priced));
-    }
+    WriteCatalogueFeatures(models, user, facts, item, row);
   }
   const auto column = [&](size_t feature) {
     return [&rows, feature](uint32_t c) {

@@ -85,6 +85,7 @@ struct ModelOptions {
     defaults.rounds = 100;
     defaults.max_depth = 6;
     defaults.learning_rate = 0.1;
+    defaults.threads = 1;
     return defaults;
   }();
 

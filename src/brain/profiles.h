@@ -48,6 +48,7 @@ struct ItemProfile {
   std::map<int32_t, double> daily_units;  // day -> units bought
   int32_t category = -1;
   double price_cents = NAN;
+  bool listed_unsold = false;  // in Brain's list of catalogue items nobody bought yet
 };
 
 // An index of items by decayed purchases, the most bought first.

@@ -9,6 +9,8 @@
 namespace surge::brain {
 namespace {
 
+constexpr size_t kExplorationPool = 1000;
+
 bool Listed(const std::vector<Recommendation>& list, std::string_view item) {
   return std::any_of(list.begin(), list.end(),
                      [&](const Recommendation& r) { return r.item == item; });
@@ -132,10 +134,13 @@ std::vector<Recommendation> Brain::State::Cold(const UserProfile* profile, std::
   uint64_t pick = StableHash64(user_id) ^ static_cast<uint64_t>(now_ms / 3'600'000) ^ options.seed;
   for (size_t e = 0; e < explore;
        ++e, pick = pick * 6364136223846793005ull + 1442695040888963407ull) {
+    // The newest unsold items: a bounded look, whatever the catalogue's size.
     std::vector<uint32_t> pool;
-    for (const uint32_t item : unsold) {
-      if (items[item].purchases.Key(half_life_ms) == -INFINITY && !taken(item))
+    for (size_t i = unsold.size(); i-- > 0 && unsold.size() - i <= kExplorationPool;) {
+      const uint32_t item = unsold[i];
+      if (items[item].purchases.Key(half_life_ms) == -INFINITY && !taken(item)) {
         pool.push_back(item);
+      }
     }
     const char* reason = "explore: new";
     if (pool.empty()) {

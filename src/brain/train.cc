@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <chrono>
 #include <mutex>
+#include <thread>
 
 #include "brain/brain_state.h"
 #include "common/ids.h"
@@ -38,6 +39,37 @@ internal::Snapshot Brain::State::TakeSnapshot() const {
   return snapshot;
 }
 
+namespace {
+
+// The ranker's training data: each user's last item as the target of everything before it.
+struct RankerData {
+  std::vector<std::vector<uint32_t>> before_last, excluded;
+  std::vector<internal::RankerExample> examples;
+};
+
+void MakeRankerData(const internal::Snapshot& snapshot, RankerData* data) {
+  for (const auto& sequence : snapshot.sequences) {
+    data->before_last.emplace_back(sequence.begin(), sequence.end() - 1);
+  }
+  data->excluded.resize(data->before_last.size());
+  for (size_t u = 0; u < data->before_last.size(); ++u) {
+    if (data->before_last[u].empty()) continue;
+    std::vector<uint32_t>& excluded = data->excluded[u];
+    excluded = data->before_last[u];
+    std::sort(excluded.begin(), excluded.end());
+    excluded.erase(std::unique(excluded.begin(), excluded.end()), excluded.end());
+    std::erase(excluded, snapshot.sequences[u].back());
+    data->examples.push_back({{data->before_last[u], excluded}, snapshot.sequences[u].back()});
+  }
+}
+
+void SetCatalogue(const internal::Snapshot& snapshot, Models* models) {
+  models->category = snapshot.category;
+  models->price = snapshot.price;
+}
+
+}  // namespace
+
 Result<TrainReport> Brain::Train() {
   const auto start = std::chrono::steady_clock::now();
   State& s = *state_;
@@ -48,39 +80,30 @@ Result<TrainReport> Brain::Train() {
   }
   internal::ModelOptions options;
   options.seed = s.options.seed;
-  // The ranker learns to predict each user's last item from the models of everything before.
-  std::vector<std::vector<uint32_t>> before_last;
-  std::vector<std::vector<uint32_t>> excluded;
-  std::vector<internal::RankerExample> examples;
-  for (const auto& sequence : snapshot.sequences) {
-    before_last.emplace_back(sequence.begin(), sequence.end() - 1);
+  // The serving models are built on a second thread while the ranker learns.
+  auto models = std::make_shared<Models>();
+  std::thread build([&] {
+    *models = BuildModels(snapshot.sequences, snapshot.items, options);
+    SetCatalogue(snapshot, models.get());
+  });
+  RankerData data;
+  MakeRankerData(snapshot, &data);
+  Result<trees::Forest> forest = Status(Code::kInvalidArgument, "too few users for a ranker");
+  if (data.examples.size() >= s.options.ranker_min_users) {
+    Models before = BuildModels(data.before_last, snapshot.items, options);
+    SetCatalogue(snapshot, &before);
+    forest = internal::TrainRanker(before, data.examples);
   }
-  excluded.resize(before_last.size());
-  for (size_t u = 0; u < before_last.size(); ++u) {
-    if (before_last[u].empty()) continue;
-    excluded[u] = before_last[u];
-    std::sort(excluded[u].begin(), excluded[u].end());
-    excluded[u].erase(std::unique(excluded[u].begin(), excluded[u].end()), excluded[u].end());
-    std::erase(excluded[u], snapshot.sequences[u].back());
-    examples.push_back({{before_last[u], excluded[u]}, snapshot.sequences[u].back()});
-  }
-  std::shared_ptr<const trees::Forest> ranker;
-  if (examples.size() >= s.options.ranker_min_users) {
-    const Models models = BuildModels(before_last, snapshot.items, options);
-    auto forest = internal::TrainRanker(models, examples);
-    // Too few users whose next item the retrievers find is not an error: the blend ranks.
-    if (!forest.ok() && forest.status().code() != Code::kInvalidArgument) return forest.status();
-    if (forest.ok()) ranker = std::make_shared<const trees::Forest>(std::move(forest).value());
-  }
-  auto models = std::make_shared<Models>(BuildModels(snapshot.sequences, snapshot.items, options));
-  models->ranker = ranker;
-  models->category = std::move(snapshot.category);
-  models->price = std::move(snapshot.price);
+  build.join();
+  // Too few users whose next item the retrievers find is not an error: the blend ranks.
+  if (!forest.ok() && forest.status().code() != Code::kInvalidArgument) return forest.status();
+  if (forest.ok())
+    models->ranker = std::make_shared<const trees::Forest>(std::move(forest).value());
   TrainReport report;
   report.users = snapshot.sequences.size();
   report.items = snapshot.items;
   report.purchases = snapshot.purchases;
-  report.ranker = ranker != nullptr;
+  report.ranker = models->ranker != nullptr;
   {
     std::unique_lock lock(s.mutex);
     s.models = std::move(models);
