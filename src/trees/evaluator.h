@@ -44,7 +44,7 @@ bool Avx512Available();
 // Adds the leaves of `count` (1 to kAvx512Group) consecutive trees of the same depth for 16 rows
 // to margins[0..15], tree after tree; keys holds 16 rows of `stride` keys. Requires
 // Avx512Available() and stride * 16 < 2^31.
-inline constexpr size_t kAvx512Group = 4;
+inline constexpr size_t kAvx512Group = 8;
 void WalkPerfectAvx512(const PerfectView* trees, size_t count, const uint32_t* keys, size_t stride,
                        float* margins);
 // Fills 16 rows of keys (2 * columns each: missing low, then missing high) from `rows`; rows past

@@ -101,6 +101,14 @@ SURGE_AVX512 void WalkGroup(const PerfectView* trees, size_t count, const uint32
       return Walk<kDepth, 3>(trees, keys, row_offsets, margins);
     case 4:
       return Walk<kDepth, 4>(trees, keys, row_offsets, margins);
+    case 5:
+      return Walk<kDepth, 5>(trees, keys, row_offsets, margins);
+    case 6:
+      return Walk<kDepth, 6>(trees, keys, row_offsets, margins);
+    case 7:
+      return Walk<kDepth, 7>(trees, keys, row_offsets, margins);
+    case 8:
+      return Walk<kDepth, 8>(trees, keys, row_offsets, margins);
     default:
       SURGE_ASSERT_MSG(false, "a group of 1 to kAvx512Group trees");
   }

@@ -77,14 +77,15 @@ TEST(Evaluator, HandModelFollowsSplitSemantics) {
   }
 }
 
-// A random valid tree of at most `depth_max` levels over `columns` features.
-Tree RandomTree(std::mt19937_64& random, uint32_t depth_max, uint32_t columns) {
+// A random valid tree of at most `depth_max` levels over `columns` features (exactly
+// `depth_max`, every branch, when `full`).
+Tree RandomTree(std::mt19937_64& random, uint32_t depth_max, uint32_t columns, bool full = false) {
   Tree tree;
   std::vector<uint32_t> depth{0};
   tree.nodes.push_back(Leaf(0));
   std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
   for (size_t i = 0; i < tree.nodes.size(); ++i) {
-    const bool split = depth[i] < depth_max && random() % 4 != 0;
+    const bool split = depth[i] < depth_max && (full || random() % 4 != 0);
     if (!split) {
       tree.nodes[i].value = uniform(random);
       continue;
@@ -131,6 +132,25 @@ TEST(Evaluator, RandomModelsEqualTheReferenceWalkExactly) {
       const float expected = ReferenceScore(model, &rows[r * model.columns]);
       ASSERT_EQ(scores[r], expected) << "round " << round << " row " << r;
       ASSERT_EQ(portable[r], expected) << "round " << round << " row " << r;
+    }
+  }
+}
+
+TEST(Evaluator, RunsOfFullTreesOfEachDepthEqualTheReference) {
+  std::mt19937_64 random(5);
+  // 21 trees of one depth: runs of 8, 8 and 5 for a kernel that walks several together.
+  for (uint32_t depth = 0; depth <= Evaluator::kPerfectDepthMax + 1; ++depth) {
+    Model model;
+    model.columns = 40;
+    model.objective = "binary:logistic";
+    model.transform = Transform::kSigmoid;
+    for (int t = 0; t < 21; ++t) model.trees.push_back(RandomTree(random, depth, 40, true));
+    ASSERT_EQ(TreeDepth(model.trees[0]), depth);
+    const std::vector<float> rows = RandomRows(random, 1000, model.columns);
+    const std::vector<float> scores = Predict(model, rows, 1);
+    for (size_t r = 0; r < scores.size(); ++r) {
+      ASSERT_EQ(scores[r], ReferenceScore(model, &rows[r * model.columns]))
+          << "depth " << depth << " row " << r;
     }
   }
 }
