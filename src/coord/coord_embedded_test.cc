@@ -305,6 +305,13 @@ class FrozenHolderTest : public EmbeddedTest {
   // False if the child was not running when stopped (its Renew was too slow: try again).
   bool Round(Coordinator& coordinator, internal::VersionDirectoryOptions options, int churn,
              std::mt19937& random, FreezeStats* stats);
+  // While the child is stopped: Read, and Acquire until it is granted, never wait for it.
+  Result<Lease> TakeOver(Coordinator& coordinator, pid_t pid, uint64_t child_epoch,
+                         FreezeStats* stats);
+  // Wakes the child: its Renew fails with wrong_state, it never held the lease after
+  // `acquired_ns` (when ours began), nor wrote over our version.
+  void WakeAndCheck(Coordinator& coordinator, pid_t pid, const Result<Lease>& lease,
+                    int64_t acquired_ns, FreezeStats* stats);
   void Rounds(internal::VersionDirectoryOptions options, int rounds, int churn, uint32_t seed,
               FreezeStats* stats);
 
@@ -346,7 +353,20 @@ bool FrozenHolderTest::Round(Coordinator& coordinator, internal::VersionDirector
   }
   ++stats->freezes;
   stats->mid_write += MidWrite(pid);
+  Result<Lease> lease = TakeOver(coordinator, pid, child_epoch, stats);
+  const int64_t acquired_ns = ToNs(Clock::now());
+  if (lease.ok()) {
+    for (int i = 0; i < churn; ++i) {
+      EXPECT_TRUE(coordinator.Renew(*lease).ok());
+      std::this_thread::sleep_for(options.keep_superseded / 2);
+    }
+  }
+  WakeAndCheck(coordinator, pid, lease, acquired_ns, stats);
+  return true;
+}
 
+Result<Lease> FrozenHolderTest::TakeOver(Coordinator& coordinator, pid_t pid, uint64_t child_epoch,
+                                         FreezeStats* stats) {
   // Read: at once, whatever the child was doing.
   Clock::time_point begin = Clock::now();
   Result<std::optional<Holder>> holder =
@@ -357,8 +377,8 @@ bool FrozenHolderTest::Round(Coordinator& coordinator, internal::VersionDirector
   if (holder.ok() && holder->has_value()) {
     EXPECT_EQ((*holder)->epoch, child_epoch);
   }
-
   // Acquire: refused at once while the child's lease runs, granted after with a higher epoch.
+  const Clock::time_point give_up = Clock::now() + milliseconds(5000);
   Result<Lease> lease = Status(Code::kUnavailable, "not yet");
   for (;;) {
     begin = Clock::now();
@@ -370,19 +390,17 @@ bool FrozenHolderTest::Round(Coordinator& coordinator, internal::VersionDirector
     if (Clock::now() > give_up) break;
     std::this_thread::sleep_for(milliseconds(2));
   }
-  const int64_t acquired_ns = ToNs(Clock::now());
   EXPECT_TRUE(lease.ok()) << lease.status().ToString();
   if (lease.ok()) {
     EXPECT_GT(lease->epoch, child_epoch);
-    for (int i = 0; i < churn; ++i) {
-      EXPECT_TRUE(coordinator.Renew(*lease).ok());
-      std::this_thread::sleep_for(options.keep_superseded / 2);
-    }
   }
+  return lease;
+}
 
-  // Woken, the child's Renew fails with wrong_state, and it never held the lease after ours
-  // began, nor wrote over our version.
+void FrozenHolderTest::WakeAndCheck(Coordinator& coordinator, pid_t pid, const Result<Lease>& lease,
+                                    int64_t acquired_ns, FreezeStats* stats) {
   kill(pid, SIGCONT);
+  int status = 0;
   const Clock::time_point deadline = Clock::now() + milliseconds(5000);
   while (waitpid(pid, &status, WNOHANG) == 0 && Clock::now() < deadline) {
     std::this_thread::sleep_for(milliseconds(1));
@@ -394,7 +412,7 @@ bool FrozenHolderTest::Round(Coordinator& coordinator, internal::VersionDirector
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
   EXPECT_LE(child_->valid_until_ns.load(), acquired_ns);
   stats->unconfirmed += child_->unconfirmed;
-  if (!lease.ok()) return true;
+  if (!lease.ok()) return;
   Result<internal::LeaseTable> table = internal::DecodeLeaseTable(ReadAll(Newest()));
   EXPECT_TRUE(table.ok()) << table.status().ToString();
   const internal::LeaseEntry* entry = table.ok() ? table->Find("c1") : nullptr;
@@ -403,11 +421,11 @@ bool FrozenHolderTest::Round(Coordinator& coordinator, internal::VersionDirector
     EXPECT_EQ(entry->epoch, lease->epoch);
     EXPECT_EQ(entry->owner, "parent");
   }
-  holder = coordinator.Read("c1");
+  Result<std::optional<Holder>> holder = coordinator.Read("c1");
   EXPECT_TRUE(holder.ok() && holder->has_value() && (*holder)->epoch == lease->epoch);
-  EXPECT_TRUE(coordinator.Renew(*lease).ok());
-  EXPECT_TRUE(coordinator.Release(*lease).ok());
-  return true;
+  Lease renewed = *lease;
+  EXPECT_TRUE(coordinator.Renew(renewed).ok());
+  EXPECT_TRUE(coordinator.Release(renewed).ok());
 }
 
 void FrozenHolderTest::Rounds(internal::VersionDirectoryOptions options, int rounds, int churn,
