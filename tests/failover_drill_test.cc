@@ -54,11 +54,20 @@ constexpr int kWorkers = 4;
 constexpr int64_t kCampaignStock = 100'000;  // not the point here: every order should succeed
 constexpr int64_t kPerUserLimit = 1'000;
 
+// A port a node keeps across its restarts. Taken below the kernel's ephemeral range (32768 and up
+// here): a port the kernel picked once could be handed to some client connection while the node
+// is down, and the node could not listen on it again.
 uint16_t FreePort() {
-  Result<Listening> listening = ListenTcp("127.0.0.1", 0);
-  EXPECT_TRUE(listening.ok());
-  close(listening->fd);
-  return listening->port;
+  static std::mt19937 random(static_cast<uint32_t>(getpid()) * 2654435761u);
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    const auto port = static_cast<uint16_t>(20000 + random() % 12000);
+    Result<Listening> listening = ListenTcp("127.0.0.1", port);
+    if (!listening.ok()) continue;
+    close(listening->fd);
+    return port;
+  }
+  ADD_FAILURE() << "no free port below the ephemeral range";
+  return 0;
 }
 
 // One node: a `surge center` process with its own data directory, ports and name.
