@@ -32,7 +32,7 @@ constexpr const char* kBrainUsage =
     "  --retail FILE    OnlineRetail.csv (default\n"
     "                   ../shared/data/online-retail-invoices/OnlineRetail.csv)\n"
     "  --users N        eval: the first N users only (default 0 = all)\n"
-    "  --threads N      worker threads (default 2)\n"
+    "  --threads N      eval: worker threads (default 2)\n"
     "  --doc FILE       eval: write the report into FILE (e.g. docs/BRAIN.md)\n"
     "  --no-tune        eval: skip the search on validation, use the built-in choices\n"
     "  --only PART      eval: 'recommendations' or 'forecasts' alone (not with --doc)\n";

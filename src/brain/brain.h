@@ -146,25 +146,28 @@ struct BrainOptions {
   std::chrono::milliseconds half_life = std::chrono::hours(24 * 7);
   // Items of a user's history kept for recommending (the most recent ones).
   size_t recent_items = 64;
-  // Slots of a cold user's list given to exploration (a random item of a top category or a
-  // new item), to learn about items nobody has bought yet.
+  // Slots of a cold user's list given to exploration (a catalogue item nobody bought yet, else
+  // one further down the popular list), to learn about items nobody has bought yet.
   size_t exploration_slots = 1;
   // The ranker (gradient-boosted trees) is trained when the log has at least this many users
-  // with two purchases or more; below it the blend of the retrievers ranks alone.
+  // with two steps or more in their sequences; below it the blend of the retrievers ranks
+  // alone.
   size_t ranker_min_users = 200;
   uint64_t seed = 1;
 };
 
 struct Recommendation {
   std::string item;
-  double score = 0;    // larger is better; comparable within one answer only
-  std::string reason;  // short and human: "bought after X", "similar to X", "popular", ...
+  double score = 0;  // larger is better; comparable within one answer only
+  // Short and human: "often bought after X", "bought together with X", "like your recent
+  // items", "popular"; for cold users "popular now", "popular in C", "you like C", "explore".
+  std::string reason;
 };
 
 struct TrainReport {
-  size_t users = 0;      // users with at least one purchase
+  size_t users = 0;      // users with at least one event
   size_t items = 0;      // items in the models
-  size_t purchases = 0;  // purchase events the models learned from
+  size_t purchases = 0;  // purchase events among the events the models learned from
   bool ranker = false;   // whether a ranker was trained
   double seconds = 0;    // wall time of the whole retrain
 };
@@ -184,28 +187,35 @@ class Brain {
   Brain(const Brain&) = delete;
   Brain& operator=(const Brain&) = delete;
 
-  // Records the catalogue facts of an item (category, price), used for cold start.
-  // Errors: invalid_argument for a bad id or a category longer than 64 bytes.
+  // Records the catalogue facts of an item (category, price), used for cold start and as
+  // features. Errors: bad_field for a bad id or a category longer than 64 bytes.
   Status PutItem(std::string_view item, const ItemInfo& info);
 
   // Appends the event to the log and updates the profiles of its user, item and category at
-  // once. Errors: invalid_argument for a bad id, a negative time or a quantity < 1.
+  // once. Errors: bad_field naming the field for a bad id, a negative time, a quantity < 1 or
+  // an unknown kind.
   Status Observe(const Event& event);
 
   // Up to `count` items for `user` at `now_ms`, best first, never an item the user already
-  // bought. A user never seen gets the popular items of the moment (decayed counts), items of
-  // the top categories and `exploration_slots` exploration items. Errors: invalid_argument for
-  // a bad id or count outside [1, 1000].
+  // bought. A user the models know is ranked from their recent items, including the events
+  // observed since the last Train. A user never seen (or whose items the models do not know
+  // yet) gets the popular items of the moment (decayed counts), items of the top categories (of
+  // their own if they showed interest in some) and `exploration_slots` exploration items; lists
+  // are topped up that way when the models find too few. Errors: bad_field for a bad id or a
+  // count outside [1, 1000].
   Result<std::vector<Recommendation>> Recommend(std::string_view user, size_t count,
                                                 int64_t now_ms) const;
 
-  // Rebuilds the models from the whole log (purchases in time order per user). Errors: only
-  // internal ones from the tree library.
+  // Rebuilds the models from the whole log: each user's events in time order, consecutive
+  // events on one item being one step (the same sequence the profiles keep for serving). The
+  // ranker learns to predict each user's last step from models of everything before it.
+  // Errors: only internal ones from the tree library.
   Result<TrainReport> Train();
 
   // Daily units of `item` for `days` days from `from_day` (days since the epoch), from its
   // purchases before from_day. An item without purchases gets the prior of its category (its
-  // mean per item), else 0. Errors: invalid_argument for a bad id or days outside [1, 366].
+  // mean per item), else 0; an item never seen gets 0. Errors: bad_field for a bad id or days
+  // outside [1, 366].
   Result<std::vector<DayForecast>> Forecast(std::string_view item, int32_t from_day,
                                             int days) const;
 

@@ -45,16 +45,16 @@ struct Popularity {
 struct ModelOptions {
   // Transitions (a Markov chain over the last items): item i is followed by the items up to
   // `transition_span` positions later, the one d positions later counting transition_skip^(d-1).
-  int transition_span = 3;
+  int transition_span = 6;
   double transition_skip = 0.5;
   // Scoring: the last `markov_window` items of the user, the p-th from the end weighted
   // markov_decay^(p-1).
-  int markov_window = 6;
+  int markov_window = 8;
   double markov_decay = 0.3;
 
   // Item kNN: co-occurrence within users, sim(i, j) = c(i, j) / (n_i^(1-alpha) n_j^alpha);
   // alpha > 0.5 damps popular neighbours. Each item keeps its `knn_neighbours` best.
-  double knn_alpha = 0.5;
+  double knn_alpha = 0.3;
   int knn_neighbours = 100;
   // Scoring: a history item `age` positions from the end weighs knn_decay^age.
   double knn_decay = 0.5;
@@ -64,16 +64,16 @@ struct ModelOptions {
   // `embedding_history` items' vectors, the p-th from the end weighted embedding_decay^(p-1).
   int embedding_dim = 64;
   int embedding_window = 4;
-  int embedding_history = 1;
+  int embedding_history = 2;
   double embedding_decay = 0.5;
   size_t ann_neighbours = 100;  // items the HNSW index returns per user
 
   // Blend of the retrievers' scores (markov raw, knn divided by the user's largest, embedding
   // cosine clipped at 0, popularity score) that picks the candidates.
   double blend_markov = 1.0;
-  double blend_knn = 0.03;
+  double blend_knn = 0.01;
   double blend_embedding = 0.1;
-  double blend_popularity = 0.1;
+  double blend_popularity = 0.03;
   size_t popular_candidates = 50;  // the most popular items are always candidates
 
   // Ranker: the `ranker_candidates` best of the blend are scored by the trees.

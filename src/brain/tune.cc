@@ -37,10 +37,10 @@ void TuneTransitions(const Stage& stage, const std::vector<std::vector<uint32_t>
                      Models* models, std::string* log) {
   double best = -1;
   ModelOptions chosen = models->options;
-  for (const int span : {1, 2, 3, 4}) {
+  for (const int span : {1, 2, 3, 4, 6}) {
     models->options.transition_span = span;
     BuildTransitions(sequences, models);
-    for (const int window : {1, 2, 3, 4, 6, 8, 12}) {
+    for (const int window : {1, 2, 3, 4, 6, 8, 12, 20}) {
       for (const double decay : {0.15, 0.3, 0.5, 0.7, 1.0}) {
         if (window == 1 && decay != 1.0) continue;
         models->options.markov_window = window;
@@ -67,7 +67,7 @@ void TuneNeighbours(const Stage& stage, const std::vector<std::vector<uint32_t>>
                     Models* models, std::string* log) {
   double best = -1;
   ModelOptions chosen = models->options;
-  for (const double alpha : {0.4, 0.5, 0.6, 0.7}) {
+  for (const double alpha : {0.3, 0.4, 0.5, 0.6}) {
     models->options.knn_alpha = alpha;
     BuildNeighbours(sequences, models);
     for (const double decay : {1.0, 0.8, 0.6, 0.5, 0.4, 0.3, 0.2}) {
