@@ -108,7 +108,6 @@ struct Brain::State {
   // A new item's place in its category before anyone bought it: the category's mean.
   void PlaceUnsold(uint32_t item);
 
-  std::vector<Recommendation> Warm(const Models& models, uint32_t user, size_t count) const;
   std::vector<Recommendation> Cold(const UserProfile* profile, std::string_view user_id,
                                    size_t count, int64_t now_ms,
                                    const std::vector<Recommendation>& already) const;

@@ -23,40 +23,47 @@ Result<std::vector<Recommendation>> Brain::Recommend(std::string_view user, size
   if (!IsValidId(user)) return Status(Code::kBadField, "user: expected an id");
   if (count < 1 || count > 1000) return Status(Code::kBadField, "count: expected 1 to 1000");
   const State& s = *state_;
+  // What the ranking needs is copied under the lock; the ranking itself runs without it, so
+  // that events keep flowing in meanwhile.
+  std::shared_ptr<const Models> models;
+  std::vector<uint32_t> history, purchased;
+  {
+    std::shared_lock lock(s.mutex);
+    const auto found = s.user_index.find(std::string(user));
+    models = s.models;
+    if (found != s.user_index.end() && models != nullptr) {
+      const UserProfile& profile = s.users[found->second];
+      // Items newer than the models are unknown to them: the retrievers see the others.
+      for (const internal::RecentItem& recent : profile.recent) {
+        if (recent.item < models->items) history.push_back(recent.item);
+      }
+      purchased = profile.purchased;
+    }
+  }
+  thread_local std::unique_ptr<internal::Workspace> workspace;
+  std::vector<std::pair<uint32_t, float>> ranked;
+  const internal::UserView view{history, purchased};
+  if (!history.empty()) {
+    if (workspace == nullptr || workspace->markov.size() != models->items) {
+      workspace = std::make_unique<internal::Workspace>(models->items);
+    }
+    ranked = internal::RankForUser(*models, view, workspace.get());
+  }
   std::shared_lock lock(s.mutex);
-  const auto found = s.user_index.find(std::string(user));
-  const UserProfile* profile = found == s.user_index.end() ? nullptr : &s.users[found->second];
   std::vector<Recommendation> list;
-  if (profile != nullptr && s.models != nullptr) list = s.Warm(*s.models, found->second, count);
+  for (const auto& [item, score] : ranked) {
+    if (list.size() == count) break;
+    list.push_back({s.item_ids[item], score, s.Reason(*models, view, *workspace, item)});
+  }
   if (list.size() < count) {
+    const auto found = s.user_index.find(std::string(user));
+    const UserProfile* profile = found == s.user_index.end() ? nullptr : &s.users[found->second];
     std::vector<Recommendation> more = s.Cold(profile, user, count - list.size(), now_ms, list);
     // Below everything ranked before them, in their own order.
     const double floor = list.empty() ? 0.0 : list.back().score;
     for (size_t i = 0; i < more.size(); ++i) more[i].score = floor - 1 - static_cast<double>(i);
     list.insert(list.end(), std::make_move_iterator(more.begin()),
                 std::make_move_iterator(more.end()));
-  }
-  return list;
-}
-
-std::vector<Recommendation> Brain::State::Warm(const Models& m, uint32_t user, size_t count) const {
-  const UserProfile& profile = users[user];
-  // Items newer than the models are unknown to them: the retrievers see the others.
-  std::vector<uint32_t> history;
-  for (const internal::RecentItem& recent : profile.recent) {
-    if (recent.item < m.items) history.push_back(recent.item);
-  }
-  if (history.empty()) return {};
-  const internal::UserView view{history, profile.purchased};
-  thread_local std::unique_ptr<internal::Workspace> workspace;
-  if (workspace == nullptr || workspace->markov.size() != m.items) {
-    workspace = std::make_unique<internal::Workspace>(m.items);
-  }
-  const auto ranked = internal::RankForUser(m, view, workspace.get());
-  std::vector<Recommendation> list;
-  for (const auto& [item, score] : ranked) {
-    if (list.size() == count) break;
-    list.push_back({item_ids[item], score, Reason(m, view, *workspace, item)});
   }
   return list;
 }
