@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "bus/bus.h"
+#include "common/program.h"
 #include "common/status.h"
 
 namespace surge::bus::testing {
@@ -40,25 +41,7 @@ class NatsServer {
 
   // Where nats-server is: on PATH, or in the sbin directories Debian installs it to (not on
   // every user's PATH). Empty if missing.
-  static std::string FindBinary() {
-    std::vector<std::string> directories;
-    if (const char* path = std::getenv("PATH")) {
-      std::string all = path;
-      for (size_t start = 0; start <= all.size();) {
-        const size_t end = std::min(all.find(':', start), all.size());
-        directories.push_back(all.substr(start, end - start));
-        start = end + 1;
-      }
-    }
-    for (const char* extra : {"/usr/sbin", "/usr/local/sbin", "/usr/local/bin", "/usr/bin"}) {
-      directories.push_back(extra);
-    }
-    for (const std::string& directory : directories) {
-      const std::string candidate = directory + "/nats-server";
-      if (!directory.empty() && access(candidate.c_str(), X_OK) == 0) return candidate;
-    }
-    return "";
-  }
+  static std::string FindBinary() { return FindProgram("nats-server"); }
 
   // Starts a fresh server on a free port with an empty store.
   Status Start() {

@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/program.h"
 #include "common/status.h"
 #include "http/http.h"
 #include "json/json.h"
@@ -43,25 +44,7 @@ class EtcdCluster {
   }
 
   // Where etcd is: on PATH, or where Debian installs it. Empty if missing.
-  static std::string FindBinary() {
-    std::vector<std::string> directories;
-    if (const char* path = std::getenv("PATH")) {
-      std::string all = path;
-      for (size_t start = 0; start <= all.size();) {
-        const size_t end = std::min(all.find(':', start), all.size());
-        directories.push_back(all.substr(start, end - start));
-        start = end + 1;
-      }
-    }
-    for (const char* extra : {"/usr/bin", "/usr/sbin", "/usr/local/bin"}) {
-      directories.push_back(extra);
-    }
-    for (const std::string& directory : directories) {
-      const std::string candidate = directory + "/etcd";
-      if (!directory.empty() && access(candidate.c_str(), X_OK) == 0) return candidate;
-    }
-    return "";
-  }
+  static std::string FindBinary() { return FindProgram("etcd"); }
 
   // Starts a fresh cluster of `count` members and waits until it has a leader.
   Status Start(size_t count = 3) {

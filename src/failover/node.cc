@@ -42,7 +42,6 @@ class NodeImpl final : public Node {
 
   Status Open() {
     marked_ = env_.FileExists(JoinPath(options_.center.data_dir, kEligibleFile));
-    eligible_ = options_.initial_primary || marked_;
     SURGE_RETURN_IF_ERROR(OpenCenter(UINT64_MAX));
     thread_ = std::thread([this] { Run(); });
     return Status::Ok();
@@ -82,8 +81,8 @@ class NodeImpl final : public Node {
   Env& env_;
   coord::Coordinator& coord_;
   const Options options_;
-  bool eligible_ = false;
   bool marked_ = false;  // the "eligible" file exists
+  bool eligible() const { return options_.initial_primary || marked_; }
   // While primary: notices at once that the center failed (a batch could not be shipped), even
   // while the node's thread waits on a slow lease renewal.
   std::thread guard_;
@@ -172,7 +171,7 @@ void NodeImpl::FollowOrTakeOver() {
     return;
   }
   // Free (or still held by an earlier incarnation of this node, which must run out first).
-  if (!eligible_) return;
+  if (!eligible()) return;
   const std::string ship_address =
       topology::Address{options_.ship_host, options_.ship_port}.ToString();
   Result<coord::Lease> lease =
@@ -292,7 +291,6 @@ void NodeImpl::MarkEligible() {
     return;
   }
   marked_ = true;
-  eligible_ = true;
 }
 
 void NodeImpl::End(Status why) {

@@ -24,6 +24,7 @@
 #include "common/assert.h"
 #include "coord/coord.h"
 #include "gateway/gateway.h"
+#include "gateway/gateway_testing.h"
 #include "gateway/watcher.h"
 #include "http/http.h"
 #include "http/test_util.h"
@@ -43,26 +44,12 @@ constexpr char kCenter[] = "c1";
 //   a target holding "misplaced"     421 wrong_center
 //   a target holding "hold"          nothing until ReleaseHeld (then 200 {"node":..,"held":true})
 //   anything else                    200 {"node":<name>,"target":<target>}
-class FakeNode final : public http::Handler {
+class FakeNode final : public testing::FakeServer {
  public:
   explicit FakeNode(std::string name) : name_(std::move(name)) {}
   ~FakeNode() override {
     StopServer();
     ReleaseHeld();
-  }
-
-  void Start(uint16_t port = 0) {
-    http::ServerOptions options;
-    options.port = port;
-    options.threads = 1;
-    auto server = http::Server::Start(options, *this);
-    ASSERT_TRUE(server.ok()) << server.status().ToString();
-    server_ = std::move(server).value();
-    port_ = server_->port();
-  }
-  void StopServer() {
-    if (server_) server_->Stop();
-    server_.reset();
   }
 
   void Handle(const http::Request& request, http::Responder responder) override {
@@ -104,16 +91,13 @@ class FakeNode final : public http::Handler {
   }
 
   const std::string& name() const { return name_; }
-  uint16_t port() const { return port_; }
-  std::string http_address() const { return "127.0.0.1:" + std::to_string(port_); }
+  std::string http_address() const { return "127.0.0.1:" + std::to_string(port()); }
   // As a failover node advertises itself: "<http>/<ship>" (the ship port is never dialled here).
   std::string lease_address() const { return http_address() + "/127.0.0.1:1"; }
   int received() const { return received_.load(); }
 
  private:
   const std::string name_;
-  std::unique_ptr<http::Server> server_;
-  uint16_t port_ = 0;
   std::atomic<int> received_{0};
   std::mutex mutex_;
   std::vector<http::Responder> held_;

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "gateway/gateway_testing.h"
 #include "gateway/router.h"
 #include "http/http.h"
 #include "http/test_util.h"
@@ -47,26 +48,12 @@ struct Received {
 //   a target holding "late"        200, 100 ms later from another thread
 //   anything else                  200 {"center":<id>,"method":..,"target":..}
 // While holding, it keeps every responder until Release.
-class FakeCenter final : public http::Handler {
+class FakeCenter final : public testing::FakeServer {
  public:
   explicit FakeCenter(std::string id) : id_(std::move(id)) {}
   ~FakeCenter() override {
     StopServer();
     Release();
-  }
-
-  void Start(uint16_t port = 0) {
-    http::ServerOptions options;
-    options.port = port;
-    options.threads = 1;
-    auto server = http::Server::Start(options, *this);
-    ASSERT_TRUE(server.ok()) << server.status().ToString();
-    server_ = std::move(server).value();
-    port_ = server_->port();
-  }
-  void StopServer() {
-    if (server_) server_->Stop();
-    server_.reset();
   }
 
   void Handle(const http::Request& request, http::Responder responder) override {
@@ -139,12 +126,9 @@ class FakeCenter final : public http::Handler {
     return received_.size();
   }
   const std::string& id() const { return id_; }
-  uint16_t port() const { return port_; }
 
  private:
   const std::string id_;
-  std::unique_ptr<http::Server> server_;
-  uint16_t port_ = 0;
   std::atomic<int> orders_{0};
   std::mutex mutex_;
   std::vector<Received> received_;

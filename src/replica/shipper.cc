@@ -57,10 +57,11 @@ struct Shipper::Impl {
   std::condition_variable changed;
   bool closed = false;
   uint64_t durable = 0;  // the primary's own journal
-  // The batch ShipAndWait is shipping (not durable at the primary yet).
+  // The batch ShipAndWait is shipping (not durable at the primary yet). The views are the
+  // caller's and stay valid while `inflight`; a standby catching up copies them under the mutex.
   bool inflight = false;
   uint64_t inflight_first = 0;
-  std::vector<std::string> inflight_records;
+  std::vector<std::string_view> inflight_records;
   uint64_t inflight_sent_on = 0;  // the session it was sent on (0: none)
   SteadyClock::time_point inflight_sent_at;
   // The standby: the session of the last hello, in sync once caught up.
@@ -277,7 +278,7 @@ void Shipper::Impl::RunSession(Session* session) {
       if (durable > through) {
         caught_up = durable;
       } else if (inflight && inflight_sent_on != session->id && inflight_first == through + 1) {
-        pending = inflight_records;
+        pending.assign(inflight_records.begin(), inflight_records.end());
         pending_first = inflight_first;
         inflight_sent_on = session->id;
         inflight_sent_at = SteadyClock::now();
