@@ -284,8 +284,17 @@ class FrozenHolderTest : public EmbeddedTest {
       child_->valid_until_ns = ToNs(lease->valid_until);
       ++child_->renewals;
       if (!side_lease) continue;
+      // Woken after keep_superseded, a write may have an unknown outcome: Acquire then answers
+      // io_error, or unavailable if it finds its own earlier c2 (coord.h). The child goes on,
+      // and its next Renew of c1 must fail with wrong_state. Any other answer is a failure.
       Result<Lease> side = (*opened)->Acquire("c2", "child", "child:1", milliseconds(60'000));
-      if (!side.ok() || !(*opened)->Release(*side).ok()) _exit(6);
+      if (!side.ok()) {
+        const Code code = side.status().code();
+        if (code == Code::kIoError || code == Code::kUnavailable) continue;
+        _exit(6);
+      }
+      const Status released = (*opened)->Release(*side);
+      if (!released.ok() && released.code() != Code::kIoError) _exit(6);
     }
   }
 
