@@ -10,8 +10,13 @@ namespace surge::replica {
 namespace {
 constexpr std::chrono::milliseconds kWelcomeTimeout{5000};
 // How often a quiet link checks whether Close was called (Close also shuts the socket down).
-constexpr std::chrono::milliseconds kIdleCheck{500};
+constexpr std::chrono::milliseconds kIdleCheck{100};
 constexpr std::chrono::milliseconds kAckSendTimeout{2000};
+// A primary says something at least every 200 ms (shipper.cc, kKeepAliveEvery). Silence this long
+// means the link or the primary is gone even though no error came (a link taken down drops
+// packets without a word): the receiver ends, and its node connects again to whoever holds the
+// lease then. Long enough for a primary delayed by a loaded machine; short beside a lease.
+constexpr std::chrono::milliseconds kPrimarySilentAfter{1500};
 }  // namespace
 
 Receiver::Receiver(ReceiverOptions options, center::Center& standby)
@@ -57,16 +62,21 @@ Status Receiver::Run(uint64_t* keep_through) {
                   "this standby holds records " + std::to_string(welcome.sequence + 1) + ".." +
                       std::to_string(last) + " that its primary does not: they must go");
   }
+  auto heard_at = std::chrono::steady_clock::now();
   for (;;) {
     bool quiet = false;
     Result<wire::Frame> got = connection.Receive(kIdleCheck, &quiet);
     if (closed_.load(std::memory_order_acquire)) {
       return Status(Code::kUnavailable, "the receiver was closed");
     }
+    const auto now = std::chrono::steady_clock::now();
     if (!got.ok()) {
-      if (quiet) continue;
-      return got.status().Annotate("following the primary at " + primary);
+      if (!quiet) return got.status().Annotate("following the primary at " + primary);
+      if (now - heard_at < kPrimarySilentAfter) continue;
+      return Status(Code::kIoError, "the primary at " + primary + " has been silent for " +
+                                        std::to_string(kPrimarySilentAfter.count()) + " ms");
     }
+    heard_at = now;
     switch (got->type) {
       case wire::Type::kBatch: {
         if (got->epoch != options_.epoch) {

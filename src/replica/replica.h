@@ -16,6 +16,10 @@
 // was frozen and wakes up can no longer get anything acknowledged, and a Shipper whose lease runs
 // out (ShipperOptions::may_acknowledge) fails every ShipAndWait: the center then steps down.
 //
+// Liveness: a primary in sync says "in sync" again whenever the link has been quiet for 200 ms;
+// a standby that hears nothing for 1.5 s ends (io_error), as a link taken down or a frozen primary
+// gives no error of its own. A primary finds a silent standby through ack_timeout.
+//
 // One standby per primary: a new hello replaces the previous connection.
 #pragma once
 

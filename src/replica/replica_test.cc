@@ -2,10 +2,12 @@
 // shipping protocol over loopback TCP: the standby holds everything the primary acknowledges and
 // reaches the same state hash; nothing is acknowledged without it; a restarted standby catches
 // up; a tail nobody acknowledged is dropped; a promoted standby serves and the old primary
-// rejoins as its standby; a primary of another epoch is refused.
+// rejoins as its standby; a primary of another epoch is refused; an idle primary keeps its
+// standby, a silent one (a cut link: no error, just nothing) loses it.
 #include "replica/replica.h"
 
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <chrono>
@@ -18,6 +20,9 @@
 #include "center/center_testing.h"
 #include "common/log.h"
 #include "common/mem_env.h"
+#include "common/net.h"
+#include "replica/connection.h"
+#include "replica/wire.h"
 
 namespace surge::replica {
 namespace {
@@ -307,6 +312,60 @@ TEST_F(ReplicaTest, AStandbyRefusesAPrimaryOfAnotherEpoch) {
   const Status ended = stale->ended_future.get();
   EXPECT_EQ(ended.code(), Code::kWrongState) << ended.ToString();
   EXPECT_FALSE(primary->shipper->in_sync());
+}
+
+// Nothing to ship for longer than a standby's patience with silence: the keep-alives hold it.
+TEST_F(ReplicaTest, AnIdlePrimaryKeepsItsStandby) {
+  auto primary = OpenPrimary("/p", 1);
+  ASSERT_NE(primary, nullptr);
+  auto standby = OpenStandby("/s", *primary, 1);
+  ASSERT_NE(standby, nullptr);
+  ASSERT_TRUE(WaitUntil([&] { return primary->shipper->in_sync(); }, milliseconds(5000)));
+  EXPECT_EQ(standby->ended_future.wait_for(milliseconds(3500)), std::future_status::timeout)
+      << "the standby stopped following an idle primary";
+  ASSERT_NO_FATAL_FAILURE(LoadCatalogue(*primary->center));
+  ExpectSameState(*primary->center, *standby->center);
+}
+
+// A primary that welcomes its standby and then says nothing, as one behind a link taken down
+// looks: the standby ends (and its node connects again) instead of waiting forever.
+TEST_F(ReplicaTest, AStandbyGivesUpOnASilentPrimary) {
+  Result<Listening> listening = ListenTcp("127.0.0.1", 0);
+  ASSERT_TRUE(listening.ok()) << listening.status().ToString();
+  std::thread silent([fd = listening->fd] {
+    const int accepted = accept(fd, nullptr, nullptr);
+    ASSERT_GE(accepted, 0);
+    Connection connection(accepted);
+    Result<wire::Frame> hello = connection.Receive(milliseconds(5000));
+    ASSERT_TRUE(hello.ok() && hello->type == wire::Type::kHello);
+    std::string out;
+    wire::AppendWelcome(/*epoch=*/1, /*keep_through=*/hello->sequence, &out);
+    wire::AppendInSync(hello->sequence, &out);
+    ASSERT_TRUE(connection.Send(out, milliseconds(5000)).ok());
+    bool quiet = false;  // silent from here: waits for the standby to hang up
+    (void)connection.Receive(milliseconds(10'000), &quiet);
+    EXPECT_FALSE(quiet) << "the standby kept waiting on a silent primary";
+  });
+  center::Options options = CenterOptions("/s");
+  options.standby = true;
+  auto center = center::Center::Open(env_, options);
+  ASSERT_TRUE(center.ok()) << center.status().ToString();
+  ReceiverOptions receiving;
+  receiving.center = "m";
+  receiving.primary_host = "127.0.0.1";
+  receiving.primary_port = listening->port;
+  receiving.epoch = 1;
+  Receiver receiver(receiving, **center);
+  uint64_t keep_through = UINT64_MAX;
+  const auto started = std::chrono::steady_clock::now();
+  const Status ended = receiver.Run(&keep_through);
+  const auto waited = std::chrono::steady_clock::now() - started;
+  EXPECT_EQ(ended.code(), Code::kIoError) << ended.ToString();
+  EXPECT_NE(ended.message().find("silent"), std::string::npos) << ended.ToString();
+  EXPECT_TRUE(receiver.in_sync());
+  EXPECT_LT(waited, std::chrono::seconds(8));
+  silent.join();
+  close(listening->fd);
 }
 
 }  // namespace

@@ -26,6 +26,10 @@ constexpr size_t kCatchUpBytes = 4u << 20;
 constexpr size_t kCatchUpRecords = 8192;
 // How often a waiting ShipAndWait re-checks the lease and the standby's pace.
 constexpr std::chrono::milliseconds kRecheck{10};
+// A standby in sync hears from its primary at least this often (a batch, or "in sync" again when
+// there is nothing to ship), so that it can tell a silent primary (a cut link, a frozen process)
+// from an idle one: see kPrimarySilentAfter in receiver.cc.
+constexpr std::chrono::milliseconds kKeepAliveEvery{200};
 }  // namespace
 
 struct Session {
@@ -306,9 +310,20 @@ void Shipper::Impl::RunSession(Session* session) {
   SURGE_LOG_INFO("center %s: standby in sync at sequence %llu (epoch %llu)", options.center.c_str(),
                  static_cast<unsigned long long>(through),
                  static_cast<unsigned long long>(options.epoch));
-  // From here ShipAndWait sends; this thread takes the acknowledgements.
+  // From here ShipAndWait sends; this thread takes the acknowledgements, and says "in sync" again
+  // whenever the link was quiet for kKeepAliveEvery.
   for (;;) {
-    Result<wire::Frame> got = session->connection->Receive(std::chrono::hours(24));
+    bool quiet = false;
+    Result<wire::Frame> got = session->connection->Receive(kKeepAliveEvery, &quiet);
+    if (!got.ok() && quiet) {
+      std::lock_guard lock(mutex);  // ShipAndWait sends with it held: one writer at a time
+      if (closed || current != session) return end(Status::Ok());
+      frame.clear();
+      wire::AppendInSync(acked, &frame);
+      status = session->connection->Send(frame, options.ack_timeout);
+      if (!status.ok()) return end(status);
+      continue;
+    }
     if (!got.ok()) return end(got.status());
     if (got->type != wire::Type::kAck) {
       return end(got->type == wire::Type::kError

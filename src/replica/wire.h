@@ -7,7 +7,8 @@
 //   batch    (primary -> standby)  [u64 epoch][u64 first sequence][u32 count] count x
 //                                  ([varint length][record]), records never empty
 //   ack      (standby -> primary)  [u64 durable through]
-//   in sync  (primary -> standby)  [u64 through]: the standby holds all the primary does
+//   in sync  (primary -> standby)  [u64 through]: the standby holds all the primary does; said
+//                                  again as a keep-alive whenever the link is quiet
 //   error    (either way)          [u8 status code][message], then the sender closes
 // Decoding checks every length, count and value: a bad frame is corruption, never a crash.
 #pragma once
