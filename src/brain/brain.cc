@@ -12,6 +12,10 @@ namespace surge::brain {
 using internal::DayOf;
 using internal::KindWeight;
 
+namespace {
+constexpr size_t kCenterIdLengthMax = 32;
+}  // namespace
+
 std::string_view EventKindName(EventKind kind) {
   switch (kind) {
     case EventKind::kView:
@@ -83,14 +87,22 @@ Status Brain::Observe(const Event& event) {
   if (static_cast<uint8_t>(event.kind) > static_cast<uint8_t>(EventKind::kPurchase)) {
     return Status(Code::kBadField, "kind: expected view, cart or purchase");
   }
+  if (!event.center.empty() &&
+      (event.center.size() > kCenterIdLengthMax || !IsValidId(event.center))) {
+    return Status(Code::kBadField, "center: expected an id of at most 32 characters");
+  }
   State& s = *state_;
   std::unique_lock lock(s.mutex);
   const uint32_t user = s.Intern(event.user, &s.user_index, &s.user_ids);
   if (user == s.users.size()) s.users.emplace_back();
   const uint32_t item = s.InternItem(event.item);
+  const int32_t center =
+      event.center.empty()
+          ? -1
+          : static_cast<int32_t>(s.Intern(event.center, &s.center_index, &s.center_names));
   s.log.push_back({user, item, event.kind, event.time_ms});
   s.UpdateUser(user, item, event.kind, event.time_ms);
-  s.UpdateItem(item, event.kind, event.time_ms, event.quantity);
+  s.UpdateItem(item, event.kind, event.time_ms, event.quantity, center);
   return Status::Ok();
 }
 
@@ -111,12 +123,19 @@ void Brain::State::UpdateUser(uint32_t user, uint32_t item, EventKind kind, int6
     const auto it = std::lower_bound(bought.begin(), bought.end(), item);
     if (it == bought.end() || *it != item) bought.insert(it, item);
   }
+  // Who touched the item and its category lately: the candidates of Audience.
+  const auto kind_code = static_cast<uint8_t>(kind);
+  internal::NoteRecentUser(&items[item].recent_users, internal::kItemRecentUsers, user, kind_code,
+                           time_ms);
   if (items[item].category >= 0) {
     profile.categories[items[item].category].Add(KindWeight(kind), time_ms, half_life_ms);
+    internal::NoteRecentUser(&categories[static_cast<size_t>(items[item].category)].recent_users,
+                             internal::kCategoryRecentUsers, user, kind_code, time_ms);
   }
 }
 
-void Brain::State::UpdateItem(uint32_t item, EventKind kind, int64_t time_ms, int64_t quantity) {
+void Brain::State::UpdateItem(uint32_t item, EventKind kind, int64_t time_ms, int64_t quantity,
+                              int32_t center) {
   ItemProfile& profile = items[item];
   const auto units = static_cast<double>(quantity);
   if (kind == EventKind::kView) {
@@ -129,12 +148,16 @@ void Brain::State::UpdateItem(uint32_t item, EventKind kind, int64_t time_ms, in
   }
   profile.purchases.Add(units, time_ms, half_life_ms);
   profile.daily_units[DayOf(time_ms)] += units;
+  if (center >= 0) internal::AddCenterUnits(&profile.center_units, center, DayOf(time_ms), units);
   trending.Update(item, profile.purchases.Key(half_life_ms));
   if (profile.category >= 0) {
     CategoryProfile& category = categories[static_cast<size_t>(profile.category)];
     category.purchases.Add(units, time_ms, half_life_ms);
     category.items.Update(item, profile.purchases.Key(half_life_ms));
     category.daily_units[DayOf(time_ms)] += units;
+    if (center >= 0) {
+      internal::AddCenterUnits(&category.center_units, center, DayOf(time_ms), units);
+    }
     top_categories.Update(static_cast<uint32_t>(profile.category),
                           category.purchases.Key(half_life_ms));
   }

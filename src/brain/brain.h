@@ -133,6 +133,10 @@ struct Event {
   EventKind kind = EventKind::kPurchase;
   int64_t time_ms = 0;   // ms since the Unix epoch, >= 0
   int64_t quantity = 1;  // units; >= 1
+  // The center that took the order (for purchases; per-center demand), empty = unknown; else
+  // 1-32 characters of [A-Za-z0-9_.:-]. (Its "= {}" lets lists of the five fields above
+  // initialize an Event without -Wmissing-field-initializers.)
+  std::string center = {};
 };
 
 // What the catalogue knows of an item; optional (an item first seen in an event has none).
@@ -175,6 +179,24 @@ struct TrainReport {
 struct DayForecast {
   int32_t day = 0;  // days since 1970-01-01
   double units = 0;
+};
+
+// One center's share of an item's demand (Brain::ForecastByCenter).
+struct CenterForecast {
+  std::string center;
+  std::vector<DayForecast> days;
+  double total_units = 0;  // the sum of `days`
+};
+
+// A user likely to buy an item next (Brain::Audience).
+struct AudienceMember {
+  std::string user;
+  double score = 0;  // larger is more likely; comparable within one answer only
+  // Short and human, from the strongest evidence: "put this in the cart", "viewed this",
+  // "bought X, often followed by this", "bought X, often bought together with this",
+  // "bought X, similar to this" (viewed / put in the cart instead of bought where that is the
+  // evidence), "likes C" (the item's category).
+  std::string reason;
 };
 
 // Thread safety: every method may be called from any thread at once. Observe and PutItem take
@@ -220,6 +242,26 @@ class Brain {
   // outside [1, 366].
   Result<std::vector<DayForecast>> Forecast(std::string_view item, int32_t from_day,
                                             int days) const;
+
+  // Daily units of `item` per center (the centers seen in its purchase events, or for an item
+  // nobody bought yet in its category's, shared over the category's items), each forecast like
+  // Forecast from that center's own daily units; sorted by center id. An item without such
+  // purchases gets an empty list. Errors: as Forecast.
+  Result<std::vector<CenterForecast>> ForecastByCenter(std::string_view item, int32_t from_day,
+                                                       int days) const;
+
+  // Up to `count` users most likely to buy `item` next (targeted marketing), best first (ties:
+  // the user seen first), never a user who already bought it. Candidates come from the models,
+  // not from a scan of all users: the recent users of `item` itself (viewed, carted), of the
+  // items that lead to it (transitions), that are bought with it (kNN) or near it (embeddings),
+  // and of its category; each piece of evidence weighs its model's strength times the event's
+  // kind, halved every half-life since it happened. The cost is bounded whatever the number of
+  // users (each item and category remembers its most recent users only). Before the first
+  // Train only the item's own users and its category's are used. Errors: bad_field for a bad
+  // id or a count outside [1, 10000]; not_found for an item the brain has never seen (neither
+  // in an event nor in PutItem).
+  Result<std::vector<AudienceMember>> Audience(std::string_view item, size_t count,
+                                               int64_t now_ms) const;
 
   size_t event_count() const;
 

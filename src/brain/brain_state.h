@@ -74,8 +74,8 @@ struct Brain::State {
   BrainOptions options;
   double half_life_ms;
   mutable std::shared_mutex mutex;
-  absl::flat_hash_map<std::string, uint32_t> user_index, item_index, category_index;
-  std::vector<std::string> user_ids, item_ids, category_names;
+  absl::flat_hash_map<std::string, uint32_t> user_index, item_index, category_index, center_index;
+  std::vector<std::string> user_ids, item_ids, category_names, center_names;
   std::vector<UserProfile> users;
   std::vector<ItemProfile> items;
   std::vector<CategoryProfile> categories;
@@ -104,7 +104,8 @@ struct Brain::State {
   }
 
   void UpdateUser(uint32_t user, uint32_t item, EventKind kind, int64_t time_ms);
-  void UpdateItem(uint32_t item, EventKind kind, int64_t time_ms, int64_t quantity);
+  // `center` is an index into center_names, -1 for none.
+  void UpdateItem(uint32_t item, EventKind kind, int64_t time_ms, int64_t quantity, int32_t center);
   // A new item's place in its category before anyone bought it: the category's mean.
   void PlaceUnsold(uint32_t item);
 

@@ -106,6 +106,44 @@ Popularity BuildPopularity(std::span<const std::vector<uint32_t>> sequences, uin
   return popularity;
 }
 
+namespace {
+
+// The transposed transitions, each row cut to its kPredecessors largest values.
+SparseRows TransposeBest(const SparseRows& rows, uint32_t items) {
+  std::vector<uint64_t> count(static_cast<size_t>(items) + 1, 0);
+  for (const uint32_t column : rows.columns) ++count[column + 1];
+  std::partial_sum(count.begin(), count.end(), count.begin());
+  std::vector<std::pair<float, uint32_t>> entries(rows.columns.size());
+  std::vector<uint64_t> next(count.begin(), count.end() - 1);
+  for (uint32_t row = 0; row < rows.rows(); ++row) {
+    const auto columns = rows.Columns(row);
+    const auto values = rows.Values(row);
+    for (size_t k = 0; k < columns.size(); ++k) entries[next[columns[k]]++] = {values[k], row};
+  }
+  SparseRows transposed;
+  transposed.offsets.reserve(static_cast<size_t>(items) + 1);
+  for (uint32_t column = 0; column < items; ++column) {
+    const auto begin = entries.begin() + static_cast<ptrdiff_t>(count[column]);
+    auto end = entries.begin() + static_cast<ptrdiff_t>(count[column + 1]);
+    if (static_cast<size_t>(end - begin) > kPredecessors) {
+      const auto cut = begin + static_cast<ptrdiff_t>(kPredecessors);
+      std::nth_element(begin, cut, end, [](const auto& a, const auto& b) {
+        return a.first > b.first || (a.first == b.first && a.second < b.second);
+      });
+      end = cut;
+    }
+    std::sort(begin, end, [](const auto& a, const auto& b) { return a.second < b.second; });
+    for (auto it = begin; it != end; ++it) {
+      transposed.columns.push_back(it->second);
+      transposed.values.push_back(it->first);
+    }
+    transposed.offsets.push_back(transposed.columns.size());
+  }
+  return transposed;
+}
+
+}  // namespace
+
 void BuildTransitions(std::span<const std::vector<uint32_t>> sequences, Models* models) {
   const ModelOptions& options = models->options;
   const Occurrences occurrences = IndexOccurrences(sequences, models->items);
@@ -131,6 +169,7 @@ void BuildTransitions(std::span<const std::vector<uint32_t>> sequences, Models* 
       return count / total;
     });
   }
+  models->predecessors = TransposeBest(models->transitions, models->items);
 }
 
 void BuildNeighbours(std::span<const std::vector<uint32_t>> sequences, Models* models) {

@@ -100,8 +100,11 @@ struct Models {
   SparseRows transitions;             // row i: P(next = j | i), window-weighted
   std::vector<float> transition_out;  // row i's weighted count before normalising
   std::vector<float> transition_in;   // weighted count of transitions into j
-  SparseRows neighbours;              // row i: sim(i, j) of i's best neighbours
-  std::vector<float> embeddings;      // items x embedding_dim, rows of unit length (or 0)
+  // Row j: the items i that lead to j, valued P(next = j | i), the kPredecessors largest
+  // (Brain::Audience reads it: who bought i is likely to buy j next).
+  SparseRows predecessors;
+  SparseRows neighbours;          // row i: sim(i, j) of i's best neighbours
+  std::vector<float> embeddings;  // items x embedding_dim, rows of unit length (or 0)
   int embedding_dim = 0;
   std::unique_ptr<AnnIndex> ann;                // over `embeddings`
   std::shared_ptr<const trees::Forest> ranker;  // null until a ranker is trained
@@ -116,7 +119,9 @@ Models BuildModels(std::span<const std::vector<uint32_t>> sequences, uint32_t it
 
 // The pieces of BuildModels, for tests and for the evaluation's ablations.
 Popularity BuildPopularity(std::span<const std::vector<uint32_t>> sequences, uint32_t items);
+// Also fills `predecessors` from the transitions.
 void BuildTransitions(std::span<const std::vector<uint32_t>> sequences, Models* models);
+inline constexpr size_t kPredecessors = 100;
 void BuildNeighbours(std::span<const std::vector<uint32_t>> sequences, Models* models);
 void BuildEmbeddings(std::span<const std::vector<uint32_t>> sequences, Models* models);
 

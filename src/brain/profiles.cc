@@ -1,5 +1,6 @@
 #include "brain/profiles.h"
 
+#include <algorithm>
 #include <limits>
 
 namespace surge::brain::internal {
@@ -33,6 +34,34 @@ void Trending::Update(uint32_t item, double key) {
     it->second = key;
   }
   order_.insert({key, -static_cast<int64_t>(item)});
+}
+
+void NoteRecentUser(std::vector<RecentUser>* recent, size_t capacity, uint32_t user, uint8_t kind,
+                    int64_t time_ms) {
+  RecentUser* oldest = nullptr;
+  for (RecentUser& entry : *recent) {
+    if (entry.user == user) {
+      entry.kind = std::max(entry.kind, kind);
+      entry.time_ms = std::max(entry.time_ms, time_ms);
+      return;
+    }
+    if (oldest == nullptr || entry.time_ms < oldest->time_ms) oldest = &entry;
+  }
+  if (recent->size() < capacity) {
+    recent->push_back({user, kind, time_ms});
+  } else if (oldest != nullptr && oldest->time_ms <= time_ms) {
+    *oldest = {user, kind, time_ms};
+  }
+}
+
+void AddCenterUnits(CenterDaily* daily, int32_t center, int32_t day, double units) {
+  for (auto& [known, days] : *daily) {
+    if (known == center) {
+      days[day] += units;
+      return;
+    }
+  }
+  daily->emplace_back(center, std::map<int32_t, double>{{day, units}});
 }
 
 }  // namespace surge::brain::internal

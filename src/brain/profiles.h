@@ -36,6 +36,24 @@ struct RecentItem {
   int64_t time_ms = 0;
 };
 
+// One of the most recent users of an item or a category (for Brain::Audience): their
+// strongest kind of event on it and the time of their latest.
+struct RecentUser {
+  uint32_t user = 0;
+  uint8_t kind = 0;  // EventKind
+  int64_t time_ms = 0;
+};
+
+// Records that `user` had an event on the item or category whose list `recent` is: updates the
+// user's entry in place, else adds one, replacing the oldest once `capacity` users are listed
+// (O(capacity) per event, a bounded list whatever the number of users).
+void NoteRecentUser(std::vector<RecentUser>* recent, size_t capacity, uint32_t user, uint8_t kind,
+                    int64_t time_ms);
+
+// Daily units per center: (center index, day -> units), a few centers per item.
+using CenterDaily = std::vector<std::pair<int32_t, std::map<int32_t, double>>>;
+void AddCenterUnits(CenterDaily* daily, int32_t center, int32_t day, double units);
+
 struct UserProfile {
   std::vector<RecentItem> recent;   // oldest first, at most BrainOptions::recent_items
   std::vector<uint32_t> purchased;  // sorted: every item the user bought
@@ -48,8 +66,13 @@ struct ItemProfile {
   std::map<int32_t, double> daily_units;  // day -> units bought
   int32_t category = -1;
   double price_cents = NAN;
-  bool listed_unsold = false;  // in Brain's list of catalogue items nobody bought yet
+  bool listed_unsold = false;            // in Brain's list of catalogue items nobody bought yet
+  std::vector<RecentUser> recent_users;  // its most recent users, at most kItemRecentUsers
+  CenterDaily center_units;              // purchases whose event named a center
 };
+
+inline constexpr size_t kItemRecentUsers = 64;
+inline constexpr size_t kCategoryRecentUsers = 512;
 
 // An index of items by decayed purchases, the most bought first.
 class Trending {
@@ -79,6 +102,8 @@ struct CategoryProfile {
   Trending items;                         // its items by decayed purchases (or prior)
   std::map<int32_t, double> daily_units;  // day -> units bought over its items
   size_t item_count = 0;
+  std::vector<RecentUser> recent_users;  // at most kCategoryRecentUsers
+  CenterDaily center_units;
 };
 
 }  // namespace surge::brain::internal

@@ -112,34 +112,76 @@ Result<TrainReport> Brain::Train() {
   return report;
 }
 
-Result<std::vector<DayForecast>> Brain::Forecast(std::string_view item, int32_t from_day,
-                                                 int days) const {
-  if (!IsValidId(item)) return Status(Code::kBadField, "sku: expected an id");
-  if (days < 1 || days > 366) return Status(Code::kBadField, "days: expected 1 to 366");
-  const State& s = *state_;
-  std::shared_lock lock(s.mutex);
+namespace {
+
+// Days from `from_day` on, each with the forecast of `daily` (day -> units, times `share`) from
+// the days before from_day.
+std::vector<DayForecast> ForecastSeries(const std::map<int32_t, double>& daily, double share,
+                                        int32_t from_day, int days) {
   std::vector<DayForecast> forecast(static_cast<size_t>(days));
   for (int d = 0; d < days; ++d) forecast[static_cast<size_t>(d)].day = from_day + d;
-  const auto found = s.item_index.find(std::string(item));
-  if (found == s.item_index.end()) return forecast;
-  const ItemProfile& profile = s.items[found->second];
-  const std::map<int32_t, double>* daily = &profile.daily_units;
-  double share = 1;
-  // An item nobody bought yet gets its category's demand shared over the category's items.
-  if (daily->empty() && profile.category >= 0) {
-    const CategoryProfile& category = s.categories[static_cast<size_t>(profile.category)];
-    daily = &category.daily_units;
-    share = 1.0 / static_cast<double>(std::max<size_t>(category.item_count, 1));
-  }
-  if (daily->empty() || daily->begin()->first >= from_day) return forecast;
-  const int32_t first = daily->begin()->first;
+  if (daily.empty() || daily.begin()->first >= from_day) return forecast;
+  const int32_t first = daily.begin()->first;
   std::vector<double> history(static_cast<size_t>(from_day - first), 0.0);
-  for (const auto& [day, units] : *daily) {
+  for (const auto& [day, units] : daily) {
     if (day < from_day) history[static_cast<size_t>(day - first)] = units * share;
   }
   const std::vector<double> units = ForecastDaily(history, first, days, internal::UnitsModel());
   for (size_t d = 0; d < units.size(); ++d) forecast[d].units = units[d];
   return forecast;
+}
+
+Status CheckForecastArguments(std::string_view item, int days) {
+  if (!IsValidId(item)) return Status(Code::kBadField, "sku: expected an id");
+  if (days < 1 || days > 366) return Status(Code::kBadField, "days: expected 1 to 366");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::vector<DayForecast>> Brain::Forecast(std::string_view item, int32_t from_day,
+                                                 int days) const {
+  if (Status checked = CheckForecastArguments(item, days); !checked.ok()) return checked;
+  const State& s = *state_;
+  std::shared_lock lock(s.mutex);
+  const auto found = s.item_index.find(std::string(item));
+  if (found == s.item_index.end()) return ForecastSeries({}, 1, from_day, days);
+  const ItemProfile& profile = s.items[found->second];
+  // An item nobody bought yet gets its category's demand shared over the category's items.
+  if (profile.daily_units.empty() && profile.category >= 0) {
+    const CategoryProfile& category = s.categories[static_cast<size_t>(profile.category)];
+    return ForecastSeries(category.daily_units,
+                          1.0 / static_cast<double>(std::max<size_t>(category.item_count, 1)),
+                          from_day, days);
+  }
+  return ForecastSeries(profile.daily_units, 1, from_day, days);
+}
+
+Result<std::vector<CenterForecast>> Brain::ForecastByCenter(std::string_view item, int32_t from_day,
+                                                            int days) const {
+  if (Status checked = CheckForecastArguments(item, days); !checked.ok()) return checked;
+  const State& s = *state_;
+  std::shared_lock lock(s.mutex);
+  std::vector<CenterForecast> centers;
+  const auto found = s.item_index.find(std::string(item));
+  if (found == s.item_index.end()) return centers;
+  const ItemProfile& profile = s.items[found->second];
+  const internal::CenterDaily* daily = &profile.center_units;
+  double share = 1;
+  if (profile.daily_units.empty() && profile.category >= 0) {
+    const CategoryProfile& category = s.categories[static_cast<size_t>(profile.category)];
+    daily = &category.center_units;
+    share = 1.0 / static_cast<double>(std::max<size_t>(category.item_count, 1));
+  }
+  for (const auto& [center, units] : *daily) {
+    CenterForecast forecast{s.center_names[static_cast<size_t>(center)],
+                            ForecastSeries(units, share, from_day, days), 0};
+    for (const DayForecast& day : forecast.days) forecast.total_units += day.units;
+    centers.push_back(std::move(forecast));
+  }
+  std::sort(centers.begin(), centers.end(),
+            [](const auto& a, const auto& b) { return a.center < b.center; });
+  return centers;
 }
 
 }  // namespace surge::brain
