@@ -233,8 +233,8 @@ TEST(CrashTest, KillNineDuringASaleLosesNothingAndOversellsNothing) {
   EXPECT_GT(unanswered, 0) << "some kills must land on requests in flight";
 
   process_testing::ExpectHistoryHolds(
-      history, kUsers, {"c1", "flash", kCampaignStock, kPerUserLimit}, [&] { return port.load(); },
-      acknowledged);
+      history, kUsers, {"c1", "flash", kCampaignStock, kPerUserLimit},
+      [&] { return std::pair<std::string, uint16_t>("127.0.0.1", port.load()); }, acknowledged);
   http::Client client("127.0.0.1", port.load(), milliseconds(5000));
 
   // Regular stock is conserved too.

@@ -6,12 +6,16 @@
 //   SIGSTOP of the primary past its lease, then SIGCONT: the standby takes over, and the woken
 //     primary must not acknowledge anything more: it steps down (exit 75) and is started again;
 //   kill -9 of the standby: the primary acknowledges nothing until the standby, started again,
-//     is back in sync (failover.h, "Policy when the standby is gone").
+//     is back in sync (failover.h, "Policy when the standby is gone");
+//   a partition (second test): each node in a network namespace of its own, the two joined by a
+//     veth pair, which is taken down for 1-2.5 s: the primary keeps its lease (the coordinator
+//     stays reachable to both) and acknowledges nothing while it cannot reach its standby; when
+//     the link comes back the standby connects again, catches up, and orders flow.
 // After all drills the checker proves that every acknowledged order is present with its status,
 // nothing was oversold, no per-user limit broken, every acknowledged request id answers its
 // order again; and the two nodes' journals give the same state hash at the same position.
-// Printed: the recovery time of each drill, from the failure to the first order acknowledged by
-// the new primary.
+// Printed: the recovery time of each drill, from the failure (for a partition: from the link's
+// return) to the first order acknowledged after it.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -29,6 +33,7 @@
 #include "center/center.h"
 #include "common/env.h"
 #include "common/net.h"
+#include "common/program.h"
 #include "coord/coord.h"
 #include "coord/etcd_testing.h"
 #include "drill/drill.h"
@@ -79,27 +84,38 @@ struct Coordination {
   std::function<void(int drill)> between_drills;
 };
 
+// Where a node runs: on loopback by default, or inside a network namespace (`wrapper` the argv
+// that enters it), serving clients on `http_host` and its standby on `ship_host`.
+struct Placement {
+  std::vector<std::string> wrapper;
+  std::string http_host = "127.0.0.1";
+  std::string ship_host = "127.0.0.1";
+};
+
 class NodeProcess {
  public:
-  NodeProcess(std::string root, std::string name, bool initial_primary, const Coordination& coord)
+  NodeProcess(std::string root, std::string name, bool initial_primary, const Coordination& coord,
+              Placement placement)
       : root_(std::move(root)),
         name_(std::move(name)),
         initial_primary_(initial_primary),
         coord_(coord),
+        placement_(std::move(placement)),
         http_port_(FreePort()),
         ship_port_(FreePort()) {}
 
   // Starts the node and waits until it runs as a standby.
   void Start() {
-    std::vector<std::string> argv = {SURGE_BINARY, "center",
-                                     "--id",       "c1",
-                                     "--data",     root_ + "/" + name_,
-                                     "--listen",   "127.0.0.1:" + std::to_string(http_port_),
-                                     "--coord",    coord_.spec,
-                                     "--node",     name_,
-                                     "--ship",     "127.0.0.1:" + std::to_string(ship_port_),
-                                     "--lease-ms", std::to_string(coord_.lease_ms),
-                                     "--threads",  "1"};
+    std::vector<std::string> argv = placement_.wrapper;
+    for (const std::string& argument :
+         {std::string(SURGE_BINARY), std::string("center"), std::string("--id"), std::string("c1"),
+          std::string("--data"), data_dir(), std::string("--listen"),
+          placement_.http_host + ":" + std::to_string(http_port_), std::string("--coord"),
+          coord_.spec, std::string("--node"), name_, std::string("--ship"),
+          placement_.ship_host + ":" + std::to_string(ship_port_), std::string("--lease-ms"),
+          std::to_string(coord_.lease_ms), std::string("--threads"), std::string("1")}) {
+      argv.push_back(argument);
+    }
     if (initial_primary_) argv.push_back("--initial-primary");
     auto process = drill::Process::Start(argv, root_ + "/" + name_ + ".stderr");
     ASSERT_TRUE(process.ok()) << process.status().ToString();
@@ -134,6 +150,7 @@ class NodeProcess {
     Start();
   }
   const std::string& name() const { return name_; }
+  const std::string& http_host() const { return placement_.http_host; }
   uint16_t http_port() const { return http_port_; }
   std::string data_dir() const { return root_ + "/" + name_; }
 
@@ -142,17 +159,18 @@ class NodeProcess {
   std::string name_;
   bool initial_primary_;
   const Coordination& coord_;
+  Placement placement_;
   uint16_t http_port_;
   uint16_t ship_port_;
   std::unique_ptr<drill::Process> process_;
 };
 
-// Sends new orders and retries to whichever node the test says is the primary, recording every
-// answer; notes the time of each order acknowledged.
+// Sends new orders and retries to whichever node the test says is the primary (`serving`, an
+// index into `nodes`), recording every answer; notes the time of each order acknowledged.
 class Worker {
  public:
-  Worker(int index, std::atomic<uint16_t>& port, std::atomic<bool>& stop)
-      : index_(index), port_(port), stop_(stop), random_(77 + index) {}
+  Worker(int index, const NodeProcess* nodes, std::atomic<int>& serving, std::atomic<bool>& stop)
+      : index_(index), nodes_(nodes), serving_(serving), stop_(stop), random_(77 + index) {}
 
   void Run() {
     while (!stop_.load()) {
@@ -182,10 +200,11 @@ class Worker {
 
  private:
   void Send(drill::OrderAttempt& attempt) {
-    const uint16_t port = port_.load();
-    if (client_ == nullptr || port != client_port_) {
-      client_ = std::make_unique<http::Client>("127.0.0.1", port, milliseconds(2000));
-      client_port_ = port;
+    const int node = serving_.load();
+    if (client_ == nullptr || node != client_node_) {
+      client_ = std::make_unique<http::Client>(nodes_[node].http_host(), nodes_[node].http_port(),
+                                               milliseconds(2000));
+      client_node_ = node;
     }
     auto response = client_->Do("POST", "/v1/orders", drill::OrderBody(attempt));
     if (!response.ok()) {
@@ -200,11 +219,12 @@ class Worker {
   }
 
   int index_;
-  std::atomic<uint16_t>& port_;
+  const NodeProcess* nodes_;
+  std::atomic<int>& serving_;
   std::atomic<bool>& stop_;
   std::mt19937_64 random_;
   std::unique_ptr<http::Client> client_;
-  uint16_t client_port_ = 0;
+  int client_node_ = -1;
   uint64_t sequence_ = 0;
   std::vector<drill::OrderAttempt> history_;
   std::vector<std::string> errors_;
@@ -240,12 +260,12 @@ uint64_t LastSequenceOf(const std::string& data_dir) {
   return center.ok() ? (*center)->durable_sequence() : 0;
 }
 
-// Follows the lease: which node is the primary now (0, 1, or -1 while none is), and its port,
-// which the clients use, as the gateway would.
+// Follows the lease: which node is the primary now (0, 1, or -1 while none is), and in `serving`
+// the last one that was, which the clients use, as the gateway would.
 class LeaseWatcher {
  public:
-  LeaseWatcher(const Coordination& coord, NodeProcess* nodes, std::atomic<uint16_t>& port)
-      : nodes_(nodes), port_(port) {
+  LeaseWatcher(const Coordination& coord, NodeProcess* nodes, std::atomic<int>& serving)
+      : nodes_(nodes), serving_(serving) {
     auto opened = coord::Open(coord.spec);
     EXPECT_TRUE(opened.ok()) << opened.status().ToString();
     if (!opened.ok()) return;
@@ -256,7 +276,7 @@ class LeaseWatcher {
         int index = -1;
         if (holder.ok() && holder->has_value()) {
           index = (*holder)->owner == nodes_[0].name() ? 0 : 1;
-          port_.store(nodes_[index].http_port());
+          serving_.store(index);
         }
         primary_.store(index);
         std::this_thread::sleep_for(milliseconds(10));
@@ -278,22 +298,111 @@ class LeaseWatcher {
 
  private:
   NodeProcess* nodes_;
-  std::atomic<uint16_t>& port_;
+  std::atomic<int>& serving_;
   std::unique_ptr<coord::Coordinator> coordinator_;
   std::atomic<int> primary_{-1};
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };
 
-// Runs `drills_of_each_kind` drills of each kind in a random order under load, then checks.
-void RunDrills(const std::string& root, const Coordination& coord, int drills_of_each_kind) {
-  NodeProcess nodes[2] = {NodeProcess(root, "a", true, coord),
-                          NodeProcess(root, "b", false, coord)};
+// Two network namespaces, one per node, each joined to the test's own namespace by a veth pair
+// (clients reach the nodes over it) and to each other by a third (journal shipping goes over it),
+// which Cut takes down and Heal brings back. Needs CAP_NET_ADMIN (root); removed when destroyed.
+class Network {
+ public:
+  Network() {
+    const auto pid = static_cast<int>(getpid());
+    tag_ = std::to_string(pid);
+    subnet_ = "10." + std::to_string(100 + pid % 100) + ".";
+    namespaces_[0] = "surge-" + tag_ + "-a";
+    namespaces_[1] = "surge-" + tag_ + "-b";
+  }
+  ~Network() {
+    for (const std::string& name : namespaces_) (void)Ip({"netns", "del", name});
+  }
+  Network(const Network&) = delete;
+  Network& operator=(const Network&) = delete;
+
+  Status Create() {
+    ip_ = FindProgram("ip");
+    if (ip_.empty()) return Status(Code::kUnavailable, "ip (iproute2) is not installed");
+    const std::string side[2] = {"a", "b"};
+    for (int node = 0; node < 2; ++node) {
+      const std::string& ns = namespaces_[node];
+      const std::string outer = "sg" + tag_ + side[node];
+      const std::string inner = outer + "0";
+      const std::string net = subnet_ + std::to_string(node + 1) + ".";
+      for (const std::vector<std::string>& command : std::vector<std::vector<std::string>>{
+               {"netns", "add", ns},
+               {"-n", ns, "link", "set", "lo", "up"},
+               {"link", "add", outer, "type", "veth", "peer", "name", inner, "netns", ns},
+               {"addr", "add", net + "1/24", "dev", outer},
+               {"link", "set", outer, "up"},
+               {"-n", ns, "addr", "add", net + "2/24", "dev", inner},
+               {"-n", ns, "link", "set", inner, "up"}}) {
+        SURGE_RETURN_IF_ERROR(Ip(command));
+      }
+    }
+    for (const std::vector<std::string>& command : std::vector<std::vector<std::string>>{
+             {"-n", namespaces_[0], "link", "add", Link(), "type", "veth", "peer", "name",
+              "sg" + tag_ + "ba", "netns", namespaces_[1]},
+             {"-n", namespaces_[0], "addr", "add", subnet_ + "3.1/24", "dev", Link()},
+             {"-n", namespaces_[1], "addr", "add", subnet_ + "3.2/24", "dev", "sg" + tag_ + "ba"},
+             {"-n", namespaces_[0], "link", "set", Link(), "up"},
+             {"-n", namespaces_[1], "link", "set", "sg" + tag_ + "ba", "up"}}) {
+      SURGE_RETURN_IF_ERROR(Ip(command));
+    }
+    return Status::Ok();
+  }
+  Placement PlacementOf(int node) const {
+    return Placement{{ip_, "netns", "exec", namespaces_[node]},
+                     subnet_ + std::to_string(node + 1) + ".2",
+                     subnet_ + "3." + std::to_string(node + 1)};
+  }
+  // Taking one end down takes the carrier from the other: nothing crosses, and nobody is told.
+  void Cut() { EXPECT_TRUE(Ip({"-n", namespaces_[0], "link", "set", Link(), "down"}).ok()); }
+  void Heal() { EXPECT_TRUE(Ip({"-n", namespaces_[0], "link", "set", Link(), "up"}).ok()); }
+
+ private:
+  std::string Link() const { return "sg" + tag_ + "ab"; }
+  Status Ip(const std::vector<std::string>& arguments) const {
+    std::string command = ip_.empty() ? "ip" : ip_;
+    for (const std::string& argument : arguments) command += " " + argument;
+    std::string output;
+    FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+    if (pipe == nullptr) return Status(Code::kIoError, "cannot run " + command);
+    char buffer[512];
+    while (fgets(buffer, sizeof(buffer), pipe) != nullptr) output += buffer;
+    const int status = pclose(pipe);
+    if (status == 0) return Status::Ok();
+    return Status(Code::kUnavailable,
+                  command + " failed (network namespaces need root, CAP_NET_ADMIN): " + output);
+  }
+
+  std::string tag_;
+  std::string subnet_;
+  std::string namespaces_[2];
+  std::string ip_;
+};
+
+enum DrillKind { kKillPrimary = 0, kFreezePrimary = 1, kKillStandby = 2, kPartition = 3 };
+constexpr int kKinds = 4;
+const char* const kKindNames[kKinds] = {
+    "kill -9 of the primary", "SIGSTOP of the primary past its lease", "kill -9 of the standby",
+    "a partition between primary and standby"};
+
+// Runs `drills_of_each_kind` drills of each of `kinds` in a random order under load, then checks.
+// With a `network`, each node runs in its own namespace of it.
+void RunDrills(const std::string& root, const Coordination& coord, int drills_of_each_kind,
+               const std::vector<DrillKind>& kinds, Network* network = nullptr) {
+  NodeProcess nodes[2] = {
+      NodeProcess(root, "a", true, coord, network ? network->PlacementOf(0) : Placement{}),
+      NodeProcess(root, "b", false, coord, network ? network->PlacementOf(1) : Placement{})};
   nodes[0].Start();
   ASSERT_TRUE(nodes[0].AwaitPrimary(milliseconds(10'000)));
   nodes[1].Start();
-  std::atomic<uint16_t> port{nodes[0].http_port()};
-  LeaseWatcher lease(coord, nodes, port);
+  std::atomic<int> serving{0};
+  LeaseWatcher lease(coord, nodes, serving);
   {
     // Through the primary of the moment, retried on 503 (a node whose lease renewal stalled on
     // this shared machine steps down, and the other takes over: the catalogue must still load).
@@ -301,7 +410,8 @@ void RunDrills(const std::string& root, const Coordination& coord, int drills_of
       for (int attempt = 0; attempt < 200; ++attempt) {
         for (NodeProcess& node : nodes) node.EnsureRunning();
         if (lease.Primary() < 0) continue;
-        http::Client client("127.0.0.1", port.load(), milliseconds(5'000));
+        const NodeProcess& primary = nodes[serving.load()];
+        http::Client client(primary.http_host(), primary.http_port(), milliseconds(5'000));
         auto response = client.Do("PUT", target, body);
         if (response.ok() && response->status == 200) return;
         ASSERT_TRUE(!response.ok() || response->status == 503)
@@ -328,7 +438,7 @@ void RunDrills(const std::string& root, const Coordination& coord, int drills_of
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::thread> threads;
   for (int i = 0; i < kWorkers; ++i) {
-    workers.push_back(std::make_unique<Worker>(i, port, stop));
+    workers.push_back(std::make_unique<Worker>(i, nodes, serving, stop));
     threads.emplace_back([worker = workers.back().get()] { worker->Run(); });
   }
   // A failed ASSERT returns early: the clients stop before their threads are destroyed.
@@ -344,12 +454,10 @@ void RunDrills(const std::string& root, const Coordination& coord, int drills_of
   } stop_clients{stop, threads};
   const char* seed = getenv("SURGE_DRILL_SEED");
   std::mt19937_64 random(seed != nullptr ? std::strtoull(seed, nullptr, 10) : 7);
-  constexpr int kKinds = 3;
-  const char* kKindNames[kKinds] = {
-      "kill -9 of the primary", "SIGSTOP of the primary past its lease", "kill -9 of the standby"};
   std::vector<int64_t> recovery_ms[kKinds];
-  int left[kKinds] = {drills_of_each_kind, drills_of_each_kind, drills_of_each_kind};
-  const int drills = kKinds * drills_of_each_kind;
+  int left[kKinds] = {};
+  for (const DrillKind kind : kinds) left[kind] = drills_of_each_kind;
+  const int drills = static_cast<int>(kinds.size()) * drills_of_each_kind;
   for (int drill = 0; drill < drills; ++drill) {
     if (coord.between_drills) coord.between_drills(drill);
     // The kinds in a random order, as many of each.
@@ -368,20 +476,36 @@ void RunDrills(const std::string& root, const Coordination& coord, int drills_of
     // Measured from the moment the failed process is dead or stopped: an order answered before
     // then does not count.
     SteadyClock::time_point failed_at;
-    if (kind == 2) {
+    if (kind == kPartition) {
+      // The primary keeps its lease (the coordinator is a file both reach) but cannot reach its
+      // standby: it must acknowledge nothing until the link is back. An order answered within
+      // the first moments was made durable on both before the cut.
+      network->Cut();
+      const SteadyClock::time_point cut_at = SteadyClock::now();
+      std::this_thread::sleep_for(milliseconds(1000 + random() % 1500));
+      network->Heal();
+      failed_at = SteadyClock::now();
+      for (auto& worker : workers) {
+        const auto ack = worker->FirstAckSince(cut_at + milliseconds(300));
+        EXPECT_FALSE(ack.has_value() && *ack < failed_at)
+            << "drill " << drill << ": an order was acknowledged "
+            << std::chrono::duration_cast<milliseconds>(*ack - cut_at).count()
+            << " ms into a partition of primary and standby";
+      }
+    } else if (kind == kKillStandby) {
       // The primary stops acknowledging until its standby is back in sync.
       EXPECT_EQ(standby.Kill(SIGKILL), -SIGKILL);
       failed_at = SteadyClock::now();
       standby.Start();
     } else {
-      if (kind == 1) {
+      if (kind == kFreezePrimary) {
         old_primary.Signal(SIGSTOP);
       } else {
         EXPECT_EQ(old_primary.Kill(SIGKILL), -SIGKILL);
       }
       failed_at = SteadyClock::now();
       ASSERT_TRUE(standby.AwaitPrimary(milliseconds(10'000))) << "drill " << drill;
-      if (kind == 1) {
+      if (kind == kFreezePrimary) {
         // Woken past its lease, it must step down without acknowledging anything.
         old_primary.Signal(SIGCONT);
         Result<int> status = old_primary.Wait(milliseconds(10'000));
@@ -416,13 +540,15 @@ void RunDrills(const std::string& root, const Coordination& coord, int drills_of
   }
   int64_t acknowledged = 0;
   for (const auto& attempt : history) acknowledged += attempt.status == 201;
-  for (int kind = 0; kind < kKinds; ++kind) {
+  for (const DrillKind kind : kinds) {
     std::vector<int64_t>& times = recovery_ms[kind];
+    if (times.empty()) continue;
     std::sort(times.begin(), times.end());
     std::printf(
-        "%s coordinator: %s, %zu drills: from the failure to the first order acknowledged after "
-        "it: median %lld ms, p99 %lld ms, max %lld ms\n",
+        "%s coordinator: %s, %zu drills: from the failure%s to the first order acknowledged "
+        "after it: median %lld ms, p99 %lld ms, max %lld ms\n",
         coord.spec.substr(0, coord.spec.find(':')).c_str(), kKindNames[kind], times.size(),
+        kind == kPartition ? " (the link's return)" : "",
         static_cast<long long>(times[times.size() / 2]),
         static_cast<long long>(times[(times.size() * 99 + 99) / 100 - 1]),
         static_cast<long long>(times.back()));
@@ -433,21 +559,24 @@ void RunDrills(const std::string& root, const Coordination& coord, int drills_of
 
   // Before each attempt of the checker: both nodes run (re-sent requests are journaled, so the
   // primary needs its standby) and a primary serves.
-  const auto serving_port = [&] {
+  const auto serving_endpoint = [&] {
     for (NodeProcess& node : nodes) node.EnsureRunning();
     const auto deadline = SteadyClock::now() + milliseconds(10'000);
     while (SteadyClock::now() < deadline) {
       if (lease.Primary() >= 0) {
-        http::Client probe("127.0.0.1", port.load(), milliseconds(1000));
+        const NodeProcess& primary = nodes[serving.load()];
+        http::Client probe(primary.http_host(), primary.http_port(), milliseconds(1000));
         auto answer = probe.Do("GET", "/v1/users/u0/orders");
         if (answer.ok() && answer->status == 200) break;
       }
       std::this_thread::sleep_for(milliseconds(20));
     }
-    return port.load();
+    const NodeProcess& primary = nodes[serving.load()];
+    return std::pair<std::string, uint16_t>(primary.http_host(), primary.http_port());
   };
-  process_testing::ExpectHistoryHolds(
-      history, kUsers, {"c1", "flash", kCampaignStock, kPerUserLimit}, serving_port, acknowledged);
+  process_testing::ExpectHistoryHolds(history, kUsers,
+                                      {"c1", "flash", kCampaignStock, kPerUserLimit},
+                                      serving_endpoint, acknowledged);
   for (NodeProcess& node : nodes) node.EnsureRunning();
   const int primary = std::max(0, lease.Primary());
 
@@ -477,7 +606,8 @@ TEST(FailoverDrillTest, KillsAndFreezesLoseNothingAcknowledged) {
   // make drill measures with SURGE_LEASE_MS=300.
   const char* lease_ms = getenv("SURGE_LEASE_MS");
   const int lease = lease_ms != nullptr && atoi(lease_ms) >= 50 ? atoi(lease_ms) : 1000;
-  RunDrills(root, Coordination{"file:" + root + "/leases", lease, nullptr}, DrillsOfEachKind());
+  RunDrills(root, Coordination{"file:" + root + "/leases", lease, nullptr}, DrillsOfEachKind(),
+            {kKillPrimary, kFreezePrimary, kKillStandby});
   // Kept when something failed: the nodes' logs are there.
   if (!HasFailure()) std::filesystem::remove_all(root);
 }
@@ -512,7 +642,21 @@ TEST(FailoverDrillTest, WithEtcdLosingAFollowerAndTheLeader) {
                      }};
   const std::string root = TemporaryDirectory();
   const char* drills = getenv("SURGE_ETCD_DRILLS");
-  RunDrills(root, coord, drills != nullptr && atoi(drills) > 0 ? atoi(drills) : 3);
+  RunDrills(root, coord, drills != nullptr && atoi(drills) > 0 ? atoi(drills) : 3,
+            {kKillPrimary, kFreezePrimary, kKillStandby});
+  if (!HasFailure()) std::filesystem::remove_all(root);
+}
+
+// The nodes in network namespaces of their own, the link between them taken down and brought back.
+TEST(FailoverDrillTest, PartitionsOfPrimaryAndStandbyLoseNothingAcknowledged) {
+  Network network;
+  const Status created = network.Create();
+  ASSERT_TRUE(created.ok()) << created.ToString();
+  const std::string root = TemporaryDirectory();
+  const char* lease_ms = getenv("SURGE_LEASE_MS");
+  const int lease = lease_ms != nullptr && atoi(lease_ms) >= 50 ? atoi(lease_ms) : 1000;
+  RunDrills(root, Coordination{"file:" + root + "/leases", lease, nullptr}, DrillsOfEachKind(),
+            {kPartition}, &network);
   if (!HasFailure()) std::filesystem::remove_all(root);
 }
 

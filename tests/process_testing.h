@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "drill/drill.h"
@@ -72,20 +73,21 @@ inline bool RecordOrderAnswer(const http::ClientResponse& response, drill::Order
   return false;
 }
 
-// Runs the checker on `history` against the center at 127.0.0.1:`port()` and expects no
-// violation. A check that could not run to its end (the center stopped answering: a failover
-// under way) runs again from the start against port() of then, a few times: it only reads and
-// re-sends requests that are idempotent.
-template <typename PortFunction>
+// Runs the checker on `history` against the center at `endpoint()` (a pair of host and port) and
+// expects no violation. A check that could not run to its end (the center stopped answering: a
+// failover under way) runs again from the start against endpoint() of then, a few times: it only
+// reads and re-sends requests that are idempotent.
+template <typename EndpointFunction>
 void ExpectHistoryHolds(const std::vector<drill::OrderAttempt>& history, int users,
-                        const drill::CampaignSpec& campaign, PortFunction port,
+                        const drill::CampaignSpec& campaign, EndpointFunction endpoint,
                         int64_t acknowledged) {
   drill::CheckOptions options;
   for (int i = 0; i < users; ++i) options.users.push_back(User(i));
   options.campaigns.push_back(campaign);
   Result<drill::CheckReport> report = Status(Code::kUnavailable, "not run");
   for (int attempt = 0; attempt < 5; ++attempt) {
-    http::Client client("127.0.0.1", port(), std::chrono::milliseconds(5000));
+    const std::pair<std::string, uint16_t> serving = endpoint();
+    http::Client client(serving.first, serving.second, std::chrono::milliseconds(5000));
     report = drill::Check(history, options, client);
     if (report.ok()) break;
     std::printf("checker: could not finish (%s); again\n", report.status().ToString().c_str());
