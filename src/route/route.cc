@@ -118,6 +118,26 @@ Result<Match> MatchRequest(std::string_view method, std::string_view path) {
 
 bool IsRead(std::string_view method) { return method == "GET" || method == "HEAD"; }
 
+std::optional<BrainResource> MatchBrainPath(std::string_view path) {
+  if (path == "/v1/events") return BrainResource::kEvents;
+  if (path == "/v1/recommendations") return BrainResource::kRecommendations;
+  if (path == "/v1/forecast") return BrainResource::kForecast;
+  if (path == "/v1/audience") return BrainResource::kAudience;
+  return std::nullopt;
+}
+
+Result<BrainResource> MatchBrainRequest(std::string_view method, std::string_view path) {
+  const std::optional<BrainResource> resource = MatchBrainPath(path);
+  if (!resource) return Status(Code::kNotFound, "no route for " + std::string(path));
+  const bool post = *resource == BrainResource::kEvents;
+  if (post ? method != "POST" : !IsRead(method)) {
+    return Status(Code::kMethodNotAllowed, std::string(method) + " is not allowed on " +
+                                               std::string(path) + "; use " +
+                                               (post ? "POST" : "GET"));
+  }
+  return *resource;
+}
+
 Status CheckPathId(const Match& match) {
   const std::string_view id_name = RulesOf(match.resource).id_name;
   if (id_name.empty() || IsValidId(match.id)) return Status::Ok();

@@ -53,6 +53,24 @@ Result<Match> MatchRequest(std::string_view method, std::string_view path);
 // GET and HEAD (HEAD is answered as GET, without the body).
 bool IsRead(std::string_view method);
 
+// The brain's paths (API.md "Brain"), served by the brain process (src/brainsvc), which the
+// gateway forwards them to. Kept apart from Resource so that a center's handler, which serves
+// none of them, answers them 404 like any path it does not know.
+enum class BrainResource : uint8_t {
+  kEvents,           // /v1/events: POST records behaviour events
+  kRecommendations,  // /v1/recommendations?user=&k=
+  kForecast,         // /v1/forecast?sku=&days=
+  kAudience,         // /v1/audience?sku=&n=
+};
+
+// The brain resource `path` (without the query) names, exactly; nullopt for any other path.
+std::optional<BrainResource> MatchBrainPath(std::string_view path);
+
+// MatchBrainPath, then the method check, with MatchRequest's errors: not_found "no route for
+// PATH", method_not_allowed "METHOD is not allowed on PATH; use POST" (or GET; HEAD is allowed
+// wherever GET is).
+Result<BrainResource> MatchBrainRequest(std::string_view method, std::string_view path);
+
 // Ok when the match's resource has no path id or its id is valid (common/ids.h); otherwise
 // bad_field naming the id as API.md does ("sku (in the path): expected an id of ...").
 Status CheckPathId(const Match& match);

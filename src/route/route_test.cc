@@ -63,12 +63,40 @@ TEST(MatchPath, ViewsPointIntoThePath) {
   EXPECT_EQ(match->action.data(), path.data() + 13);
 }
 
-// API.md names these, but neither a center nor the gateway serves them yet.
+// API.md names these, but no center serves them: the brain's (MatchBrainPath) and the
+// dashboard's.
 TEST(MatchPath, PathsNotServedYet) {
   for (const char* path :
        {"/", "/v1/stream", "/v1/events", "/v1/recommendations", "/v1/forecast", "/v1/audience"}) {
     EXPECT_FALSE(MatchPath(path).has_value()) << path;
   }
+}
+
+TEST(MatchBrainPath, TheFourBrainPathsExactly) {
+  EXPECT_EQ(MatchBrainPath("/v1/events"), BrainResource::kEvents);
+  EXPECT_EQ(MatchBrainPath("/v1/recommendations"), BrainResource::kRecommendations);
+  EXPECT_EQ(MatchBrainPath("/v1/forecast"), BrainResource::kForecast);
+  EXPECT_EQ(MatchBrainPath("/v1/audience"), BrainResource::kAudience);
+  for (const char* path : {"/v1/events/", "/v1/events/x", "/v1/Events", "/v1/forecasts",
+                           "/v1/audience/u1", "/v1/orders", "/healthz", "", "/v1/"}) {
+    EXPECT_FALSE(MatchBrainPath(path).has_value()) << path;
+  }
+}
+
+TEST(MatchBrainRequest, MethodsAndErrors) {
+  EXPECT_TRUE(MatchBrainRequest("POST", "/v1/events").ok());
+  EXPECT_TRUE(MatchBrainRequest("GET", "/v1/recommendations").ok());
+  EXPECT_TRUE(MatchBrainRequest("HEAD", "/v1/forecast").ok());
+  Result<BrainResource> match = MatchBrainRequest("GET", "/v1/events");
+  ASSERT_FALSE(match.ok());
+  EXPECT_EQ(match.status().code(), Code::kMethodNotAllowed);
+  EXPECT_EQ(match.status().message(), "GET is not allowed on /v1/events; use POST");
+  match = MatchBrainRequest("POST", "/v1/audience");
+  ASSERT_FALSE(match.ok());
+  EXPECT_EQ(match.status().message(), "POST is not allowed on /v1/audience; use GET");
+  match = MatchBrainRequest("GET", "/v1/brain");
+  ASSERT_FALSE(match.ok());
+  EXPECT_EQ(match.status().code(), Code::kNotFound);
 }
 
 TEST(MatchPath, UnknownPaths) {
