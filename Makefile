@@ -8,8 +8,10 @@
 #   make bench-multicenter  three centers behind the gateway against one center alone, and the
 #                    data bus's lags (BUS=embedded or jetstream); bench-gateway is the same
 #   make bench-standby  a center alone against a primary with a hot standby (shipping's cost)
-#   make drill       failover drills: kill -9 and SIGSTOP of a primary, kill -9 of a standby,
-#                    102 by default (DRILLS=34 of each kind), with the checker after them
+#   make drill       failover drills: kill -9 and SIGSTOP of a primary, kill -9 of a standby, a
+#                    partition of primary and standby (network namespaces), 136 by default
+#                    (DRILLS=34 of each kind), with etcd, and 30 kills of primaries in the
+#                    whole deployment (MULTICENTER_DRILLS), with the checker after them
 #   make test-slow   the long randomized runs (label slow)
 #   make fuzz        longer fuzz runs (FUZZ_SECONDS each, default 300)
 BUILD ?= build
@@ -94,6 +96,8 @@ drill: build
 	SURGE_DRILLS=$(or $(DRILLS),34) SURGE_DRILL_SEED=$(or $(SEED),$(shell date +%s)) \
 	  SURGE_LEASE_MS=$(or $(LEASE_MS),300) SURGE_ETCD_DRILLS=$(or $(ETCD_DRILLS),4) \
 	  $(BUILD)/tests/failover_drill_test
+	SURGE_MULTICENTER_DRILLS=$(or $(MULTICENTER_DRILLS),30) \
+	  SURGE_DRILL_SEED=$(or $(SEED),$(shell date +%s)) $(BUILD)/tests/multicenter_failover_test
 
 # The brain's evaluation on the public data sets (../shared/data): recommendations on Amazon
 # Beauty and daily demand forecasts on UCI Online Retail; the figures go to docs/BRAIN.md.

@@ -232,34 +232,6 @@ class Worker {
   std::vector<SteadyClock::time_point> acks_;
 };
 
-// The state hash of the journal in `data_dir` through `through` (opened as a standby, so nothing
-// is added to it).
-uint64_t StateHashOf(const std::string& data_dir, uint64_t through) {
-  center::Options options;
-  options.data_dir = data_dir;
-  options.center_id = "c1";
-  options.standby = true;
-  options.keep_through = through;
-  auto center = center::Center::Open(*Env::Default(), options);
-  EXPECT_TRUE(center.ok()) << center.status().ToString();
-  if (!center.ok()) return 0;
-  EXPECT_EQ((*center)->durable_sequence(), through) << data_dir;
-  uint64_t hash = 0;
-  EXPECT_TRUE(
-      (*center)->Read([&](const trade::Trade& state, int64_t) { hash = state.StateHash(); }));
-  return hash;
-}
-
-uint64_t LastSequenceOf(const std::string& data_dir) {
-  center::Options options;
-  options.data_dir = data_dir;
-  options.center_id = "c1";
-  options.standby = true;
-  auto center = center::Center::Open(*Env::Default(), options);
-  EXPECT_TRUE(center.ok()) << center.status().ToString();
-  return center.ok() ? (*center)->durable_sequence() : 0;
-}
-
 // Follows the lease: which node is the primary now (0, 1, or -1 while none is), and in `serving`
 // the last one that was, which the clients use, as the gateway would.
 class LeaseWatcher {
@@ -587,10 +559,11 @@ void RunDrills(const std::string& root, const Coordination& coord, int drills_of
     const int status = nodes[index].Kill(SIGTERM);
     EXPECT_TRUE(status == 0 || status == 75) << nodes[index].name() << " exited " << status;
   }
+  center::Options center;
+  center.center_id = "c1";
   const uint64_t through =
-      std::min(LastSequenceOf(nodes[0].data_dir()), LastSequenceOf(nodes[1].data_dir()));
+      process_testing::ExpectSameStateHash(center, nodes[0].data_dir(), nodes[1].data_dir());
   EXPECT_GT(through, static_cast<uint64_t>(acknowledged));
-  EXPECT_EQ(StateHashOf(nodes[0].data_dir(), through), StateHashOf(nodes[1].data_dir(), through));
 }
 
 std::string TemporaryDirectory() {

@@ -1,16 +1,21 @@
 // For the process-level tests: what the kill -9 crash test and the failover drills share (the
-// catalogue's PUTs, how an order's answer is recorded in the history, the checker's verdict).
+// catalogue's PUTs, how an order's answer is recorded in the history, the checker's verdict, the
+// state hashes of a primary's and its standby's journals).
 #pragma once
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "center/center.h"
+#include "common/env.h"
 #include "drill/drill.h"
 #include "http/http.h"
 #include "json/json.h"
@@ -97,6 +102,40 @@ void ExpectHistoryHolds(const std::vector<drill::OrderAttempt>& history, int use
   std::printf("checker: %s\n", report->Summary().c_str());
   EXPECT_TRUE(report->ok()) << report->Summary();
   EXPECT_EQ(report->acknowledged_orders, static_cast<uint64_t>(acknowledged));
+}
+
+// The journal in `data_dir` opened as a standby with `options` (nothing is added to it): its
+// durable end, and its state hash through `through` (its whole journal if UINT64_MAX).
+struct JournalState {
+  uint64_t sequence = 0;
+  uint64_t hash = 0;
+};
+inline JournalState ReadJournalState(center::Options options, const std::string& data_dir,
+                                     uint64_t through = UINT64_MAX) {
+  options.data_dir = data_dir;
+  options.standby = true;
+  options.keep_through = through;
+  auto center = center::Center::Open(*Env::Default(), options);
+  EXPECT_TRUE(center.ok()) << data_dir << ": " << center.status().ToString();
+  if (!center.ok()) return {};
+  JournalState state{(*center)->durable_sequence(), 0};
+  EXPECT_TRUE(
+      (*center)->Read([&](const trade::Trade& trade, int64_t) { state.hash = trade.StateHash(); }));
+  return state;
+}
+
+// A primary's and its standby's journals (both stopped) reach the same state hash at the same
+// position: the shorter one's end, which is returned.
+inline uint64_t ExpectSameStateHash(const center::Options& options, const std::string& first,
+                                    const std::string& second) {
+  const uint64_t through = std::min(ReadJournalState(options, first).sequence,
+                                    ReadJournalState(options, second).sequence);
+  const JournalState a = ReadJournalState(options, first, through);
+  const JournalState b = ReadJournalState(options, second, through);
+  EXPECT_EQ(a.sequence, through) << first;
+  EXPECT_EQ(b.sequence, through) << second;
+  EXPECT_EQ(a.hash, b.hash) << first << " and " << second << " differ at sequence " << through;
+  return through;
 }
 
 }  // namespace surge::process_testing
