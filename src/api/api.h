@@ -62,6 +62,8 @@ Result<trade::PutProduct> DecodePutProduct(std::string_view sku, std::string_vie
 Result<trade::PutUser> DecodePutUser(std::string_view id, std::string_view body);
 Result<trade::PutInventory> DecodePutInventory(std::string_view sku, std::string_view body);
 Result<trade::PutCampaign> DecodePutCampaign(std::string_view id, std::string_view body);
+// {"centers": [{"center": id, "units": int}, ...]}: 1..kDemandCentersMax entries, each center once.
+Result<trade::PutDemand> DecodePutDemand(std::string_view sku, std::string_view body);
 Result<trade::PlaceOrder> DecodePlaceOrder(std::string_view body);
 
 // The body of POST /v1/orders/{id}/pay and /cancel: empty (or whitespace), or an empty object.

@@ -213,6 +213,41 @@ TEST(DecodeTest, DecodesExactly) {
   EXPECT_EQ(*order, (trade::PlaceOrder{"r", "u", {{"a", trade::kQuantityMax}, {"b", 1}}}));
 }
 
+TEST(DecodeTest, DemandListsCentersOnceEachWithUnitsInRange) {
+  auto demand = DecodePutDemand(
+      "tv", R"({"centers":[{"center":"s1","units":5},{"units":1000000000000,"center":"m"}]})");
+  ASSERT_TRUE(demand.ok()) << demand.status().ToString();
+  EXPECT_EQ(*demand, (trade::PutDemand{"tv", {{"s1", 5}, {"m", trade::kStockMax}}}));
+  const struct {
+    const char* body;
+    const char* message;
+  } bad[] = {
+      {R"({"centers":[]})", "centers: expected an array of 1 to 256 entries"},
+      {R"({"centers":[{"center":"m","units":1},{"center":"m","units":2}]})",
+       "centers[1].center: m is already in centers[0]"},
+      {R"({"centers":[{"center":"m","units":-1}]})", nullptr},
+      {R"({"centers":[{"center":"m","units":1000000000001}]})", nullptr},
+      {R"({"centers":[{"center":"m"}]})", nullptr},
+      {R"({"centers":[{"center":"m","units":1,"extra":2}]})", nullptr},
+      {R"({"centers":[{"center":"a-center-id-longer-than-32-chars-x","units":1}]})", nullptr},
+      {R"({"centers":{"m":1}})", nullptr},
+      {R"({"centers":[{"center":"m","units":1}],"other":1})", nullptr},
+      {R"({"centers":[{"center":"m","units":1}])", nullptr},
+  };
+  for (const auto& each : bad) {
+    auto decoded = DecodePutDemand("tv", each.body);
+    ASSERT_FALSE(decoded.ok()) << each.body;
+    EXPECT_TRUE(decoded.status().code() == Code::kBadField ||
+                decoded.status().code() == Code::kBadJson)
+        << each.body << ": " << decoded.status().ToString();
+    if (each.message != nullptr) {
+      EXPECT_EQ(decoded.status().message(), each.message);
+    }
+  }
+  EXPECT_EQ(DecodePutDemand("bad sku", R"({"centers":[{"center":"m","units":1}]})").status().code(),
+            Code::kBadField);
+}
+
 TEST(DecodeTest, NamesMayBeEmptyAndUpTo256Bytes) {
   EXPECT_TRUE(DecodePutMerchant("m", R"({"name":""})").ok());
   const std::string name(256, 'n');

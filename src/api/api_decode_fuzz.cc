@@ -106,6 +106,30 @@ void Check(const trade::PlaceOrder& order) {
   SURGE_ASSERT(again.ok() && *again == order);
 }
 
+void Check(const trade::PutDemand& demand) {
+  SURGE_ASSERT(IsValidId(demand.sku));
+  SURGE_ASSERT(!demand.centers.empty() && demand.centers.size() <= trade::kDemandCentersMax);
+  std::string body;
+  json::Writer writer(&body);
+  writer.BeginObject();
+  writer.Key("centers");
+  writer.BeginArray();
+  for (size_t i = 0; i < demand.centers.size(); ++i) {
+    const trade::CenterDemand& each = demand.centers[i];
+    SURGE_ASSERT(IsValidId(each.center) && each.center.size() <= 32);
+    CheckRange(each.units, 0, trade::kStockMax);
+    for (size_t j = 0; j < i; ++j) SURGE_ASSERT(demand.centers[j].center != each.center);
+    writer.BeginObject();
+    writer.Field("center", each.center);
+    writer.Field("units", each.units);
+    writer.EndObject();
+  }
+  writer.EndArray();
+  writer.EndObject();
+  auto again = DecodePutDemand(demand.sku, body);
+  SURGE_ASSERT(again.ok() && *again == demand);
+}
+
 // Runs one decoder; on success checks the command and that trade accepts it as well-formed.
 template <typename Command>
 void Run(const Result<Command>& decoded) {
@@ -125,7 +149,7 @@ void Run(const Result<Command>& decoded) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace surge::api;  // NOLINT(google-build-using-namespace)
   if (size < 2) return 0;
-  const uint8_t which = data[0] % 7;
+  const uint8_t which = data[0] % 8;
   const size_t id_length = std::min<size_t>(data[1] % 72, size - 2);
   const std::string_view id(reinterpret_cast<const char*>(data + 2), id_length);
   const std::string_view body(reinterpret_cast<const char*>(data + 2 + id_length),
@@ -148,6 +172,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       break;
     case 5:
       Run(DecodePlaceOrder(body));
+      break;
+    case 6:
+      Run(DecodePutDemand(id, body));
       break;
     default: {
       const surge::Status status = CheckEmptyBody(body);

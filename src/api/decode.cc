@@ -155,6 +155,36 @@ Result<trade::PutCampaign> DecodePutCampaign(std::string_view id, std::string_vi
   return campaign;
 }
 
+Result<trade::PutDemand> DecodePutDemand(std::string_view sku, std::string_view body) {
+  SURGE_RETURN_IF_ERROR(CheckPathId("sku", sku));
+  SURGE_ASSIGN_OR_RETURN(Value root, ParseObject(body, {"centers"}));
+  trade::PutDemand demand;
+  demand.sku = std::string(sku);
+  SURGE_ASSIGN_OR_RETURN(Value list, root.Field("centers"));
+  SURGE_ASSIGN_OR_RETURN(size_t count, list.ArraySize());
+  if (count == 0 || count > trade::kDemandCentersMax) {
+    return BadField("centers: expected an array of 1 to " +
+                    std::to_string(trade::kDemandCentersMax) + " entries");
+  }
+  for (size_t i = 0; i < count; ++i) {
+    SURGE_ASSIGN_OR_RETURN(Value entry, list.At(i));
+    SURGE_RETURN_IF_ERROR(entry.OnlyFields({"center", "units"}));
+    trade::CenterDemand decoded;
+    SURGE_ASSIGN_OR_RETURN(decoded.center, IdField(entry, "center"));
+    SURGE_ASSIGN_OR_RETURN(decoded.units, IntField(entry, "units", 0, trade::kStockMax));
+    for (size_t earlier = 0; earlier < demand.centers.size(); ++earlier) {
+      if (demand.centers[earlier].center == decoded.center) {
+        return BadField("centers[" + std::to_string(i) + "].center: " + decoded.center +
+                        " is already in centers[" + std::to_string(earlier) + "]");
+      }
+    }
+    demand.centers.push_back(std::move(decoded));
+  }
+  // Center ids are shorter than other ids: what trade would refuse is refused here, with a path.
+  SURGE_RETURN_IF_ERROR(trade::ValidateBody(demand));
+  return demand;
+}
+
 Result<trade::PlaceOrder> DecodePlaceOrder(std::string_view body) {
   SURGE_ASSIGN_OR_RETURN(Value root, ParseObject(body, {"request_id", "user", "items"}));
   trade::PlaceOrder order;

@@ -162,6 +162,17 @@ std::string EncodeProduct(const trade::ProductView& product) {
   writer.Field("name", product.name);
   writer.Field("category", product.category);
   writer.Field("price_cents", product.price_cents);
+  if (!product.demand.empty()) {
+    writer.Key("demand");
+    writer.BeginArray();
+    for (const trade::CenterDemand& each : product.demand) {
+      writer.BeginObject();
+      writer.Field("center", each.center);
+      writer.Field("units", each.units);
+      writer.EndObject();
+    }
+    writer.EndArray();
+  }
   writer.EndObject();
   return out;
 }

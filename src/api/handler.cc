@@ -86,6 +86,7 @@ class CenterHandler final : public http::Handler {
       case Resource::kUser:
       case Resource::kInventory:
       case Resource::kCampaign:
+      case Resource::kDemand:
         // Reads of master data are served by every center (it is replicated to all).
         return IsRead(method) ? nullptr : placement_->MasterDataOwner();
       case Resource::kOrder:
@@ -132,6 +133,8 @@ class CenterHandler final : public http::Handler {
         return Submit(DecodePutInventory(match.id, body), 200, std::move(responder));
       case Resource::kCampaign:
         return Submit(DecodePutCampaign(match.id, body), 200, std::move(responder));
+      case Resource::kDemand:
+        return Submit(DecodePutDemand(match.id, body), 200, std::move(responder));
       case Resource::kOrderPay:
       case Resource::kOrderCancel: {
         const Status empty = CheckEmptyBody(body);
@@ -231,6 +234,7 @@ class CenterHandler final : public http::Handler {
       case Resource::kOrderCancel:
       case Resource::kHealth:
       case Resource::kTopology:
+      case Resource::kDemand:
         break;
     }
     SURGE_ASSERT_MSG(false, "a read on a write-only route passed the method check");

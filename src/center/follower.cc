@@ -33,7 +33,8 @@ bool IsMasterData(const trade::Body& body) {
          std::holds_alternative<trade::PutProduct>(body) ||
          std::holds_alternative<trade::PutUser>(body) ||
          std::holds_alternative<trade::PutInventory>(body) ||
-         std::holds_alternative<trade::PutCampaign>(body);
+         std::holds_alternative<trade::PutCampaign>(body) ||
+         std::holds_alternative<trade::PutDemand>(body);
 }
 
 const std::string* QuotaCampaign(const trade::Body& body) {

@@ -103,6 +103,7 @@ Destination Router::Route(const http::Request& request) const {
     case Resource::kUser:
     case Resource::kInventory:
     case Resource::kCampaign:
+    case Resource::kDemand:
       return Forward(master_index_);
     case Resource::kOrder:
     case Resource::kOrderPay:

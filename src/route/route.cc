@@ -21,6 +21,7 @@ std::optional<Resource> MasterDataResource(std::string_view collection) {
   if (collection == "users") return Resource::kUser;
   if (collection == "inventory") return Resource::kInventory;
   if (collection == "campaigns") return Resource::kCampaign;
+  if (collection == "demand") return Resource::kDemand;
   return std::nullopt;
 }
 
@@ -57,6 +58,8 @@ Rules RulesOf(Resource resource) {
       return {"GET", ""};
     case Resource::kTopology:
       return {"GET", ""};
+    case Resource::kDemand:
+      return {"PUT", "sku"};
   }
   SURGE_ASSERT_MSG(false, "a resource without rules");
   return {};

@@ -28,6 +28,7 @@ enum class Resource : uint8_t {
   kUserOrders,   // /v1/users/{id}/orders
   kHealth,       // /healthz
   kTopology,     // /v1/topology
+  kDemand,       // /v1/demand/{sku}: PUT the expected demand per center (master data)
 };
 
 struct Match {

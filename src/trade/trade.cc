@@ -180,6 +180,7 @@ class TradeImpl final : public Trade {
   Reply Handle(const PutProduct& body, int64_t now_ms);
   Reply Handle(const PutUser& body, int64_t now_ms);
   Reply Handle(const PutInventory& body, int64_t now_ms);
+  Reply Handle(const PutDemand& body, int64_t now_ms);
   Reply Handle(const PutCampaign& body, int64_t now_ms);
   Reply Handle(const PlaceOrder& body, int64_t now_ms);
   Reply Handle(const PayOrder& body, int64_t now_ms);
@@ -455,6 +456,14 @@ Reply TradeImpl::Handle(const PutInventory& body, int64_t) {
   product.has_inventory = true;
   SetStock(product.inventory, body.stock);
   return ValueReply(InventoryView{body.sku, ToStockCounts(product.inventory)});
+}
+
+Reply TradeImpl::Handle(const PutDemand& body, int64_t) {
+  const uint32_t index = state_.product_ids.Find(body.sku);
+  if (index == kNoIndex) return ErrorReply(NotFound("product", body.sku));
+  Status applied = internal::ApplyDemand(state_, index, body);
+  if (!applied.ok()) return ErrorReply(std::move(applied));
+  return ValueReply(MakeProductView(index));
 }
 
 int64_t TradeImpl::LargestHolding(uint32_t campaign) const {
@@ -807,9 +816,13 @@ OrderView TradeImpl::MakeOrderViewAt(uint32_t index, int64_t now_ms) const {
 
 ProductView TradeImpl::MakeProductView(uint32_t index) const {
   const Product& p = state_.products[index];
-  return ProductView{std::string(state_.product_ids.id(index)),
-                     std::string(state_.merchant_ids.id(p.merchant)), p.name, p.category,
-                     p.price_cents};
+  ProductView view{std::string(state_.product_ids.id(index)),
+                   std::string(state_.merchant_ids.id(p.merchant)), p.name, p.category,
+                   p.price_cents};
+  for (size_t i = 0; i < p.demand.size(); ++i) {
+    view.demand.push_back(CenterDemand{state_.topology.centers[i], p.demand[i]});
+  }
+  return view;
 }
 
 Result<MerchantView> TradeImpl::GetMerchant(std::string_view id) const {

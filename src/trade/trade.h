@@ -59,9 +59,15 @@
 //   (available + reserved + sold == quota); at the master quota == allocated[master], at another
 //   center quota <= its allocated (a return lowers the quota at once, the table when the master
 //   applied it). Summed over centers, quotas never exceed the stock.
-//   PutCampaign, new: Options::up_front_percent of its stock (rounded down) is split evenly over
-//     the centers in topology order (the first units % n centers get one more), each center's
-//     quota being its share; the rest stays unallocated, for the centers that ask (RequestQuota).
+//   PutDemand{sku, centers}: master data like the others: the product must exist (not_found),
+//     every center must be one of the deployment (bad_field center); it replaces the SKU's
+//     expected demand per center (centers it does not name expect 0).
+//   PutCampaign, new: Options::up_front_percent of its stock (rounded down) is split over the
+//     centers, each center's quota being its share: in proportion to the SKU's expected demand
+//     (PutDemand) when its total is above 0, the units left by rounding down going one each to
+//     the largest remainders (ties in topology order); else evenly in topology order (the first
+//     units % n centers get one more). The rest stays unallocated, for the centers that ask
+//     (RequestQuota).
 //     On update a raised stock is split the same way; a lowered stock is taken from the
 //     unallocated units only (bad_field
 //     stock if they do not suffice), because no center can judge the others' sales; the SKU may not
@@ -241,8 +247,29 @@ struct CenterOrders {
   friend bool operator==(const CenterOrders&, const CenterOrders&) = default;
 };
 
-using Body = std::variant<PutMerchant, PutProduct, PutUser, PutInventory, PutCampaign, PlaceOrder,
-                          PayOrder, CancelOrder, Tick, RequestQuota, ReturnQuota, CenterOrders>;
+// ---- Demand (master data from the brain's forecasts) -----------------------------------------
+
+struct CenterDemand {
+  std::string center;  // 1..32 characters of an id
+  int64_t units = 0;   // 0..kStockMax
+
+  friend bool operator==(const CenterDemand&, const CenterDemand&) = default;
+};
+
+// The expected demand for a SKU at each center (the brain's forecast of its units over the days
+// ahead), by which the master splits the up-front part of a campaign's stock (see "Centers and
+// quotas"). Replaces what the SKU had. 1..kDemandCentersMax entries, each center at most once.
+struct PutDemand {
+  std::string sku;
+  std::vector<CenterDemand> centers;
+
+  friend bool operator==(const PutDemand&, const PutDemand&) = default;
+};
+inline constexpr size_t kDemandCentersMax = 256;
+
+using Body =
+    std::variant<PutMerchant, PutProduct, PutUser, PutInventory, PutCampaign, PlaceOrder, PayOrder,
+                 CancelOrder, Tick, RequestQuota, ReturnQuota, CenterOrders, PutDemand>;
 
 // Where a command applied at this center was first journaled: by center `center`, as its journal
 // record `sequence`, published on the bus stream of kind `kind` (bus::Kind's value). A Trade
@@ -290,6 +317,8 @@ struct ProductView {
   std::string name;
   std::string category;
   int64_t price_cents = 0;
+  // Multi-center, after a PutDemand: the expected demand of every center, in topology order.
+  std::vector<CenterDemand> demand = {};
 
   friend bool operator==(const ProductView&, const ProductView&) = default;
 };

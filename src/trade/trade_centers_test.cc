@@ -107,6 +107,69 @@ TEST_F(CentersTest, NewCampaignSplitsItsStockEvenlyRemainderToTheFirstCenters) {
   ExpectInvariants();
 }
 
+// ---- The split by expected demand (PutDemand) -----------------------------------------------
+
+PutCampaign TvSale(int64_t stock) {
+  return PutCampaign{"tvsale", "tv", stock, 4000, 1000, 2000, 2, 100};
+}
+
+TEST_F(CentersTest, DemandSplitsANewCampaignInProportionLargestRemaindersFirst) {
+  const Reply put = Master(PutDemand{"tv", {{"s2", 2}, {"m", 1}, {"s1", 5}}});
+  ASSERT_TRUE(put.status.ok()) << put.status.ToString();
+  const std::vector<CenterDemand> demand = {{"m", 1}, {"s1", 5}, {"s2", 2}};  // topology order
+  EXPECT_EQ(std::get<ProductView>(put.value).demand, demand);
+  EXPECT_EQ(sub_->GetProduct("tv")->demand, demand);
+  ASSERT_TRUE(Master(TvSale(11)).status.ok());
+  // 11 x 1/8, 5/8, 2/8 = 1.375, 6.875, 2.75: 1, 6, 2, and the two units left go to the largest
+  // remainders, s1 and s2.
+  const CampaignView view = *master_->GetCampaign("tvsale");
+  std::vector<int64_t> quotas;
+  for (const CenterQuotaView& center : view.centers) quotas.push_back(center.quota);
+  EXPECT_EQ(quotas, (std::vector<int64_t>{1, 7, 3}));
+  EXPECT_EQ(sub_->GetCampaign("tvsale")->counts, Counts(7, 7, 0, 0));
+  // A raised stock is split the same way: 8 more units, exactly 1, 5, 2.
+  ASSERT_TRUE(Master(TvSale(19)).status.ok());
+  EXPECT_EQ(sub_->GetCampaign("tvsale")->counts, Counts(12, 12, 0, 0));
+  EXPECT_EQ(master_->GetCampaign("tvsale")->counts, Counts(2, 2, 0, 0));
+  ExpectInvariants();
+}
+
+TEST_F(CentersTest, DemandOfZeroEverywhereSplitsEvenly) {
+  ASSERT_TRUE(Master(PutDemand{"tv", {{"m", 0}, {"s1", 0}}}).status.ok());
+  ASSERT_TRUE(Master(TvSale(11)).status.ok());
+  EXPECT_EQ(master_->GetCampaign("tvsale")->counts, Counts(4, 4, 0, 0));
+  EXPECT_EQ(sub_->GetCampaign("tvsale")->counts, Counts(4, 4, 0, 0));
+  ExpectInvariants();
+}
+
+TEST_F(CentersTest, DemandRefusesUnknownProductsAndCentersAndChangesNothing) {
+  EXPECT_EQ(Master(PutDemand{"radio", {{"m", 1}}}).status.code(), Code::kNotFound);
+  const Reply unknown = Master(PutDemand{"tv", {{"m", 1}, {"x9", 3}}});
+  EXPECT_EQ(unknown.status.code(), Code::kBadField);
+  EXPECT_NE(unknown.status.message().find("x9"), std::string::npos) << unknown.status.ToString();
+  EXPECT_EQ(Master(PutDemand{"tv", {{"m", 1}, {"m", 2}}}).status.code(), Code::kBadField);
+  EXPECT_TRUE(master_->GetProduct("tv")->demand.empty());
+  // A single center has no centers to weigh.
+  auto single = Trade::Create(Options{"o."});
+  ASSERT_TRUE(single->Apply(Command{1000, PutMerchant{"acme", "Acme"}}).status.ok());
+  ASSERT_TRUE(
+      single->Apply(Command{1000, PutProduct{"tv", "acme", "TV", "screens", 1}}).status.ok());
+  EXPECT_EQ(single->Apply(Command{1000, PutDemand{"tv", {{"m", 1}}}}).status.code(),
+            Code::kBadField);
+  ExpectInvariants();
+}
+
+TEST_F(CentersTest, DemandIsPartOfTheSnapshotAndTheStateHash) {
+  const uint64_t before = master_->StateHash();
+  ASSERT_TRUE(Master(PutDemand{"tv", {{"s1", 4}}}).status.ok());
+  EXPECT_NE(master_->StateHash(), before);
+  auto restored = Trade::Create(CenterOptions("m"));
+  ASSERT_TRUE(restored->Restore(master_->Snapshot()).ok());
+  EXPECT_EQ(restored->GetProduct("tv")->demand,
+            (std::vector<CenterDemand>{{"m", 0}, {"s1", 4}, {"s2", 0}}));
+  EXPECT_EQ(restored->StateHash(), master_->StateHash());
+}
+
 TEST_F(CentersTest, SingleCenterViewShowsTheWholeStockAndNoTable) {
   auto single = Trade::Create(Options{"o."});
   for (const Body& body :

@@ -68,6 +68,26 @@ Status Validate(const PutMerchant& body) {
   return CheckName("name", body.name);
 }
 
+Status Validate(const PutDemand& body) {
+  SURGE_RETURN_IF_ERROR(CheckId("sku", body.sku));
+  if (body.centers.empty() || body.centers.size() > kDemandCentersMax) {
+    return BadField("centers", Cat("1 to ", kDemandCentersMax, " entries"));
+  }
+  for (size_t i = 0; i < body.centers.size(); ++i) {
+    const CenterDemand& each = body.centers[i];
+    if (!internal::IsCenterId(each.center)) {
+      return BadField("centers.center", "1 to 32 characters of [A-Za-z0-9_.:-]");
+    }
+    SURGE_RETURN_IF_ERROR(CheckRange("centers.units", each.units, 0, kStockMax));
+    for (size_t j = 0; j < i; ++j) {
+      if (body.centers[j].center == each.center) {
+        return Status(Code::kBadField, Cat("centers names center ", each.center, " twice"));
+      }
+    }
+  }
+  return Status::Ok();
+}
+
 Status Validate(const PutProduct& body) {
   SURGE_RETURN_IF_ERROR(CheckId("sku", body.sku));
   SURGE_RETURN_IF_ERROR(CheckId("merchant", body.merchant));
@@ -238,6 +258,14 @@ void EncodeBody(Encoder& e, const ReturnQuota& b) {
   e.String(b.center);
   PutInt(e, b.units);
 }
+void EncodeBody(Encoder& e, const PutDemand& b) {
+  e.String(b.sku);
+  e.Varint(b.centers.size());
+  for (const CenterDemand& each : b.centers) {
+    e.String(each.center);
+    PutInt(e, each.units);
+  }
+}
 void EncodeBody(Encoder& e, const CenterOrders& b) {
   e.String(b.center);
   e.Varint(b.deltas.size());
@@ -303,6 +331,18 @@ bool DecodeBody(Decoder& d, CenterOrders* b) {
         !d.SignedVarint(&delta.sold)) {
       return false;
     }
+  }
+  return true;
+}
+
+bool DecodeBody(Decoder& d, PutDemand* b) {
+  uint64_t count = 0;
+  if (!GetId(d, &b->sku) || !d.Varint(&count)) return false;
+  // Each entry takes at least three bytes: no huge allocation for a short input.
+  if (count > kDemandCentersMax || count > d.remaining()) return false;
+  b->centers.resize(count);
+  for (CenterDemand& each : b->centers) {
+    if (!GetCenter(d, &each.center) || !GetInt(d, &each.units)) return false;
   }
   return true;
 }

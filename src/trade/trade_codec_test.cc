@@ -55,6 +55,8 @@ std::vector<Command> EveryKind() {
       {18, CenterOrders{"s1", {}}},
       {19, CenterOrders{"s1", {{"c1", 2, 0}, {"c2", -1, 1}, {"c3", 0, 0}}}},
       {20, CenterOrders{longest_center, ManyDeltas(5)}},
+      {21, PutDemand{"sku-1", {{"m", 0}}}},
+      {22, PutDemand{longest_id, {{"m", kStockMax}, {longest_center, 1}, {"s2", 7}}}},
   };
   const size_t without_origin = commands.size();
   for (size_t i = 0; i < without_origin; ++i) {

@@ -47,6 +47,12 @@ Status CheckMasterData(const State& state) {
     if (!product.has_inventory && product.inventory.stock != 0) {
       return Violation("sku ", sku, " has stock without an inventory record");
     }
+    if (!product.demand.empty() && product.demand.size() != state.topology.centers.size()) {
+      return Violation("sku ", sku, " has a demand of ", product.demand.size(), " centers");
+    }
+    for (const int64_t units : product.demand) {
+      if (units < 0 || units > kStockMax) return Violation("sku ", sku, " has a bad demand");
+    }
     uint32_t previous = kNoIndex;
     for (const uint32_t c : product.campaigns) {
       if (c >= state.campaigns.size() || state.campaigns[c].product != p) {

@@ -207,6 +207,19 @@ class Model {
   static bool Valid(const PayOrder& b) { return IdOk(b.order_id); }
   static bool Valid(const CancelOrder& b) { return IdOk(b.order_id); }
   static bool Valid(const Tick&) { return true; }
+  static bool Valid(const PutDemand& b) {
+    if (!IdOk(b.sku) || b.centers.empty() || b.centers.size() > kDemandCentersMax) return false;
+    for (size_t i = 0; i < b.centers.size(); ++i) {
+      const CenterDemand& each = b.centers[i];
+      if (!IdOk(each.center) || each.center.size() > 32 || !In(each.units, 0, kStockMax)) {
+        return false;
+      }
+      for (size_t j = 0; j < i; ++j) {
+        if (b.centers[j].center == each.center) return false;
+      }
+    }
+    return true;
+  }
 
   // ---- Derived counts ---------------------------------------------------------------------
 
@@ -419,6 +432,12 @@ class Model {
   Reply Handle(const RequestQuota&) { return Error(Code::kBadField); }
   Reply Handle(const ReturnQuota&) { return Error(Code::kBadField); }
   Reply Handle(const CenterOrders&) { return Error(Code::kBadField); }
+  // The product is looked up first; then its centers are unknown.
+  Reply Handle(const PutDemand& b) {
+    if (!Valid(b)) return Error(Code::kBadField);
+    if (products_.count(b.sku) == 0) return Error(Code::kNotFound);
+    return Error(Code::kBadField);
+  }
 
   std::string prefix_;
   int64_t now_ = 0;
@@ -614,6 +633,10 @@ inline std::string Describe(const Command& command) {
         if constexpr (std::is_same_v<T, RequestQuota> || std::is_same_v<T, ReturnQuota>) {
           out << (std::is_same_v<T, RequestQuota> ? "RequestQuota " : "ReturnQuota ") << b.campaign
               << " center=" << b.center << " units=" << b.units;
+        }
+        if constexpr (std::is_same_v<T, PutDemand>) {
+          out << "PutDemand " << b.sku;
+          for (const CenterDemand& each : b.centers) out << " " << each.center << "=" << each.units;
         }
         if constexpr (std::is_same_v<T, CenterOrders>) {
           out << "CenterOrders center=" << b.center;

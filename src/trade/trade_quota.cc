@@ -103,6 +103,42 @@ Status CheckCampaignUpdateMulti(const State& state, const PutCampaign& body, uin
   return Status::Ok();
 }
 
+std::vector<int64_t> SplitUnits(int64_t units, const std::vector<int64_t>& demand, size_t centers) {
+  SURGE_ASSERT(centers > 0 && units >= 0 && (demand.empty() || demand.size() == centers));
+  std::vector<int64_t> shares(centers);
+  __int128 total = 0;  // up to kCentersMax * kStockMax; units * demand up to kStockMax^2
+  for (const int64_t each : demand) total += each;
+  if (total == 0) {
+    for (size_t i = 0; i < centers; ++i) shares[i] = EvenShare(units, centers, i);
+    return shares;
+  }
+  std::vector<std::pair<__int128, size_t>> remainders(centers);
+  int64_t given = 0;
+  for (size_t i = 0; i < centers; ++i) {
+    const __int128 exact = static_cast<__int128>(units) * demand[i];
+    shares[i] = static_cast<int64_t>(exact / total);
+    remainders[i] = {exact % total, i};
+    given += shares[i];
+  }
+  std::sort(remainders.begin(), remainders.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first > b.first : a.second < b.second;
+  });
+  SURGE_ASSERT(units - given >= 0 && units - given < static_cast<int64_t>(centers));
+  for (int64_t k = 0; k < units - given; ++k) ++shares[remainders[k].second];
+  return shares;
+}
+
+Status ApplyDemand(State& state, uint32_t index, const PutDemand& body) {
+  std::vector<int64_t> demand(state.topology.centers.size(), 0);
+  for (const CenterDemand& each : body.centers) {
+    const uint32_t center = state.topology.Find(each.center);
+    if (center == kNoIndex) return UnknownCenter(each.center);
+    demand[center] = each.units;
+  }
+  state.products[index].demand = std::move(demand);
+  return Status::Ok();
+}
+
 void AllocateCampaign(State& state, uint32_t index, int64_t stock, bool created) {
   const Topology& topology = state.topology;
   Allocation& table = state.allocations[index];
@@ -117,12 +153,11 @@ void AllocateCampaign(State& state, uint32_t index, int64_t stock, bool created)
     const int64_t raised = stock - table.stock;
     const int64_t percent = topology.up_front_percent;
     const int64_t up_front = raised / 100 * percent + raised % 100 * percent / 100;
-    for (size_t i = 0; i < topology.centers.size(); ++i) {
-      table.allocated[i] += EvenShare(up_front, topology.centers.size(), i);
-    }
+    const std::vector<int64_t> shares = SplitUnits(
+        up_front, state.products[state.campaigns[index].product].demand, topology.centers.size());
+    for (size_t i = 0; i < topology.centers.size(); ++i) table.allocated[i] += shares[i];
     table.unallocated += raised - up_front;
-    AddQuota(state.campaigns[index].counts,
-             EvenShare(up_front, topology.centers.size(), topology.self));
+    AddQuota(state.campaigns[index].counts, shares[topology.self]);
   } else {
     SURGE_ASSERT(table.stock - stock <= table.unallocated);
     table.unallocated -= table.stock - stock;

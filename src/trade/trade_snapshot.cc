@@ -1,6 +1,6 @@
 // Snapshots of the trade state, and the full invariant scan that validates them.
 //
-// Format (version 2), all integers LEB128 varints unless noted:
+// Format (version 3), all integers LEB128 varints unless noted:
 //   magic "STRD" (fixed32), version (u8), order_id_prefix (string),
 //   centers: count, then in topology order: center id (none: a single-center deployment),
 //   last_now_ms, events recorded
@@ -8,7 +8,8 @@
 //   merchants: count, then sorted by id: id, name
 //   users:     count, then sorted by id: id, region
 //   products:  count, then sorted by sku: sku, merchant rank, name, category, price_cents,
-//              has_inventory (u8), [inventory stock, [multi-center: the SKU's total stock]]
+//              has_inventory (u8), [inventory stock, [multi-center: the SKU's total stock]],
+//              [multi-center, version 3: demand count (0 or the centers'), demand per center]
 //   campaigns: count, then sorted by id: id, product rank, price_cents, starts_at, ends_at,
 //              per_user_limit, reserve_ttl_ms, stock (this center's quota),
 //              [multi-center: the campaign's stock, allocated per center, requested,
@@ -23,7 +24,7 @@
 // order totals and request ids of orders, fingerprints of reserved requests, the expiry queue) is
 // rebuilt on restore and checked rather than stored (so is each table's unallocated rest).
 // Version 1 (no centers, no events count, no applied section) is read too: a single-center
-// snapshot.
+// snapshot; so is version 2 (no demand).
 #include <algorithm>
 #include <cstring>
 
@@ -35,7 +36,8 @@ namespace surge::trade::internal {
 namespace {
 
 constexpr uint32_t kSnapshotMagic = 0x44525453;  // "STRD" read as little-endian
-constexpr uint8_t kSnapshotVersion = 2;
+constexpr uint8_t kSnapshotVersion = 3;
+constexpr uint8_t kSnapshotVersionNoDemand = 2;
 constexpr uint8_t kSnapshotVersionSingleCenter = 1;  // before centers and origins
 
 // Indexes of `ids` sorted by id, and the inverse: each index's rank.
@@ -117,6 +119,10 @@ class SnapshotWriter {
       e_.U8(p.has_inventory ? 1 : 0);
       if (p.has_inventory) PutInt(e_, p.inventory.stock);
       if (p.has_inventory && state_.topology.multi()) PutInt(e_, p.inventory_total);
+      if (state_.topology.multi()) {
+        e_.Varint(p.demand.size());
+        for (const int64_t units : p.demand) PutInt(e_, units);
+      }
     }
     e_.Varint(campaigns.size());
     for (const uint32_t i : campaigns) {
@@ -255,8 +261,8 @@ Status SnapshotReader::ReadHeader(std::string_view prefix) {
   uint8_t version = 0;
   std::string_view snapshot_prefix;
   if (!d_.Fixed32(&magic) || magic != kSnapshotMagic) return Corrupt("bad magic");
-  if (!d_.U8(&version) ||
-      (version != kSnapshotVersion && version != kSnapshotVersionSingleCenter)) {
+  if (!d_.U8(&version) || (version != kSnapshotVersion && version != kSnapshotVersionNoDemand &&
+                           version != kSnapshotVersionSingleCenter)) {
     return Corrupt(Cat("unknown format version ", version));
   }
   version_ = version;
@@ -323,9 +329,19 @@ bool SnapshotReader::ReadProduct(Product* p) {
     return false;
   }
   p->has_inventory = has_inventory == 1;
-  if (!p->has_inventory) return true;
-  if (!Int(&p->inventory.stock, 0, kStockMax)) return false;
-  return !state_.topology.multi() || Int(&p->inventory_total, p->inventory.stock, kStockMax);
+  const bool multi = state_.topology.multi();
+  if (p->has_inventory) {
+    if (!Int(&p->inventory.stock, 0, kStockMax)) return false;
+    if (multi && !Int(&p->inventory_total, p->inventory.stock, kStockMax)) return false;
+  }
+  if (!multi || version_ != kSnapshotVersion) return true;
+  uint64_t count = 0;
+  if (!d_.Varint(&count) || (count != 0 && count != state_.topology.centers.size())) return false;
+  p->demand.resize(count);
+  for (int64_t& units : p->demand) {
+    if (!Int(&units, 0, kStockMax)) return false;
+  }
+  return true;
 }
 
 bool SnapshotReader::ReadAllocation(Allocation* table) {

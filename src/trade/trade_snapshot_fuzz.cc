@@ -60,6 +60,7 @@ std::string MakeShopSnapshotBody(bool multi) {
     trade->Apply(Command{100, surge::trade::CenterOrders{"s1", {{"cb", 1, 0}}},
                          surge::trade::Origin{"s1", 2, 5}});
     trade->Apply(Command{100, surge::trade::PutInventory{"a", 12}});
+    trade->Apply(Command{100, surge::trade::PutDemand{"b", {{"s1", 3}, {"m", 1}}}});
   }
   std::string snapshot = trade->Snapshot();
   snapshot.resize(snapshot.size() - 4);

@@ -200,7 +200,7 @@ TEST(TradeSnapshotTest, ReadsSingleCenterSnapshotsOfVersionOne) {
 
 TEST(TradeSnapshotTest, UnknownFormatVersionFails) {
   std::string snapshot = Trade::Create(kOptions)->Snapshot();
-  snapshot[4] = 3;  // after the 4-byte magic
+  snapshot[4] = 4;  // after the 4-byte magic
   const Status status = Trade::Create(kOptions)->Restore(WithFixedChecksum(snapshot));
   EXPECT_EQ(status.code(), Code::kCorruption);
   EXPECT_NE(status.message().find("version"), std::string::npos);

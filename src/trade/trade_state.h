@@ -345,6 +345,9 @@ struct Product {
   // Multi-center only (else 0): the SKU's regular stock over all centers, the last PutInventory's.
   int64_t inventory_total = 0;
   std::vector<uint32_t> campaigns;  // sorted by starts_at; windows never overlap
+  // Multi-center only: the expected demand per center (PutDemand), by center index; empty when
+  // none was put.
+  std::vector<int64_t> demand;
 };
 
 struct Campaign {
@@ -712,6 +715,12 @@ Status CheckCampaignUpdateMulti(const State& state, const PutCampaign& body, uin
 void AllocateCampaign(State& state, uint32_t index, int64_t stock, bool created);
 // PutInventory of product `index` (which exists) in a multi-center deployment.
 Status ApplyInventoryMulti(State& state, uint32_t index, const PutInventory& body);
+// PutDemand of product `index` (which exists): bad_field for a center not of the deployment.
+Status ApplyDemand(State& state, uint32_t index, const PutDemand& body);
+// `units` split over `centers` centers: in proportion to `demand` (one entry per center) when
+// its total is above 0, the units left by rounding down going one each to the largest
+// remainders, ties to the earlier center; else evenly (EvenShare).
+std::vector<int64_t> SplitUnits(int64_t units, const std::vector<int64_t>& demand, size_t centers);
 // Each returns the campaign's index.
 Result<uint32_t> ApplyRequestQuota(State& state, const RequestQuota& body, bool from_origin);
 Result<uint32_t> ApplyReturnQuota(State& state, const ReturnQuota& body, bool from_origin);
