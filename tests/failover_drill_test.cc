@@ -491,6 +491,9 @@ void RunDrills(const std::string& root, const Coordination& coord, int drills_of
     std::optional<SteadyClock::time_point> first_ack;
     while (!first_ack.has_value() && SteadyClock::now() < deadline) {
       std::this_thread::sleep_for(milliseconds(20));
+      // Like a supervisor: a node whose renewals stalled past its lease on this loaded machine
+      // steps down by itself, and if the other did too, nobody serves until one is restarted.
+      for (NodeProcess& node : nodes) node.EnsureRunning();
       for (auto& worker : workers) {
         auto ack = worker->FirstAckSince(failed_at);
         if (ack.has_value() && (!first_ack.has_value() || *ack < *first_ack)) first_ack = ack;

@@ -178,6 +178,16 @@ void NodeImpl::FollowOrTakeOver() {
       coord_.Acquire(options_.center.center_id, options_.node,
                      LeaseAddress(options_.http_address, ship_address), options_.lease_ttl);
   if (!lease.ok()) return;  // someone else was faster, or coord is unreachable: try again
+  // valid_until counts from before the request: an Acquire that took most of the lease (a
+  // stalled machine, a slow coordinator) leaves too little to promote and ship the first batch
+  // with; promoting would only fail that batch and step down. Let it lapse and try again.
+  if (lease->valid_until - SteadyClock::now() < options_.lease_ttl / 2) {
+    SURGE_LOG_WARNING(
+        "node %s: the lease came with too little time left (the Acquire took "
+        "long); letting it lapse",
+        options_.node.c_str());
+    return;
+  }
   const Status taken = TakeOver(std::move(lease).value());
   if (!taken.ok()) End(taken.Annotate("taking over"));
 }
