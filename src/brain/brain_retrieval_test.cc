@@ -56,6 +56,28 @@ TEST(Transitions, NextItemProbabilities) {
   EXPECT_FLOAT_EQ(models.transition_in[1], 3.0f);
 }
 
+TEST(Transitions, EachItemKeepsItsLikeliestFollowersAndTheirPredecessors) {
+  // 0 is followed by 1 (three times), 2 (twice), 3 and 4 (once each: a tie).
+  const std::vector<std::vector<uint32_t>> sequences = {{0, 1}, {0, 1}, {0, 1}, {0, 2},
+                                                        {0, 2}, {0, 3}, {0, 4}, {5, 1}};
+  ModelOptions options = HandOptions();
+  options.transition_keep = 3;
+  const Models models = BuildModels(sequences, 6, options);
+  ASSERT_EQ(models.transitions.Columns(0).size(), 3u);
+  EXPECT_FLOAT_EQ(models.transitions.Get(0, 1), 3.0f / 7);  // still over all 7 followers
+  EXPECT_FLOAT_EQ(models.transitions.Get(0, 2), 2.0f / 7);
+  EXPECT_FLOAT_EQ(models.transitions.Get(0, 3), 1.0f / 7);  // of the tie, the lower index
+  EXPECT_FLOAT_EQ(models.transitions.Get(0, 4), 0.0f);
+  EXPECT_FLOAT_EQ(models.transition_in[4], 1.0f);  // the feature counts every transition
+  // Predecessors: row j lists the items leading to j with P(j | i).
+  EXPECT_EQ(std::vector<uint32_t>(models.predecessors.Columns(1).begin(),
+                                  models.predecessors.Columns(1).end()),
+            (std::vector<uint32_t>{0, 5}));
+  EXPECT_FLOAT_EQ(models.predecessors.Get(1, 0), 3.0f / 7);
+  EXPECT_FLOAT_EQ(models.predecessors.Get(1, 5), 1.0f);
+  EXPECT_TRUE(models.predecessors.Columns(0).empty());
+}
+
 TEST(Transitions, SkipsCountLessWithDistance) {
   ModelOptions options = HandOptions();
   options.transition_span = 2;

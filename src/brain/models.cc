@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <numeric>
 
 #include "common/assert.h"
@@ -151,6 +152,7 @@ void BuildTransitions(std::span<const std::vector<uint32_t>> sequences, Models* 
   models->transitions = SparseRows();
   models->transition_out.assign(models->items, 0.0f);
   models->transition_in.assign(models->items, 0.0f);
+  std::vector<float> counts;
   for (uint32_t item = 0; item < models->items; ++item) {
     for (uint64_t o = occurrences.offsets[item]; o < occurrences.offsets[item + 1]; ++o) {
       const auto& sequence = sequences[occurrences.at[o].first];
@@ -164,8 +166,26 @@ void BuildTransitions(std::span<const std::vector<uint32_t>> sequences, Models* 
     float total = 0;
     for (const uint32_t next : accumulator.touched) total += accumulator.value[next];
     models->transition_out[item] = total;
-    accumulator.Flush(&models->transitions, [&](uint32_t next, float count) {
+    // Beyond transition_keep followers, those above the threshold stay, and of those tied at
+    // it the lowest indices (Flush visits them in index order).
+    float threshold = 0;
+    size_t ties_allowed = accumulator.touched.size();
+    if (accumulator.touched.size() > options.transition_keep && options.transition_keep > 0) {
+      counts.clear();
+      for (const uint32_t next : accumulator.touched) counts.push_back(accumulator.value[next]);
+      const auto cut = counts.begin() + static_cast<ptrdiff_t>(options.transition_keep - 1);
+      std::nth_element(counts.begin(), cut, counts.end(), std::greater<>());
+      threshold = *cut;
+      ties_allowed = static_cast<size_t>(
+          std::count(counts.begin(), cut + 1, threshold));  // among the kept, those tied
+    }
+    accumulator.Flush(&models->transitions, [&](uint32_t next, float count) -> float {
       models->transition_in[next] += count;
+      if (count < threshold) return 0.0f;
+      if (count == threshold) {
+        if (ties_allowed == 0) return 0.0f;
+        --ties_allowed;
+      }
       return count / total;
     });
   }

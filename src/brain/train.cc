@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <chrono>
 #include <mutex>
+#include <random>
 #include <thread>
 
 #include "brain/brain_state.h"
@@ -47,7 +48,9 @@ struct RankerData {
   std::vector<internal::RankerExample> examples;
 };
 
-void MakeRankerData(const internal::Snapshot& snapshot, RankerData* data) {
+constexpr size_t kRankerExamplesMax = 50'000;
+
+void MakeRankerData(const internal::Snapshot& snapshot, uint64_t seed, RankerData* data) {
   for (const auto& sequence : snapshot.sequences) {
     data->before_last.emplace_back(sequence.begin(), sequence.end() - 1);
   }
@@ -60,6 +63,14 @@ void MakeRankerData(const internal::Snapshot& snapshot, RankerData* data) {
     excluded.erase(std::unique(excluded.begin(), excluded.end()), excluded.end());
     std::erase(excluded, snapshot.sequences[u].back());
     data->examples.push_back({{data->before_last[u], excluded}, snapshot.sequences[u].back()});
+  }
+  // The trees learn as well from a sample of users as from all of them in a big shop: a
+  // bounded sample keeps the retrain's cost from growing with the users (Amazon Beauty's
+  // 22,363 are all kept).
+  if (data->examples.size() > kRankerExamplesMax) {
+    std::mt19937_64 random(seed);
+    std::shuffle(data->examples.begin(), data->examples.end(), random);
+    data->examples.resize(kRankerExamplesMax);
   }
 }
 
@@ -87,7 +98,7 @@ Result<TrainReport> Brain::Train() {
     SetCatalogue(snapshot, models.get());
   });
   RankerData data;
-  MakeRankerData(snapshot, &data);
+  MakeRankerData(snapshot, s.options.seed, &data);
   Result<trees::Forest> forest = Status(Code::kInvalidArgument, "too few users for a ranker");
   if (data.examples.size() >= s.options.ranker_min_users) {
     Models before = BuildModels(data.before_last, snapshot.items, options);
