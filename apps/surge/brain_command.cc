@@ -5,8 +5,14 @@
 #include <string>
 
 #include "brain/brain.h"
+#include "brainsvc/brainsvc.h"
+#include "bus/bus.h"
 #include "common/env.h"
+#include "common/log.h"
 #include "flags.h"
+#include "http/http.h"
+#include "serve.h"
+#include "topology/topology.h"
 
 namespace surge::cli {
 namespace {
@@ -14,6 +20,15 @@ namespace {
 constexpr const char* kBrainUsage =
     "Usage: surge brain eval [flags]\n"
     "       surge brain train [flags]\n"
+    "       surge brain serve --data DIR [--topology FILE] [--listen HOST:PORT] [flags]\n"
+    "\n"
+    "serve: the brain inside the platform (docs/API.md, Brain): POST /v1/events, GET\n"
+    "/v1/recommendations, /v1/forecast, /v1/audience. Events are kept in a durable log in\n"
+    "DIR/events, replayed at start; with --topology it follows every center's order events and\n"
+    "the master's products on the data bus (embedded, or --bus nats://HOST:PORT), resuming\n"
+    "after what it applied. Retrains every --train-every-s seconds (and after\n"
+    "--train-after-events new events). Prints \"surge brain listening on HOST:PORT\" once it\n"
+    "serves; SIGTERM or SIGINT stops it.\n"
     "\n"
     "eval: the evaluation of docs/BRAIN.md. Amazon Beauty purchase sequences, leave-last-out\n"
     "(each user's last item is the target, ranked against all items with the user's history\n"
@@ -35,7 +50,16 @@ constexpr const char* kBrainUsage =
     "  --threads N      eval: worker threads (default 2)\n"
     "  --doc FILE       eval: write the report into FILE (e.g. docs/BRAIN.md)\n"
     "  --no-tune        eval: skip the search on validation, use the built-in choices\n"
-    "  --only PART      eval: 'recommendations' or 'forecasts' alone (not with --doc)\n";
+    "  --only PART      eval: 'recommendations' or 'forecasts' alone (not with --doc)\n"
+    "  --data DIR              serve: the event log's directory (required)\n"
+    "  --topology FILE         serve: the deployment whose order events to follow\n"
+    "  --bus URL               serve: nats://HOST:PORT (default: the embedded bus)\n"
+    "  --listen HOST:PORT      serve: address (default 127.0.0.1:18800)\n"
+    "  --threads N             serve: HTTP event loops, 0 = one per core (default 0)\n"
+    "  --train-every-s N       serve: retrain period, 0 = never on a timer (default 60)\n"
+    "  --train-after-events N  serve: also retrain after N new events, 0 = off (default 0)\n"
+    "  --synthetic-items N     serve, benchmarks: a catalogue of N items i0.. (not logged)\n"
+    "  --synthetic-events N    serve, benchmarks: N purchases by users su0.. over them\n";
 
 constexpr const char* kBeginMarker = "<!-- brain-eval:begin -->";
 constexpr const char* kEndMarker = "<!-- brain-eval:end -->";
@@ -165,17 +189,108 @@ int RunTrain(const Flags& flags, int threads) {
   return 0;
 }
 
+// The deployment's bus: JetStream at `url`, else the embedded bus on the topology's addresses.
+Result<std::unique_ptr<bus::Bus>> OpenBus(const topology::Topology& topology,
+                                          const std::string& url) {
+  if (!url.empty()) {
+    return bus::NewJetStreamBus(
+        url, [&topology](std::string_view center) { return topology.Find(center) != nullptr; });
+  }
+  for (const topology::Center& each : topology.centers()) {
+    if (!each.bus_address.has_value()) {
+      return Status(Code::kInvalidArgument, "center " + each.id +
+                                                " has no bus address in the topology: give every "
+                                                "center one, or use --bus nats://HOST:PORT");
+    }
+  }
+  return bus::NewEmbeddedBus([topology](std::string_view center) -> std::optional<std::string> {
+    const topology::Center* found = topology.Find(center);
+    if (found == nullptr) return std::nullopt;
+    return found->bus_address->ToString();
+  });
+}
+
+Result<brainsvc::Options> ServeOptions(const Flags& flags) {
+  brainsvc::Options options;
+  options.data_dir = flags.Get("data", "");
+  if (options.data_dir.empty()) return Status(Code::kInvalidArgument, "--data DIR is required");
+  SURGE_ASSIGN_OR_RETURN(int64_t train_every_s, flags.GetInt("train-every-s", 60, 0, 86'400));
+  SURGE_ASSIGN_OR_RETURN(int64_t train_after,
+                         flags.GetInt("train-after-events", 0, 0, 1'000'000'000));
+  SURGE_ASSIGN_OR_RETURN(int64_t items, flags.GetInt("synthetic-items", 0, 0, 100'000'000));
+  SURGE_ASSIGN_OR_RETURN(int64_t events, flags.GetInt("synthetic-events", 0, 0, 1'000'000'000));
+  options.train_interval = std::chrono::seconds(train_every_s);
+  options.train_after_events = static_cast<uint64_t>(train_after);
+  options.synthetic_items = static_cast<size_t>(items);
+  options.synthetic_events = static_cast<size_t>(events);
+  if (events > 0 && items == 0) {
+    return Status(Code::kInvalidArgument, "--synthetic-events needs --synthetic-items");
+  }
+  return options;
+}
+
+int RunServe(const Flags& flags) {
+  Result<brainsvc::Options> options = ServeOptions(flags);
+  if (!options.ok()) return UsageError(options.status().message());
+  auto listen = ParseListenAddress(flags.Get("listen", "127.0.0.1:18800"));
+  if (!listen.ok()) return UsageError(listen.status().message());
+  auto threads = flags.GetInt("threads", 0, 0, 1024);
+  if (!threads.ok()) return UsageError(threads.status().message());
+  std::unique_ptr<bus::Bus> bus;
+  if (flags.Has("topology")) {
+    auto topology = topology::Load(*Env::Default(), flags.Get("topology", ""));
+    if (!topology.ok()) return UsageError(topology.status().message());
+    auto opened = OpenBus(*topology, flags.Get("bus", ""));
+    if (!opened.ok()) return Fail(opened.status());
+    bus = std::move(opened).value();
+    options->bus = bus.get();
+    for (const topology::Center& center : topology->centers()) {
+      options->centers.push_back(center.id);
+    }
+    options->master = topology->master_id();
+  }
+  auto service = brainsvc::Service::Open(*Env::Default(), *options);
+  if (!service.ok()) return Fail(service.status());
+  http::ServerOptions server_options;
+  server_options.host = listen->host;
+  server_options.port = listen->port;
+  server_options.threads = static_cast<int>(*threads);
+  auto server = http::Server::Start(server_options, **service);
+  if (!server.ok()) return Fail(server.status());
+  // Tests and `surge up` wait for this line on stdout and read the address from its end.
+  std::printf("surge brain listening on %s:%u\n", UrlHost(listen->host).c_str(),
+              static_cast<unsigned>((*server)->port()));
+  std::fflush(stdout);
+  WaitForStopSignal();
+  SURGE_LOG_INFO("brain: stopping");
+  (*server)->Stop();
+  (*service)->Stop();
+  return 0;
+}
+
 }  // namespace
 
 int RunBrainCommand(int argc, char** argv) {
-  if (argc < 3) return UsageError("expected 'eval' or 'train'");
+  if (argc < 3) return UsageError("expected 'eval', 'train' or 'serve'");
   const std::string_view action = argv[2];
   if (action == "--help" || action == "-h") {
     std::fputs(kBrainUsage, stdout);
     return 0;
   }
+  if (action == "serve") {
+    auto parsed = Flags::Parse(argc, argv, 3,
+                               {"data", "topology", "bus", "listen", "threads", "train-every-s",
+                                "train-after-events", "synthetic-items", "synthetic-events"});
+    if (!parsed.ok()) return UsageError(parsed.status().message());
+    if (parsed->help()) {
+      std::fputs(kBrainUsage, stdout);
+      return 0;
+    }
+    return RunServe(*parsed);
+  }
   if (action != "eval" && action != "train") {
-    return UsageError("unknown action '" + std::string(action) + "': expected eval or train");
+    return UsageError("unknown action '" + std::string(action) +
+                      "': expected eval, train or serve");
   }
   auto parsed = Flags::Parse(argc, argv, 3, {"beauty", "retail", "users", "threads", "doc", "only"},
                              {"no-tune"});

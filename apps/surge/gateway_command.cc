@@ -44,7 +44,10 @@ constexpr const char* kGatewayUsage =
     "  --timeout-ms N         a center's answer must come within this (default 10000)\n"
     "  --coord SPEC           where centers' primaries are: file:<path> (the embedded\n"
     "                         coordinator, one machine) or etcd:<host:port>[,<host:port>...];\n"
-    "                         the same SPEC as the centers' (default: topology addresses only)\n";
+    "                         the same SPEC as the centers' (default: topology addresses only)\n"
+    "  --brain HOST:PORT      where 'surge brain serve' listens: POST /v1/events and GET\n"
+    "                         /v1/recommendations, /v1/forecast, /v1/audience go there\n"
+    "                         (default: none, those paths answer 503 unavailable)\n";
 
 int UsageError(const std::string& message) {
   std::fprintf(stderr, "surge gateway: %s\n\n%s", message.c_str(), kGatewayUsage);
@@ -56,7 +59,7 @@ int UsageError(const std::string& message) {
 int RunGatewayCommand(int argc, char** argv) {
   auto parsed = Flags::Parse(argc, argv, 2,
                              {"topology", "listen", "threads", "upstream-threads", "in-flight-max",
-                              "connections", "timeout-ms", "coord"});
+                              "connections", "timeout-ms", "coord", "brain"});
   if (!parsed.ok()) return UsageError(parsed.status().message());
   const Flags& flags = *parsed;
   if (flags.help()) {
@@ -91,6 +94,11 @@ int RunGatewayCommand(int argc, char** argv) {
   options.request_timeout = std::chrono::milliseconds(*timeout_ms);
   options.coord = flags.Get("coord", "");
   if (flags.Has("coord") && options.coord.empty()) return UsageError("--coord needs a SPEC");
+  if (flags.Has("brain")) {
+    auto brain = topology::ParseAddress(flags.Get("brain", ""));
+    if (!brain.ok()) return UsageError("--brain: " + brain.status().message());
+    options.brain = std::move(brain).value();
+  }
   auto gateway = gateway::Gateway::Start(options);
   if (!gateway.ok()) {
     SURGE_LOG_ERROR("cannot start the gateway: %s", gateway.status().ToString().c_str());

@@ -31,7 +31,7 @@ using std::chrono::milliseconds;
 using std::chrono::nanoseconds;
 
 constexpr const char* kUpUsage =
-    "Usage: surge up [--data DIR] [--topology FILE] [--bus URL] [--standby]\n"
+    "Usage: surge up [--data DIR] [--topology FILE] [--bus URL] [--standby] [--brain HOST:PORT]\n"
     "\n"
     "Runs a whole deployment on this machine: every center of the topology as a process of its\n"
     "own ('surge center --topology FILE --id ID --data DIR/ID') and a gateway in front of them\n"
@@ -40,6 +40,10 @@ constexpr const char* kUpUsage =
     "and sub-centers s1 and s2 on 127.0.0.1:18601-18603 (data bus on 18701-18703) and the\n"
     "gateway on 127.0.0.1:8080 (src/topology/example.toml). Each child's stderr goes to\n"
     "DIR/ID.log (the gateway's to DIR/gateway.log).\n"
+    "\n"
+    "The brain runs beside them ('surge brain serve', data in DIR/brain, log DIR/brain.log): it\n"
+    "follows every center's orders on the data bus, and the gateway forwards the brain's paths\n"
+    "(/v1/events, /v1/recommendations, /v1/forecast, /v1/audience) to it.\n"
     "\n"
     "On its first start it loads a demo catalogue through the gateway, as a client's PUTs would:\n"
     "merchant 'demo', ten products in four categories with regular stock, users u1..u100, and\n"
@@ -63,7 +67,8 @@ constexpr const char* kUpUsage =
     "                     and DIR/ID-b, leases in DIR/leases (the embedded coordinator); the\n"
     "                     gateway follows the primaries through the leases. Kill a primary\n"
     "                     with -9 and its standby takes over; the supervisor restarts the\n"
-    "                     killed node, which comes back as the standby.\n";
+    "                     killed node, which comes back as the standby.\n"
+    "  --brain HOST:PORT  where the brain listens (default 127.0.0.1:18800)\n";
 
 constexpr nanoseconds kBackoffInitial = milliseconds(500);
 constexpr nanoseconds kBackoffMax = std::chrono::seconds(10);
@@ -364,6 +369,7 @@ void StopGroup(const std::vector<Child*>& group) {
 struct Deployment {
   topology::Topology topology;
   std::vector<Child> centers;
+  Child brain;
   Child gateway;
   std::string coord;  // --standby: the coordinator spec of the pairs
 
@@ -376,8 +382,9 @@ struct Deployment {
 
 // The gateway first, so that clients get a refused connection rather than half a deployment.
 void StopAll(Deployment& deployment) {
-  Say("stopping the gateway, then the centers");
+  Say("stopping the gateway, then the brain and the centers");
   StopGroup({&deployment.gateway});
+  StopGroup({&deployment.brain});
   StopGroup(deployment.Centers());
   Say("stopped");
 }
@@ -468,6 +475,27 @@ void DescribeChildren(Deployment& deployment, const std::string& topology_path,
   gateway.ready_needle = "surge gateway listening on ";
 }
 
+// The brain: follows the topology's centers on the bus; the gateway forwards its paths to it.
+void DescribeBrain(Deployment& deployment, const std::string& topology_path,
+                   const std::string& data_dir, const std::string& bus_url,
+                   const std::string& brain_address) {
+  Child& brain = deployment.brain;
+  brain.name = "brain";
+  brain.argv = {OwnPath(),
+                "brain",
+                "serve",
+                "--topology",
+                topology_path,
+                "--data",
+                JoinPath(data_dir, "brain"),
+                "--listen",
+                brain_address};
+  if (!bus_url.empty()) brain.argv.insert(brain.argv.end(), {"--bus", bus_url});
+  brain.log_path = JoinPath(data_dir, "brain.log");
+  brain.ready_needle = "surge brain listening on ";
+  deployment.gateway.argv.insert(deployment.gateway.argv.end(), {"--brain", brain_address});
+}
+
 // --standby: waits until every center's lease has a holder (its primary serves).
 Status AwaitPrimaries(Deployment& deployment) {
   SURGE_ASSIGN_OR_RETURN(std::unique_ptr<coord::Coordinator> coordinator,
@@ -505,6 +533,7 @@ void Supervise(Deployment& deployment) {
   for (;;) {
     if (WaitForEvent(kPollInterval) != 0) return;
     for (Child& center : deployment.centers) Tend(center);
+    Tend(deployment.brain);
     Tend(deployment.gateway);
   }
 }
@@ -513,6 +542,7 @@ void Supervise(Deployment& deployment) {
 // both), loads the demo and supervises until a stop signal.
 int Run(Deployment& deployment) {
   Result<int> started = StartGroup(deployment.Centers());
+  if (started.ok() && *started == 0) started = StartGroup({&deployment.brain});
   if (started.ok() && *started == 0) started = StartGroup({&deployment.gateway});
   if (started.ok() && *started != 0) {  // stopped while starting: a clean stop all the same
     StopAll(deployment);
@@ -540,7 +570,7 @@ int Run(Deployment& deployment) {
 std::string_view DefaultTopologyToml() { return kExampleTopologyToml; }
 
 int RunUpCommand(int argc, char** argv) {
-  auto parsed = Flags::Parse(argc, argv, 2, {"data", "topology", "bus"}, {"standby"});
+  auto parsed = Flags::Parse(argc, argv, 2, {"data", "topology", "bus", "brain"}, {"standby"});
   if (!parsed.ok()) return UsageError(parsed.status().message());
   const Flags& flags = *parsed;
   if (flags.help()) {
@@ -562,15 +592,20 @@ int RunUpCommand(int argc, char** argv) {
     Say("%s", loaded.status().ToString().c_str());
     return 1;
   }
-  Deployment deployment{std::move(loaded).value(), {}, {}, {}};
+  const std::string brain_address = flags.Get("brain", "127.0.0.1:18800");
+  if (!topology::ParseAddress(brain_address).ok()) {
+    return UsageError("--brain expects HOST:PORT, got '" + brain_address + "'");
+  }
+  Deployment deployment{std::move(loaded).value(), {}, {}, {}, {}};
   if (flags.Has("standby")) {
     DescribePairs(deployment, *topology_path, data_dir, flags.Get("bus", ""));
   } else {
     DescribeChildren(deployment, *topology_path, data_dir, flags.Get("bus", ""));
   }
+  DescribeBrain(deployment, *topology_path, data_dir, flags.Get("bus", ""), brain_address);
   BlockChildSignal();
-  Say("running %zu center processes and a gateway from %s; logs in %s", deployment.centers.size(),
-      topology_path->c_str(), data_dir.c_str());
+  Say("running %zu center processes, the brain and a gateway from %s; logs in %s",
+      deployment.centers.size(), topology_path->c_str(), data_dir.c_str());
   return Run(deployment);
 }
 

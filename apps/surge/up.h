@@ -1,6 +1,7 @@
 // surge up: a whole deployment on one machine, as `make run` starts it. It runs every center of a
-// topology (by default src/topology/example.toml: master m, sub-centers s1 and s2) and a gateway,
-// each as a child process of its own (`surge center`, `surge gateway`), supervises them
+// topology (by default src/topology/example.toml: master m, sub-centers s1 and s2), the brain and a
+// gateway, each as a child process of its own (`surge center`, `surge brain serve`, `surge
+// gateway`), supervises them
 // (restarting one that exits, with a backoff), loads the demo catalogue through the gateway on
 // the first start, and stops them all, gateway first, on SIGINT or SIGTERM.
 #pragma once

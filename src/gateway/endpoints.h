@@ -22,7 +22,8 @@ namespace surge::gateway {
 // One center's address, resolved. Immutable once published.
 struct Endpoint {
   std::string id;
-  std::string address_text;  // "127.0.0.1:18601": the Host header and error messages
+  std::string noun = "center";  // "center" or "brain": what error messages call it
+  std::string address_text;     // "127.0.0.1:18601": the Host header and error messages
   sockaddr_storage address{};
   socklen_t address_bytes = 0;
   // Non-empty: the center cannot be reached anywhere now (no node holds its lease); requests to

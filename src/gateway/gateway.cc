@@ -56,8 +56,9 @@ class GatewayImpl final : public Gateway {
   explicit GatewayImpl(const Options& options)
       : options_(options),
         topology_(*options.topology),
-        router_(topology_),
-        counters_(topology_.centers().size()),
+        router_(topology_, options.brain.has_value()),
+        // One per center, and one more for the brain.
+        counters_(topology_.centers().size() + 1),
         handler_(*this) {}
   ~GatewayImpl() override { Stop(); }
 
@@ -67,6 +68,14 @@ class GatewayImpl final : public Gateway {
       SURGE_ASSIGN_OR_RETURN(Endpoint endpoint, ResolveEndpoint(center.id, center.address));
       endpoints.push_back(std::move(endpoint));
     }
+    // The brain's endpoint follows the centers' (Router forwards to index centers().size()).
+    if (options_.brain.has_value()) {
+      SURGE_ASSIGN_OR_RETURN(Endpoint brain, ResolveEndpoint("brain", *options_.brain));
+      brain.noun = "brain";
+      endpoints.push_back(std::move(brain));
+    } else {
+      endpoints.push_back(DownEndpoint("brain", "no brain is configured for this gateway"));
+    }
     endpoints_ = std::make_unique<Endpoints>(std::move(endpoints));
     if (!options_.coord.empty()) {
       Result<std::unique_ptr<coord::Coordinator>> coordinator = coord::Open(options_.coord);
@@ -74,8 +83,9 @@ class GatewayImpl final : public Gateway {
         return Status(coordinator.status().code(), "gateway: coordinator " + options_.coord + ": " +
                                                        coordinator.status().message());
       }
-      watcher_ = std::make_unique<LeaseWatcher>(std::move(coordinator).value(), *endpoints_,
-                                                options_.coord_poll_interval);
+      watcher_ =
+          std::make_unique<LeaseWatcher>(std::move(coordinator).value(), *endpoints_,
+                                         options_.coord_poll_interval, topology_.centers().size());
       watcher_->PollAll();
       watcher_->Start();
     }
@@ -111,7 +121,7 @@ class GatewayImpl final : public Gateway {
 
   std::vector<CenterStats> stats() const override {
     std::vector<CenterStats> all;
-    for (size_t i = 0; i < counters_.size(); ++i) {
+    for (size_t i = 0; i < topology_.centers().size(); ++i) {
       const CenterCounters& c = counters_[i];
       CenterStats stats;
       stats.center_id = topology_.centers()[i].id;
@@ -148,7 +158,7 @@ class GatewayImpl final : public Gateway {
       counters.shed_overloaded.fetch_add(1, std::memory_order_relaxed);
       // ErrorResponse adds Retry-After: 1 to overloaded.
       return responder.Send(http::ErrorResponse(Status(
-          Code::kOverloaded, "center " + topology_.centers()[center].id + " has " +
+          Code::kOverloaded, NameOf(center) + " has " +
                                  std::to_string(options_.in_flight_per_center_max) +
                                  " requests in flight through this gateway; retry in a second")));
     }
@@ -165,6 +175,11 @@ class GatewayImpl final : public Gateway {
   }
 
  private:
+  std::string NameOf(size_t center) const {
+    return center < topology_.centers().size() ? "center " + topology_.centers()[center].id
+                                               : std::string("the brain");
+  }
+
   // Each server loop thread keeps to one upstream loop, so a client connection's requests share
   // upstream connections (and the upstream loops share the work evenly when their counts match).
   UpstreamLoop& LoopOfThisThread() {

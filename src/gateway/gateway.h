@@ -10,6 +10,9 @@
 //   GET /v1/users/{id}/orders              -> the user's home center
 //   GET /v1/topology                       -> answered here: Topology::ToJson()
 //   GET /healthz                           -> answered here: {"status":"ok","role":"gateway"}
+//   POST /v1/events, GET /v1/recommendations, /v1/forecast, /v1/audience
+//                                          -> the brain (Options::brain), unchanged; without a
+//                                             brain: 503 unavailable. Wrong methods 405 here.
 // HEAD is forwarded as GET (the gateway's server drops the body). Answered by the gateway itself,
 // with the body a center would give: an unknown path (404 not_found), a known path with a method
 // it does not take (405 method_not_allowed), an invalid id in the path (400 bad_field), a POST
@@ -105,6 +108,10 @@ struct Options {
   std::chrono::milliseconds coord_poll_interval{50};
   // Requests in flight at a center's old address when it moved get this long to be answered.
   std::chrono::milliseconds moved_answer_timeout{1'000};
+  // Where the brain serves (`surge brain serve`): the brain's paths are forwarded there, like a
+  // center's (same in-flight bound, connections, timeouts and 503 unavailable when it cannot be
+  // reached). None: those paths answer 503 unavailable.
+  std::optional<topology::Address> brain;
 };
 
 // Counters of one center, since Start. Read without a lock: each field is exact, but fields may

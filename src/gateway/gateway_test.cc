@@ -761,5 +761,57 @@ TEST(GatewayOptions, AreChecked) {
   EXPECT_EQ(Gateway::Start(options).status().code(), Code::kInvalidArgument);
 }
 
+// The brain's four paths go to the brain, unchanged; a wrong method is answered here; without
+// a brain, or with one that cannot be reached, they answer 503 unavailable.
+TEST_F(GatewayTest, BrainPathsAreRoutedToTheBrain) {
+  FakeCenter brain("brain");
+  brain.Start();
+  Options options;
+  options.brain = topology::Address{"127.0.0.1", brain.port()};
+  StartGateway(options);
+  http::Client client = Client();
+  const std::vector<std::pair<std::string, std::string>> requests = {
+      {"POST", "/v1/events"},
+      {"GET", "/v1/recommendations?user=u1&k=3"},
+      {"GET", "/v1/forecast?sku=p1&days=2&by=center"},
+      {"GET", "/v1/audience?sku=p1&n=5"},
+  };
+  for (const auto& [method, target] : requests) {
+    auto response = client.Do(method, target, method == "POST" ? R"({"user":"u1"})" : "");
+    ASSERT_TRUE(response.ok()) << response.status().ToString();
+    EXPECT_EQ(response->status, 200) << target;
+    EXPECT_EQ(StringField(response->body, "center"), "brain") << target;
+    EXPECT_EQ(StringField(response->body, "target"), target);
+  }
+  ASSERT_EQ(brain.received_count(), 4u);
+  EXPECT_EQ(brain.received()[0].body, R"({"user":"u1"})");
+  EXPECT_EQ(ReceivedByAll(), 0u) << "no center sees the brain's paths";
+  auto wrong = client.Do("GET", "/v1/events");
+  ASSERT_TRUE(wrong.ok());
+  EXPECT_EQ(wrong->status, 405);
+  EXPECT_EQ(ErrorCode(wrong->body), "method_not_allowed");
+  EXPECT_EQ(brain.received_count(), 4u);
+  brain.StopServer();
+  auto down = client.Do("GET", "/v1/recommendations?user=u1");
+  ASSERT_TRUE(down.ok());
+  EXPECT_EQ(down->status, 503);
+  EXPECT_EQ(ErrorCode(down->body), "unavailable");
+  EXPECT_THAT(down->body, HasSubstr("the brain"));
+}
+
+TEST_F(GatewayTest, WithoutABrainItsPathsAreUnavailable) {
+  StartGateway();
+  http::Client client = Client();
+  auto response = client.Do("GET", "/v1/forecast?sku=p1");
+  ASSERT_TRUE(response.ok());
+  EXPECT_EQ(response->status, 503);
+  EXPECT_EQ(ErrorCode(response->body), "unavailable");
+  EXPECT_EQ(ReceivedByAll(), 0u);
+  // Centers and the rest of the API are as before.
+  auto health = client.Do("GET", "/healthz");
+  ASSERT_TRUE(health.ok());
+  EXPECT_EQ(health->status, 200);
+}
+
 }  // namespace
 }  // namespace surge::gateway

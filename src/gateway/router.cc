@@ -40,7 +40,8 @@ json::Document& ThreadDocument() {
 
 }  // namespace
 
-Router::Router(const topology::Topology& topology) : topology_(topology) {
+Router::Router(const topology::Topology& topology, bool has_brain)
+    : topology_(topology), has_brain_(has_brain) {
   const auto& centers = topology.centers();
   for (size_t i = 0; i < centers.size(); ++i) {
     center_index_by_id_.emplace(centers[i].id, i);
@@ -83,6 +84,17 @@ Destination Router::RouteOrderPlacement(std::string_view body) const {
 }
 
 Destination Router::Route(const http::Request& request) const {
+  if (route::MatchBrainPath(request.path).has_value()) {
+    const Result<route::BrainResource> brain =
+        route::MatchBrainRequest(request.method, request.path);
+    if (!brain.ok()) return Error(brain.status());
+    if (!has_brain_) {
+      return Error(Status(Code::kUnavailable,
+                          "no brain is configured for this gateway (surge gateway --brain "
+                          "HOST:PORT)"));
+    }
+    return Forward(topology_.centers().size());
+  }
   const Result<Match> match = route::MatchRequest(request.method, request.path);
   if (!match.ok()) return Error(match.status());
   switch (match->resource) {

@@ -15,7 +15,8 @@
 namespace surge::gateway {
 
 struct Destination {
-  // True: send `answer` (a local route or an error). False: forward to centers()[center].
+  // True: send `answer` (a local route or an error). False: forward to centers()[center], or,
+  // when `center` is centers().size(), to the brain.
   bool answer_here = false;
   http::Response answer;
   size_t center = 0;
@@ -23,8 +24,9 @@ struct Destination {
 
 class Router {
  public:
-  // Keeps a reference to `topology`, which must outlive the router.
-  explicit Router(const topology::Topology& topology);
+  // Keeps a reference to `topology`, which must outlive the router. `has_brain`: the brain's
+  // paths are forwarded (to index centers().size()), else answered 503 unavailable.
+  explicit Router(const topology::Topology& topology, bool has_brain = false);
 
   // Thread-safe; never blocks. Parses a POST /v1/orders body with a thread-local json::Document.
   Destination Route(const http::Request& request) const;
@@ -36,6 +38,7 @@ class Router {
   Destination RouteOrderPlacement(std::string_view body) const;
 
   const topology::Topology& topology_;
+  const bool has_brain_;
   size_t master_index_ = 0;
   std::map<std::string, size_t, std::less<>> center_index_by_id_;
   std::string topology_json_;

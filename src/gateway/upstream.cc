@@ -548,8 +548,9 @@ void UpstreamLoop::Fail(Job& job, const Status& status) {
 }
 
 Status UpstreamLoop::Unreachable(const Endpoint& endpoint, std::string_view what) {
-  return Status(Code::kUnavailable,
-                "center " + endpoint.id + " (" + endpoint.address_text + "): " + std::string(what));
+  return Status(Code::kUnavailable, (endpoint.noun == "brain" ? std::string("the brain")
+                                                              : endpoint.noun + " " + endpoint.id) +
+                                        " (" + endpoint.address_text + "): " + std::string(what));
 }
 
 // ---- Content types ---------------------------------------------------------------------------

@@ -32,10 +32,10 @@ Result<topology::Address> HttpAddressOfLease(std::string_view lease_address) {
 }
 
 LeaseWatcher::LeaseWatcher(std::unique_ptr<coord::Coordinator> coordinator, Endpoints& endpoints,
-                           std::chrono::milliseconds period)
+                           std::chrono::milliseconds period, size_t watched)
     : coordinator_(std::move(coordinator)), endpoints_(endpoints), period_(period) {
   SURGE_ASSERT(coordinator_ != nullptr && period_.count() > 0);
-  for (size_t i = 0; i < endpoints_.size(); ++i) {
+  for (size_t i = 0; i < std::min(watched, endpoints_.size()); ++i) {
     uint64_t generation = 0;
     const std::shared_ptr<const Endpoint> endpoint = endpoints_.Current(i, &generation);
     Center center;
@@ -90,7 +90,9 @@ void LeaseWatcher::Run() {
     if (woken_ && now >= suspects_not_before) {
       woken_ = false;
       lock.unlock();
-      for (const size_t center : endpoints_.TakeSuspects()) Poll(center);
+      for (const size_t center : endpoints_.TakeSuspects()) {
+        if (center < centers_.size()) Poll(center);  // the brain has no lease
+      }
       lock.lock();
       suspects_not_before = now + kSuspectSpacing;
       continue;

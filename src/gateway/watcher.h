@@ -32,9 +32,11 @@ Result<topology::Address> HttpAddressOfLease(std::string_view lease_address);
 class LeaseWatcher {
  public:
   // Reads the leases of `endpoints`' centers (named by Endpoint::id) in `coordinator` every
-  // `period`, and at once (at most every few milliseconds) when a center is suspected.
+  // `period`, and at once (at most every few milliseconds) when a center is suspected. Only the
+  // first `watched` endpoints are centers (the rest, such as the brain, have no lease);
+  // default: all of them.
   LeaseWatcher(std::unique_ptr<coord::Coordinator> coordinator, Endpoints& endpoints,
-               std::chrono::milliseconds period);
+               std::chrono::milliseconds period, size_t watched = SIZE_MAX);
   ~LeaseWatcher();
   LeaseWatcher(const LeaseWatcher&) = delete;
   LeaseWatcher& operator=(const LeaseWatcher&) = delete;
