@@ -56,7 +56,10 @@ constexpr const char* kLoadUsage =
     "  --no-verify            skip the verification after the run\n"
     "  --server-pid PID       sample this process's resident memory every second\n"
     "  --json FILE            write the report as JSON (- for stdout)\n"
-    "  --svg FILE             write a plot of answered/s and p99 per second\n";
+    "  --svg FILE             write a plot of answered/s and p99 per second\n"
+    "  --history FILE         write every order request and its answer, one JSON object a line\n"
+    "                         (request_id, user, items, status, error, order_id, due_us and\n"
+    "                         answered_us on CLOCK_MONOTONIC), for the checker\n";
 
 int UsageError(const std::string& message) {
   std::fprintf(stderr, "surge load: %s\n\n%s", message.c_str(), kLoadUsage);
@@ -92,7 +95,7 @@ int RunLoadCommand(int argc, char** argv) {
                               "ramp-step-s", "ramp-p99-ms",   "connections",    "threads",
                               "pipeline",    "users",         "skus",           "stock",
                               "limit",       "get",           "server-pid",     "json",
-                              "svg"},
+                              "svg",         "history"},
                              {"setup", "no-verify"});
   if (!parsed.ok()) return UsageError(parsed.status().message());
   const Flags& flags = *parsed;
@@ -169,6 +172,8 @@ int RunLoadCommand(int argc, char** argv) {
     return UsageError("--get expects a path starting with /");
   }
   options.verify = !flags.Has("no-verify");
+  const std::string history_path = flags.Get("history", "");
+  options.record_history = !history_path.empty();
   // Request ids must not collide with an earlier run against the same center.
   options.request_prefix =
       "load" + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
@@ -197,6 +202,10 @@ int RunLoadCommand(int argc, char** argv) {
   if (json_path != "-") std::fputs(report->Table().c_str(), stdout);
   if (!json_path.empty() && !WriteFile(json_path, report->Json())) {
     std::fprintf(stderr, "surge load: cannot write %s\n", json_path.c_str());
+    return 1;
+  }
+  if (!history_path.empty() && !WriteFile(history_path, drill::EncodeHistory(report->history))) {
+    std::fprintf(stderr, "surge load: cannot write %s\n", history_path.c_str());
     return 1;
   }
   const std::string svg_path = flags.Get("svg", "");

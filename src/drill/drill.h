@@ -71,7 +71,21 @@ struct OrderAttempt {
   int status = 0;
   std::string error_code;  // API error code when status is not 2xx
   std::string order_id;    // when status is 201
+  // When the request was due and when its answer arrived, in microseconds of CLOCK_MONOTONIC
+  // (one clock for every process of the machine, so another process's events compare with
+  // them); -1 when not known (no answer, or a history that does not keep times).
+  int64_t due_us = -1;
+  int64_t answered_us = -1;
 };
+
+// A history as text, one JSON object per line (the load generator's --history file):
+//   {"request_id":id,"user":id,"items":[{"sku":id,"quantity":n}],"status":n,"error":code,
+//    "order_id":id,"due_us":n,"answered_us":n}
+// ("error" and "order_id" are empty strings when there is none).
+std::string EncodeHistory(const std::vector<OrderAttempt>& history);
+// The inverse, strict: every field present and of its type, ids valid, 1..64 items, status 0 or
+// 100..599, times >= -1. Errors: invalid_argument "history line N: ...".
+Result<std::vector<OrderAttempt>> ParseHistory(std::string_view text);
 
 struct CampaignSpec {
   std::string id;
@@ -169,6 +183,9 @@ struct LoadOptions {
   std::vector<std::string> verify_campaigns;
   // Called about once a second with a progress line; may be empty.
   std::function<void(const std::string&)> progress;
+  // Keep every order request and its answer in LoadReport::history, for the checker (about 200
+  // bytes a request).
+  bool record_history = false;
 };
 
 struct SecondStats {
@@ -207,6 +224,9 @@ struct LoadReport {
   std::vector<SecondStats> seconds;
   double max_sustainable_rate_per_s = 0;  // ramp only
   std::vector<std::string> order_ids;
+  // With LoadOptions::record_history: every order request sent, with its answer (status 0 for
+  // those lost with their connection or unanswered at the end), in no particular order.
+  std::vector<OrderAttempt> history;
   bool verified = false;
   std::vector<std::string> verify_problems;
 

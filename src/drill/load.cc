@@ -67,6 +67,7 @@ struct ThreadResult {
   int64_t last_answer_ns = 0;
   std::vector<std::unique_ptr<SecondBucket>> seconds;
   std::vector<std::string> order_ids;
+  std::vector<OrderAttempt> history;
 
   SecondBucket& Second(int64_t offset_ns) {
     const auto index = static_cast<size_t>(std::max<int64_t>(0, offset_ns) / kSecondNs);
@@ -82,7 +83,8 @@ struct Connection {
   size_t out_sent = 0;
   std::string in;
   size_t in_parsed = 0;
-  std::deque<int64_t> due_ns;  // of the requests sent and not yet answered, in order
+  std::deque<int64_t> due_ns;     // of the requests sent and not yet answered, in order
+  std::deque<uint32_t> attempts;  // with record_history: their places in the thread's history
   bool want_write = false;
   bool watching_out = false;  // EPOLLOUT is in the interest set (only while a send is blocked)
   uint32_t generation = 0;    // bumped when the slot gets a new socket; tells stale tokens apart
@@ -157,7 +159,8 @@ class Worker {
   void MarkForWrite(size_t slot);
   void Fail(size_t slot, int64_t now_ns);
   void SendDue(int64_t now_ns);
-  void AppendRequest(Connection& connection);
+  void AppendRequest(Connection& connection, int64_t due_ns);
+  void RecordAnswer(Connection& connection, int status, std::string_view body, int64_t now_ns);
   void Flush(size_t slot, int64_t now_ns);
   void Receive(size_t slot, int64_t now_ns);
   void Complete(size_t slot, int status, std::string_view body, int64_t now_ns);
@@ -263,7 +266,7 @@ void Worker::Fail(size_t slot, int64_t now_ns) {
   StartConnect(slot);
 }
 
-void Worker::AppendRequest(Connection& connection) {
+void Worker::AppendRequest(Connection& connection, int64_t due_ns) {
   std::string& out = connection.out;
   if (!options_.plain_get_target.empty()) {
     out += "GET ";
@@ -274,13 +277,23 @@ void Worker::AppendRequest(Connection& connection) {
   char body[512];
   const std::string& sku = options_.skus[NextRandom() % options_.skus.size()];
   const auto user = NextRandom() % static_cast<uint64_t>(std::max(1, options_.users_count));
+  const uint64_t sequence = sequence_++;
   const int body_length = std::snprintf(
       body, sizeof(body),
       "{\"request_id\":\"%s-%d-%llu\",\"user\":\"%s%llu\",\"items\":[{\"sku\":\"%s\","
       "\"quantity\":1}]}",
-      options_.request_prefix.c_str(), index_, static_cast<unsigned long long>(sequence_++),
+      options_.request_prefix.c_str(), index_, static_cast<unsigned long long>(sequence),
       options_.user_prefix.c_str(), static_cast<unsigned long long>(user), sku.c_str());
   SURGE_ASSERT(body_length > 0 && body_length < static_cast<int>(sizeof(body)));
+  if (options_.record_history) {
+    connection.attempts.push_back(static_cast<uint32_t>(result_.history.size()));
+    OrderAttempt& attempt = result_.history.emplace_back();
+    attempt.request_id =
+        options_.request_prefix + "-" + std::to_string(index_) + "-" + std::to_string(sequence);
+    attempt.user = options_.user_prefix + std::to_string(user);
+    attempt.items.push_back({sku, 1});
+    attempt.due_us = due_ns / 1000;
+  }
   char head[160];
   const int head_length =
       std::snprintf(head, sizeof(head),
@@ -306,7 +319,7 @@ void Worker::SendDue(int64_t now_ns) {
     }
     if (slot == connections_.size()) return;  // all full: the request stays due; its wait counts
     Connection& connection = connections_[slot];
-    AppendRequest(connection);
+    AppendRequest(connection, next_due_ns_);
     connection.due_ns.push_back(next_due_ns_);
     if (connection.due_ns.size() < pipeline_max) {
       free_.emplace_back(static_cast<uint32_t>(slot), connection.generation);
@@ -362,6 +375,7 @@ void Worker::Complete(size_t slot, int status, std::string_view body, int64_t no
   }
   const auto latency_us = static_cast<uint64_t>(std::max<int64_t>(0, now_ns - due_ns) / 1000);
   result_.last_answer_ns = std::max(result_.last_answer_ns, now_ns);
+  if (options_.record_history) RecordAnswer(connection, status, body, now_ns);
   SecondBucket& second = result_.Second(now_ns - start_ns_);
   ++second.completed;
   ++result_.completed;
@@ -405,6 +419,30 @@ void Worker::Complete(size_t slot, int status, std::string_view body, int64_t no
   }
   ++second.rejected;
   result_.rejected.Record(latency_us);
+}
+
+// The answer of the oldest request in flight on `connection`, into its history entry.
+void Worker::RecordAnswer(Connection& connection, int status, std::string_view body,
+                          int64_t now_ns) {
+  if (connection.attempts.empty()) return;  // a GET profile keeps no history
+  OrderAttempt& attempt = result_.history[connection.attempts.front()];
+  connection.attempts.pop_front();
+  attempt.status = status;
+  attempt.answered_us = now_ns / 1000;
+  // The answers are ours (API.md): the fields are found by their keys, without a full parse.
+  const auto text_of = [&](std::string_view key) {
+    const size_t start = body.find(key);
+    if (start == std::string_view::npos) return std::string();
+    const size_t from = start + key.size();
+    const size_t end = body.find('"', from);
+    return end == std::string_view::npos ? std::string()
+                                         : std::string(body.substr(from, end - from));
+  };
+  if (status == 201) {
+    attempt.order_id = text_of("\"order_id\":\"");
+  } else {
+    attempt.error_code = text_of("\"code\":\"");
+  }
 }
 
 void Worker::Receive(size_t slot, int64_t now_ns) {
@@ -632,6 +670,7 @@ Status RunPhases(const LoadOptions& options, const std::vector<Phase>& phases, i
       into.latency.Add(from.latency);
     }
     for (std::string& id : result.order_ids) report->order_ids.push_back(std::move(id));
+    for (OrderAttempt& attempt : result.history) report->history.push_back(std::move(attempt));
   }
   for (size_t i = 0; i < merged.size(); ++i) {
     SecondStats second;
@@ -789,6 +828,7 @@ Result<LoadReport> RunLoad(const LoadOptions& options, int server_pid) {
       report.elapsed_s += step_report.elapsed_s;
       for (auto& second : step_report.seconds) report.seconds.push_back(second);
       for (auto& id : step_report.order_ids) report.order_ids.push_back(std::move(id));
+      for (auto& attempt : step_report.history) report.history.push_back(std::move(attempt));
       if (broke) break;
       report.max_sustainable_rate_per_s = step_report.achieved_per_s();
       rate *= options.ramp_factor;

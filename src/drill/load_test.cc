@@ -1,5 +1,5 @@
 // The load generator's own tests: it must not hide a server's stall (coordinated omission), and
-// every request it sends must be accounted for exactly once.
+// every request it sends must be accounted for exactly once, in the counts and in the history.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -190,6 +190,102 @@ TEST(LoadTest, OutcomeCountsAddUpToRequestsSent) {
   EXPECT_EQ(per_second_sent, report->sent);
   EXPECT_NE(report->Json().find("\"sold_out\":"), std::string::npos);
   EXPECT_NE(report->Svg().find("<polyline"), std::string::npos);
+}
+
+// The history holds every request sent, once, with the answer it got and when.
+TEST(LoadTest, HistoryHoldsEveryRequestWithItsAnswerAndTimes) {
+  MixedHandler handler;
+  http::ServerOptions server_options;
+  server_options.threads = 1;
+  auto server = http::Server::Start(server_options, handler);
+  ASSERT_TRUE(server.ok());
+  LoadOptions options;
+  options.port = (*server)->port();
+  options.skus = {"hot", "warm"};
+  options.rate_per_s = 2000;
+  options.duration = milliseconds(1000);
+  options.connections = 8;
+  options.threads = 2;
+  options.verify = false;
+  options.record_history = true;
+  const int64_t before_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch())
+          .count();
+  auto report = RunLoad(options);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  (*server)->Stop();
+  const int64_t after_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch())
+          .count();
+  ASSERT_EQ(report->history.size(), report->sent);
+  std::set<std::string> ids;
+  uint64_t created = 0, sold_out = 0, limit = 0, overloaded = 0, not_found = 0, other_2xx = 0;
+  for (const OrderAttempt& attempt : report->history) {
+    ids.insert(attempt.request_id);
+    ASSERT_EQ(attempt.items.size(), 1u);
+    EXPECT_TRUE(attempt.items[0].sku == "hot" || attempt.items[0].sku == "warm");
+    EXPECT_EQ(attempt.user.rfind("u", 0), 0u);
+    // Times on the steady clock of this process too (CLOCK_MONOTONIC is one clock for all).
+    EXPECT_GE(attempt.due_us, before_us);
+    EXPECT_LE(attempt.answered_us, after_us);
+    EXPECT_GE(attempt.answered_us, attempt.due_us - 1);
+    created += attempt.status == 201 && attempt.order_id.rfind("o.", 0) == 0;
+    sold_out += attempt.status == 409 && attempt.error_code == "sold_out";
+    limit += attempt.status == 409 && attempt.error_code == "limit_exceeded";
+    overloaded += attempt.status == 503 && attempt.error_code == "overloaded";
+    not_found += attempt.status == 404 && attempt.error_code == "not_found";
+    other_2xx += attempt.status == 200;
+  }
+  EXPECT_EQ(ids.size(), report->history.size());
+  EXPECT_EQ(created, report->created);
+  EXPECT_EQ(sold_out, report->sold_out);
+  EXPECT_EQ(limit, report->limit_exceeded);
+  EXPECT_EQ(overloaded, report->overloaded);
+  EXPECT_EQ(not_found, report->other_errors);
+  EXPECT_EQ(other_2xx, report->ok_other);
+  // Written and read back, it is the same history.
+  auto again = ParseHistory(EncodeHistory(report->history));
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  ASSERT_EQ(again->size(), report->history.size());
+  for (size_t i = 0; i < again->size(); ++i) {
+    const OrderAttempt& a = (*again)[i];
+    const OrderAttempt& b = report->history[i];
+    EXPECT_TRUE(a.request_id == b.request_id && a.user == b.user && a.status == b.status &&
+                a.error_code == b.error_code && a.order_id == b.order_id && a.due_us == b.due_us &&
+                a.answered_us == b.answered_us && a.items[0].sku == b.items[0].sku &&
+                a.items[0].quantity == 1)
+        << i;
+  }
+}
+
+TEST(LoadTest, AHistoryWithAnyFlawIsRefusedNamingTheLine) {
+  const std::string good =
+      R"({"request_id":"r1","user":"u1","items":[{"sku":"a","quantity":1}],"status":201,)"
+      R"("error":"","order_id":"o.1","due_us":5,"answered_us":7})"
+      "\n";
+  ASSERT_TRUE(ParseHistory(good).ok());
+  EXPECT_TRUE(ParseHistory("").ok());
+  const std::vector<std::string> bad_lines = {
+      "{}",
+      "not json",
+      R"({"request_id":"r 1","user":"u1","items":[{"sku":"a","quantity":1}],"status":201,"error":"","order_id":"","due_us":5,"answered_us":7})",
+      R"({"request_id":"r1","user":"u1","items":[],"status":201,"error":"","order_id":"","due_us":5,"answered_us":7})",
+      R"({"request_id":"r1","user":"u1","items":[{"sku":"a","quantity":0}],"status":201,"error":"","order_id":"","due_us":5,"answered_us":7})",
+      R"({"request_id":"r1","user":"u1","items":[{"sku":"a","quantity":1}],"status":42,"error":"","order_id":"","due_us":5,"answered_us":7})",
+      R"({"request_id":"r1","user":"u1","items":[{"sku":"a","quantity":1}],"status":201,"error":"","order_id":"","due_us":-2,"answered_us":7})",
+      R"({"request_id":"r1","user":"u1","items":[{"sku":"a","quantity":1}],"status":201,"error":"","order_id":"","due_us":5,"answered_us":99999999999999999999})",
+      R"({"request_id":"r1","user":"u1","items":[{"sku":"a","quantity":1}],"status":201,"error":"","order_id":"","due_us":5,"answered_us":7,"extra":1})",
+      R"({"request_id":"r1","user":"u1","items":[{"sku":"a","quantity":1}],"status":201,"error":"x y","order_id":"","due_us":5,"answered_us":7})",
+  };
+  for (const std::string& line : bad_lines) {
+    auto parsed = ParseHistory(good + line + "\n");
+    ASSERT_FALSE(parsed.ok()) << line;
+    EXPECT_EQ(parsed.status().code(), Code::kInvalidArgument);
+    EXPECT_EQ(parsed.status().message().rfind("history line 2: ", 0), 0u)
+        << parsed.status().message();
+  }
+  EXPECT_EQ(ParseHistory(good.substr(0, good.size() - 1)).status().message(),
+            "history line 1: does not end in a newline");
 }
 
 // Answers 201 and records each request id, so a test can see whether any was sent twice.
