@@ -1,11 +1,12 @@
 // The whole deployment with hot standbys, as `make run` starts it: `surge up --standby` runs the
 // master m and sub-centers s1 and s2, each as a primary/standby pair of `surge center` processes
-// with the embedded coordinator, and the gateway, which follows the primaries. Clients order a
-// flash sale through the gateway (more demand than stock, so quotas move between centers and the
-// campaign sells out) while the test kills the primary of a random center with kill -9, again and
-// again; the supervisor restarts each killed node, which comes back as its pair's standby.
+// with the embedded coordinator, and the gateway, which follows the primaries. `surge load`
+// drives a flash sale through the gateway, open-loop, with more demand than stock (so quotas move
+// between centers and the campaign sells out), keeping its history (--history), while the test
+// kills the primary of a random center with kill -9, again and again; the supervisor restarts
+// each killed node, which comes back as its pair's standby.
 //
-// Then the checker, over the whole deployment:
+// Then the checker reads the load generator's history and the final state of every center:
 //   - every acknowledged order is present with its user and items, no request id made two orders,
 //     no user holds more than the per-user limit (drill::Check, through the gateway);
 //   - no oversell per center: each center's available + reserved + sold equals its quota, none
@@ -14,8 +15,8 @@
 //     master's view of each center equals the center's own counts, and every acknowledged order
 //     holds its unit;
 //   - primary and standby of every center reach the same state hash at the same position.
-// Printed: per drill, the time from the kill to the first order of that center's users
-// acknowledged after it.
+// Printed: per kill, the time to the first order of that center's users, sent after the kill,
+// acknowledged (from the history's CLOCK_MONOTONIC times).
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -58,9 +59,8 @@ const bool kQuietLogs = [] {  // the journals opened for their state hashes repo
 
 constexpr const char* kCenters[] = {"m", "s1", "s2"};
 constexpr int kUsers = 300;
-constexpr int64_t kStock = 1200;  // demand is up to kUsers * kLimit = 1500: it sells out
-constexpr int64_t kLimit = 5;
-constexpr int kWorkers = 4;
+constexpr int64_t kLimit = 20;
+constexpr int kRate = 300;  // orders per second offered through the gateway
 
 // Kills of a center's primary: 6 in make test (2 per center on average); `make drill` more.
 int Drills() {
@@ -104,68 +104,11 @@ struct Counts {
   bool operator==(const Counts&) const = default;
 };
 
-// Orders and retries through the gateway from users picked at random, every answer recorded; the
-// time of each acknowledgement is noted per home center.
-class Worker {
- public:
-  Worker(int index, uint16_t gateway_port, const topology::Topology& topology,
-         std::atomic<bool>& stop)
-      : index_(index),
-        gateway_port_(gateway_port),
-        topology_(topology),
-        stop_(stop),
-        random_(1000 + index) {}
-
-  void Run() {
-    http::Client client("127.0.0.1", gateway_port_, milliseconds(3000));
-    while (!stop_.load()) {
-      std::this_thread::sleep_for(milliseconds(4));
-      size_t which = history_.size();
-      if (history_.empty() || random_() % 100 < 85) {
-        drill::OrderAttempt attempt;
-        attempt.request_id = "w" + std::to_string(index_) + "-" + std::to_string(history_.size());
-        attempt.user = User(static_cast<int>(random_() % kUsers));
-        attempt.items.push_back({"phone", 1});
-        history_.push_back(std::move(attempt));
-      } else {
-        which = random_() % history_.size();  // a retry: the same request id
-      }
-      drill::OrderAttempt& attempt = history_[which];
-      auto response = client.Do("POST", "/v1/orders", drill::OrderBody(attempt));
-      if (!response.ok()) {
-        std::this_thread::sleep_for(milliseconds(10));  // failing over: try again soon
-        continue;
-      }
-      if (process_testing::RecordOrderAnswer(*response, attempt, errors_,
-                                             /*unavailable_expected=*/true)) {
-        std::lock_guard lock(mutex_);
-        acks_[topology_.HomeOf(attempt.user).id].push_back(SteadyClock::now());
-      }
-    }
-  }
-
-  std::optional<SteadyClock::time_point> FirstAckSince(const std::string& center,
-                                                       SteadyClock::time_point since) {
-    std::lock_guard lock(mutex_);
-    const std::vector<SteadyClock::time_point>& acks = acks_[center];
-    const auto it = std::lower_bound(acks.begin(), acks.end(), since);
-    if (it == acks.end()) return std::nullopt;
-    return *it;
-  }
-  std::vector<drill::OrderAttempt>& history() { return history_; }
-  std::vector<std::string>& errors() { return errors_; }
-
- private:
-  int index_;
-  uint16_t gateway_port_;
-  const topology::Topology& topology_;
-  std::atomic<bool>& stop_;
-  std::mt19937_64 random_;
-  std::vector<drill::OrderAttempt> history_;
-  std::vector<std::string> errors_;
-  std::mutex mutex_;
-  std::map<std::string, std::vector<SteadyClock::time_point>> acks_;
-};
+int64_t NowUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             SteadyClock::now().time_since_epoch())
+      .count();
+}
 
 class MultiCenterFailoverTest : public ::testing::Test {
  protected:
@@ -305,6 +248,11 @@ class MultiCenterFailoverTest : public ::testing::Test {
 };
 
 TEST_F(MultiCenterFailoverTest, KillingPrimariesLosesNothingAndOversellsNothingAnywhere) {
+  const int drills = Drills();
+  // The load lasts through the drills; the stock is 60% of what it offers, so it sells out
+  // while the per-user limit (about 2/3 of a user's requests) is also reached by many.
+  const int duration_s = 2 * drills + 6;
+  const int64_t stock = int64_t{kRate} * duration_s * 6 / 10;
   const int64_t now_ms =
       std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch())
           .count();
@@ -315,37 +263,36 @@ TEST_F(MultiCenterFailoverTest, KillingPrimariesLosesNothingAndOversellsNothingA
   for (int i = 0; i < kUsers; ++i) {
     ASSERT_NO_FATAL_FAILURE(Put("/v1/users/" + User(i), R"({"region":"north"})"));
   }
-  ASSERT_NO_FATAL_FAILURE(
-      Put("/v1/campaigns/f1", R"({"sku":"phone","stock":)" + std::to_string(kStock) +
-                                  R"(,"price_cents":9900,"starts_at":)" +
-                                  std::to_string(now_ms - 1000) + R"(,"ends_at":)" +
-                                  std::to_string(now_ms + 3'600'000) + R"(,"per_user_limit":)" +
-                                  std::to_string(kLimit) + R"(,"reserve_ttl_ms":600000})"));
+  ASSERT_NO_FATAL_FAILURE(Put(
+      "/v1/campaigns/f1",
+      R"({"sku":"phone","stock":)" + std::to_string(stock) + R"(,"price_cents":9900,"starts_at":)" +
+          std::to_string(now_ms - 1000) + R"(,"ends_at":)" + std::to_string(now_ms + 3'600'000) +
+          R"(,"per_user_limit":)" + std::to_string(kLimit) + R"(,"reserve_ttl_ms":600000})"));
 
-  std::atomic<bool> stop{false};
-  std::vector<std::unique_ptr<Worker>> workers;
-  std::vector<std::thread> threads;
-  for (int i = 0; i < kWorkers; ++i) {
-    workers.push_back(std::make_unique<Worker>(i, base_ + 20, *topology_, stop));
-    threads.emplace_back([worker = workers.back().get()] { worker->Run(); });
-  }
-  struct StopClients {
-    std::atomic<bool>& stop;
-    std::vector<std::thread>& threads;
-    ~StopClients() {
-      stop.store(true);
-      for (std::thread& thread : threads) {
-        if (thread.joinable()) thread.join();
-      }
-    }
-  } stop_clients{stop, threads};
+  const std::string history_path = root_ + "/history.jsonl";
+  auto load = drill::Process::Start({SURGE_BINARY,    "load",
+                                     "--target",      "127.0.0.1:" + std::to_string(base_ + 20),
+                                     "--profile",     "steady",
+                                     "--rate",        std::to_string(kRate),
+                                     "--duration-s",  std::to_string(duration_s),
+                                     "--connections", "32",
+                                     "--threads",     "1",
+                                     "--pipeline",    "4",
+                                     "--users",       std::to_string(kUsers),
+                                     "--skus",        "phone",
+                                     "--no-verify",   "--history",
+                                     history_path},
+                                    root_ + "/load.log");
+  ASSERT_TRUE(load.ok()) << load.status().ToString();
+  const int64_t load_started_us = NowUs();
 
   const char* seed = getenv("SURGE_DRILL_SEED");
   std::mt19937_64 random(seed != nullptr ? std::strtoull(seed, nullptr, 10) : 11);
-  std::vector<int64_t> recovery_ms;
-  const int drills = Drills();
+  std::vector<std::pair<std::string, int64_t>> kills;  // center, when (CLOCK_MONOTONIC us)
   for (int drill = 0; drill < drills; ++drill) {
     std::this_thread::sleep_for(milliseconds(500 + random() % 1000));
+    // Leave the last seconds of the load to the recovery from the last kill.
+    if (NowUs() - load_started_us > (duration_s - 3) * int64_t{1'000'000}) break;
     const std::string center = kCenters[random() % 3];
     // Both nodes back (the supervisor restarts a killed one) and a primary serving.
     std::string primary;
@@ -362,49 +309,61 @@ TEST_F(MultiCenterFailoverTest, KillingPrimariesLosesNothingAndOversellsNothingA
                 primary.c_str(), center.c_str(), static_cast<int>(pid));
     std::fflush(stdout);
     ASSERT_EQ(kill(pid, SIGKILL), 0);
-    const SteadyClock::time_point killed_at = SteadyClock::now();
-    std::optional<SteadyClock::time_point> first;
-    while (!first.has_value() && SteadyClock::now() - killed_at < std::chrono::seconds(20)) {
-      std::this_thread::sleep_for(milliseconds(20));
-      for (auto& worker : workers) {
-        auto ack = worker->FirstAckSince(center, killed_at);
-        if (ack.has_value() && (!first.has_value() || *ack < *first)) first = ack;
-      }
-    }
-    // Once the campaign is sold out nothing more is acknowledged: no recovery time to take.
-    if (first.has_value()) {
-      recovery_ms.push_back(std::chrono::duration_cast<milliseconds>(*first - killed_at).count());
-    }
+    kills.emplace_back(center, NowUs());
   }
-  std::this_thread::sleep_for(milliseconds(500));
-  stop.store(true);
-  for (std::thread& thread : threads) thread.join();
+  Result<int> load_status = (*load)->Wait(milliseconds((duration_s + 120) * 1000));
+  ASSERT_TRUE(load_status.ok()) << load_status.status().ToString();
+  EXPECT_EQ(*load_status, 0) << "surge load failed; see " << root_ << "/load.log";
+  std::ifstream history_file(history_path);
+  const std::string history_text((std::istreambuf_iterator<char>(history_file)),
+                                 std::istreambuf_iterator<char>());
+  Result<std::vector<drill::OrderAttempt>> parsed = drill::ParseHistory(history_text);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  const std::vector<drill::OrderAttempt>& history = *parsed;
 
-  std::vector<drill::OrderAttempt> history;
-  for (auto& worker : workers) {
-    for (const std::string& error : worker->errors()) ADD_FAILURE() << error;
-    history.insert(history.end(), worker->history().begin(), worker->history().end());
-  }
   std::map<std::string, int64_t> acknowledged;  // per home center
   int64_t total = 0;
+  std::map<int, int64_t> by_status;
   for (const drill::OrderAttempt& attempt : history) {
+    ++by_status[attempt.status];
     if (attempt.status != 201) continue;
     ++acknowledged[topology_->HomeOf(attempt.user).id];
     ++total;
+  }
+  // Per kill: the earliest answer to an order of that center's users sent after the kill and
+  // acknowledged (none once the campaign sold out).
+  std::vector<int64_t> recovery_ms;
+  for (const auto& [center, killed_us] : kills) {
+    int64_t first_us = INT64_MAX;
+    for (const drill::OrderAttempt& attempt : history) {
+      if (attempt.status == 201 && attempt.due_us >= killed_us &&
+          topology_->HomeOf(attempt.user).id == center) {
+        first_us = std::min(first_us, attempt.answered_us);
+      }
+    }
+    if (first_us != INT64_MAX) recovery_ms.push_back((first_us - killed_us) / 1000);
   }
   std::sort(recovery_ms.begin(), recovery_ms.end());
   if (!recovery_ms.empty()) {
     std::printf(
         "multi-center: %zu kills of a primary with orders after them: from the kill to the first "
-        "order of that center acknowledged after it: median %lld ms, max %lld ms\n",
+        "order of that center sent after it and acknowledged: median %lld ms, p99 %lld ms, max "
+        "%lld ms\n",
         recovery_ms.size(), static_cast<long long>(recovery_ms[recovery_ms.size() / 2]),
+        static_cast<long long>(recovery_ms[(recovery_ms.size() * 99 + 99) / 100 - 1]),
         static_cast<long long>(recovery_ms.back()));
   }
-  std::printf("multi-center: %zu order requests, %lld acknowledged (m %lld, s1 %lld, s2 %lld)\n",
-              history.size(), static_cast<long long>(total),
-              static_cast<long long>(acknowledged["m"]), static_cast<long long>(acknowledged["s1"]),
-              static_cast<long long>(acknowledged["s2"]));
-  EXPECT_GT(total, kStock / 2) << "the test must actually sell something";
+  std::string statuses;
+  for (const auto& [status, count] : by_status) {
+    statuses += " " + std::to_string(status) + ":" + std::to_string(count);
+  }
+  std::printf(
+      "multi-center: %zu order requests (status:count%s), %lld acknowledged (m %lld, s1 %lld, s2 "
+      "%lld), stock %lld\n",
+      history.size(), statuses.c_str(), static_cast<long long>(total),
+      static_cast<long long>(acknowledged["m"]), static_cast<long long>(acknowledged["s1"]),
+      static_cast<long long>(acknowledged["s2"]), static_cast<long long>(stock));
+  EXPECT_GT(total, stock / 2) << "the test must actually sell something";
 
   // The master's view converges to the centers' own counts (the bus carries their order events
   // up); then no oversell per center and overall.
@@ -442,20 +401,20 @@ TEST_F(MultiCenterFailoverTest, KillingPrimariesLosesNothingAndOversellsNothingA
     held += counts.reserved + counts.sold;
   }
   EXPECT_GE(unallocated, 0);
-  EXPECT_LE(quotas, kStock) << "the quotas exceed the stock";
+  EXPECT_LE(quotas, stock) << "the quotas exceed the stock";
   // Held: every acknowledged order, and maybe some whose answer the client never got.
   EXPECT_GE(held, total) << "an acknowledged order is not held";
-  EXPECT_LE(held, kStock);
+  EXPECT_LE(held, stock);
   std::printf(
       "multi-center: quotas m %lld, s1 %lld, s2 %lld, unallocated %lld, of %lld; held %lld\n",
       static_cast<long long>(view["m"].quota), static_cast<long long>(view["s1"].quota),
       static_cast<long long>(view["s2"].quota), static_cast<long long>(unallocated),
-      static_cast<long long>(kStock), static_cast<long long>(held));
+      static_cast<long long>(stock), static_cast<long long>(held));
 
   // The checker through the gateway: every acknowledged order present, exactly once, limits kept.
   drill::CheckOptions check;
   for (int i = 0; i < kUsers; ++i) check.users.push_back(User(i));
-  check.campaigns = {{"f1", "phone", kStock, kLimit}};
+  check.campaigns = {{"f1", "phone", stock, kLimit}};
   Result<drill::CheckReport> report = Status(Code::kUnavailable, "not run");
   for (int attempt = 0; attempt < 5 && !report.ok(); ++attempt) {
     report = drill::Check(history, check, *gateway_);
