@@ -7,7 +7,8 @@
 //     quotas, and after it thaws everything converges;
 //   - the master's global view equals the sum of the centers, the quotas never exceed the stock,
 //     and the checker finds no lost acknowledged order, no oversell and no limit broken;
-//   - a sub-center killed with kill -9 catches up with master data written while it was down.
+//   - a sub-center killed with kill -9 catches up with master data written while it was down;
+//   - the brain's forecasts of each center's demand size the quotas of the next campaign.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -378,6 +379,108 @@ TEST_P(MultiCenterTest, MasterDataFlowsDownOrdersFlowUpAndNothingIsOversold) {
   ASSERT_NO_FATAL_FAILURE(StartCenter("s2"));
   auto caught_up = WaitVisible("s2", "/v1/products/tablet");
   EXPECT_TRUE(caught_up.ok()) << caught_up.status().ToString();
+}
+
+// Quotas from forecasts: the brain (`surge brain serve`, a process of its own on the same bus)
+// follows the centers' order events, forecasts each center's demand for the phone and puts it to
+// the master through the gateway; the next campaign on the phone is split up front in
+// proportion to it, where the first one was split evenly.
+TEST_P(MultiCenterTest, TheBrainsForecastsSizeTheQuotasOfTheNextCampaign) {
+  const int64_t now_ms =
+      std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  ASSERT_NO_FATAL_FAILURE(Put("/v1/merchants/acme", R"({"name":"Acme"})"));
+  ASSERT_NO_FATAL_FAILURE(
+      Put("/v1/products/phone",
+          R"({"merchant":"acme","name":"Phone","category":"phones","price_cents":19900})"));
+  std::map<std::string, std::vector<std::string>> users_by_home;
+  for (int i = 0; i < 60; ++i) {
+    const std::string user = "u" + std::to_string(i);
+    ASSERT_NO_FATAL_FAILURE(Put("/v1/users/" + user, R"({"region":"north"})"));
+    users_by_home[topology_->HomeOf(user).id].push_back(user);
+  }
+  const auto campaign = [&](int64_t starts_at, int64_t ends_at, int64_t stock) {
+    return R"({"sku":"phone","stock":)" + std::to_string(stock) + R"(,"price_cents":9900,)" +
+           R"("starts_at":)" + std::to_string(starts_at) + R"(,"ends_at":)" +
+           std::to_string(ends_at) + R"(,"per_user_limit":1,"reserve_ttl_ms":600000})";
+  };
+  ASSERT_NO_FATAL_FAILURE(
+      Put("/v1/campaigns/f1", campaign(now_ms - 1000, now_ms + 3'600'000, 150)));
+  for (const char* id : {"s1", "s2"}) ASSERT_TRUE(WaitVisible(id, "/v1/campaigns/f1").ok());
+
+  const uint16_t brain_port = FreePort();
+  std::vector<std::string> argv = {SURGE_BINARY,
+                                   "brain",
+                                   "serve",
+                                   "--topology",
+                                   topology_path_,
+                                   "--data",
+                                   root_ + "/brain",
+                                   "--listen",
+                                   "127.0.0.1:" + std::to_string(brain_port),
+                                   "--demand-every-s",
+                                   "1"};
+  if (!bus_url_.empty()) argv.insert(argv.end(), {"--bus", bus_url_});
+  auto brain = drill::Process::Start(argv, root_ + "/brain.log");
+  ASSERT_TRUE(brain.ok()) << brain.status().ToString();
+  ASSERT_TRUE((*brain)->WaitForLine("surge brain listening on", milliseconds(30'000)).ok())
+      << "see " << root_ << "/brain.log";
+
+  // Today: 9 phones at s1, 3 at m, none at s2.
+  const std::map<std::string, int> wanted = {{"s1", 9}, {"m", 3}};
+  for (const auto& [home, count] : wanted) {
+    ASSERT_GE(users_by_home[home].size(), static_cast<size_t>(count)) << home;
+    for (int i = 0; i < count; ++i) {
+      const std::string& user = users_by_home[home][static_cast<size_t>(i)];
+      EXPECT_EQ(Order(user, "d-" + user).status, 201) << user;
+    }
+  }
+  // The master learns the forecast per center (7 days of today's rate).
+  std::map<std::string, int64_t> demand;
+  const auto deadline = SteadyClock::now() + std::chrono::seconds(30);
+  while (SteadyClock::now() < deadline && demand["s1"] != 63) {
+    std::this_thread::sleep_for(milliseconds(100));
+    auto response = client_->Do("GET", "/v1/products/phone");
+    if (!response.ok() || response->status != 200) continue;
+    json::Document document;
+    if (!document.Parse(response->body).ok()) continue;
+    auto list = document.root().Field("demand");
+    if (!list.ok()) continue;
+    for (size_t i = 0; list->At(i).ok(); ++i) {
+      auto entry = list->At(i);
+      auto center = entry->Field("center");
+      if (center.ok() && center->String().ok()) {
+        demand[std::string(*center->String())] = IntField(*entry, "units");
+      }
+    }
+  }
+  EXPECT_EQ(demand, (std::map<std::string, int64_t>{{"m", 21}, {"s1", 63}, {"s2", 0}}))
+      << "see " << root_ << "/brain.log";
+
+  // The next campaign: half its 240 units up front, split 21 : 63 : 0.
+  ASSERT_NO_FATAL_FAILURE(
+      Put("/v1/campaigns/f2", campaign(now_ms + 3'700'000, now_ms + 7'200'000, 240)));
+  std::map<std::string, CenterCounts> view;
+  ASSERT_TRUE(WaitVisible("m", "/v1/campaigns/f2").ok());
+  {
+    http::Client direct("127.0.0.1", ports_["m"], milliseconds(2'000));
+    auto response = direct.Do("GET", "/v1/campaigns/f2");
+    ASSERT_TRUE(response.ok() && response->status == 200);
+    json::Document document;
+    ASSERT_TRUE(document.Parse(response->body).ok());
+    auto centers = document.root().Field("centers");
+    ASSERT_TRUE(centers.ok()) << response->body;
+    for (size_t i = 0; centers->At(i).ok(); ++i) {
+      auto entry = centers->At(i);
+      view[std::string(*entry->Field("center")->String())].quota = IntField(*entry, "quota");
+    }
+    EXPECT_EQ(IntField(document.root(), "unallocated"), 120) << response->body;
+  }
+  EXPECT_EQ(view["m"].quota, 30);
+  EXPECT_EQ(view["s1"].quota, 90);
+  EXPECT_EQ(view["s2"].quota, 0);
+  ASSERT_TRUE((*brain)->Signal(SIGTERM).ok());
+  EXPECT_TRUE((*brain)->Wait(milliseconds(20'000)).ok());
 }
 
 INSTANTIATE_TEST_SUITE_P(Bus, MultiCenterTest, ::testing::Values("embedded", "jetstream"),

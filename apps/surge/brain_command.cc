@@ -59,7 +59,12 @@ constexpr const char* kBrainUsage =
     "  --train-every-s N       serve: retrain period, 0 = never on a timer (default 60)\n"
     "  --train-after-events N  serve: also retrain after N new events, 0 = off (default 0)\n"
     "  --synthetic-items N     serve, benchmarks: a catalogue of N items i0.. (not logged)\n"
-    "  --synthetic-events N    serve, benchmarks: N purchases by users su0.. over them\n";
+    "  --synthetic-events N    serve, benchmarks: N purchases by users su0.. over them\n"
+    "  --demand-target H:P     serve: where to PUT each SKU's forecast demand per center, which\n"
+    "                          sizes the centers' quotas of new campaigns (default: the\n"
+    "                          topology's gateway; 'off' for none)\n"
+    "  --demand-every-s N      serve: how often (default 10)\n"
+    "  --demand-days N         serve: the days ahead forecast (default 7)\n";
 
 constexpr const char* kBeginMarker = "<!-- brain-eval:begin -->";
 constexpr const char* kEndMarker = "<!-- brain-eval:end -->";
@@ -194,7 +199,7 @@ Result<std::unique_ptr<bus::Bus>> OpenBus(const topology::Topology& topology,
                                           const std::string& url) {
   if (!url.empty()) {
     return bus::NewJetStreamBus(
-        url, [&topology](std::string_view center) { return topology.Find(center) != nullptr; });
+        url, [topology](std::string_view center) { return topology.Find(center) != nullptr; });
   }
   for (const topology::Center& each : topology.centers()) {
     if (!each.bus_address.has_value()) {
@@ -221,6 +226,10 @@ Result<brainsvc::Options> ServeOptions(const Flags& flags) {
   SURGE_ASSIGN_OR_RETURN(int64_t events, flags.GetInt("synthetic-events", 0, 0, 1'000'000'000));
   options.train_interval = std::chrono::seconds(train_every_s);
   options.train_after_events = static_cast<uint64_t>(train_after);
+  SURGE_ASSIGN_OR_RETURN(int64_t demand_every_s, flags.GetInt("demand-every-s", 10, 1, 86'400));
+  SURGE_ASSIGN_OR_RETURN(int64_t demand_days, flags.GetInt("demand-days", 7, 1, 366));
+  options.demand_interval = std::chrono::seconds(demand_every_s);
+  options.demand_days = static_cast<int>(demand_days);
   options.synthetic_items = static_cast<size_t>(items);
   options.synthetic_events = static_cast<size_t>(events);
   if (events > 0 && items == 0) {
@@ -248,6 +257,15 @@ int RunServe(const Flags& flags) {
       options->centers.push_back(center.id);
     }
     options->master = topology->master_id();
+    // Demand goes to the master through the gateway, which follows the master's primary.
+    const std::string target = flags.Get("demand-target", "");
+    if (target.empty() && topology->gateway_address().has_value()) {
+      options->demand_target = topology->gateway_address()->ToString();
+    } else if (target != "off") {
+      options->demand_target = target;
+    }
+  } else if (flags.Has("demand-target")) {
+    return UsageError("--demand-target needs --topology (the centers to forecast for)");
   }
   auto service = brainsvc::Service::Open(*Env::Default(), *options);
   if (!service.ok()) return Fail(service.status());
@@ -278,9 +296,10 @@ int RunBrainCommand(int argc, char** argv) {
     return 0;
   }
   if (action == "serve") {
-    auto parsed = Flags::Parse(argc, argv, 3,
-                               {"data", "topology", "bus", "listen", "threads", "train-every-s",
-                                "train-after-events", "synthetic-items", "synthetic-events"});
+    auto parsed = Flags::Parse(
+        argc, argv, 3,
+        {"data", "topology", "bus", "listen", "threads", "train-every-s", "train-after-events",
+         "synthetic-items", "synthetic-events", "demand-target", "demand-every-s", "demand-days"});
     if (!parsed.ok()) return UsageError(parsed.status().message());
     if (parsed->help()) {
       std::fputs(kBrainUsage, stdout);

@@ -17,6 +17,13 @@
 // sequence it applied, so nothing is applied twice (the bus contract, bus.h). Records are written
 // by one writer thread in groups (one fdatasync per group).
 //
+// Quotas from forecasts (ARCHITECTURE's "Inventory across centers"). Every demand_interval a
+// planner thread asks Brain::ForecastByCenter for the units each center will sell over the next
+// demand_days days, for the demand_skus SKUs with the most orders seen on the bus and the most
+// recent products of the master data, and puts what changed to the master as master data
+// (PUT /v1/demand/{sku} at demand_target, API.md): the master splits the up-front part of every
+// new campaign's stock in proportion to it. A put that fails is tried again next round.
+//
 // Serving. Reads run on the HTTP event loops, on the Brain of the moment (an event counts in
 // recommendations as soon as its 202 was sent). A retrain thread calls Brain::Train every
 // train_interval, or sooner once train_after_events new events arrived, without stopping reads
@@ -70,6 +77,13 @@ struct Options {
   std::vector<std::string> centers;
   std::string master;
 
+  // Quotas from forecasts (see above): where to PUT /v1/demand ("HOST:PORT" of the gateway or
+  // the master; empty: no planner), how often, for how many SKUs, over how many days.
+  std::string demand_target;
+  std::chrono::milliseconds demand_interval{10'000};
+  size_t demand_skus = 1000;
+  int demand_days = 7;
+
   // Records waiting for the writer; a bus delivery waits while the queue is this full, and a
   // POST beyond it is answered 503 overloaded.
   size_t queue_records_max = 65'536;
@@ -90,7 +104,8 @@ struct Stats {
   uint64_t brain_events = 0;         // Brain::event_count()
   uint64_t trains = 0;               // retrains finished since Open (the one at Open included)
   double last_train_seconds = 0;
-  bool failed = false;  // the log failed: writes are refused
+  uint64_t demand_puts = 0;  // PUT /v1/demand the master accepted since Open
+  bool failed = false;       // the log failed: writes are refused
   // The last sequence applied of each followed stream: (center, bus::Kind) -> sequence.
   std::map<std::pair<std::string, uint8_t>, uint64_t> applied_through;
 };

@@ -39,6 +39,13 @@ Status CheckOptions(const Options& options) {
   if (options.bus == nullptr && !options.centers.empty()) {
     return invalid("centers to follow need a bus");
   }
+  if (!options.demand_target.empty() &&
+      (options.centers.empty() || options.demand_interval.count() <= 0 ||
+       options.demand_skus == 0 || options.demand_days < 1 || options.demand_days > 366)) {
+    return invalid(
+        "a demand target needs centers, an interval above 0, demand_skus >= 1 and "
+        "demand_days in 1..366");
+  }
   return Status::Ok();
 }
 
@@ -72,6 +79,7 @@ Status ServiceImpl::Open() {
                  static_cast<unsigned long long>(records_replayed_.load()), brain_.event_count());
   writer_ = std::thread([this] { WriterLoop(); });
   retrainer_ = std::thread([this] { RetrainLoop(); });
+  if (!options_.demand_target.empty()) planner_ = std::thread([this] { PlannerLoop(); });
   return Subscribe();
 }
 
@@ -88,6 +96,7 @@ Status ServiceImpl::Apply(const LogRecord& record, bool replaying) {
   }
   std::lock_guard lock(mutex_);
   events_since_train_ += record.events.size();
+  if (!options_.demand_target.empty()) NoteDemandSources(record);
   if (record.from_bus) {
     uint64_t& through = applied_through_[{record.center, record.kind}];
     // The subscription resumes after `through`, so a record at or below it is never delivered.
@@ -249,9 +258,11 @@ void ServiceImpl::Stop() {
   work_ready_.notify_all();
   space_ready_.notify_all();  // a Deliver waiting for room gives up, so its subscription can end
   retrain_wake_.notify_all();
+  planner_wake_.notify_all();
   subscriptions_.clear();  // no Deliver runs after this
   if (writer_.joinable()) writer_.join();
   if (retrainer_.joinable()) retrainer_.join();
+  if (planner_.joinable()) planner_.join();
 }
 
 Stats ServiceImpl::stats() const {
@@ -262,6 +273,7 @@ Stats ServiceImpl::stats() const {
   stats.records_replayed = records_replayed_.load();
   stats.brain_events = brain_.event_count();
   stats.trains = trains_.load();
+  stats.demand_puts = demand_puts_.load();
   stats.failed = failed_.load();
   std::lock_guard lock(mutex_);
   stats.last_train_seconds = last_train_seconds_;

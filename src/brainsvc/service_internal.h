@@ -63,6 +63,12 @@ class ServiceImpl final : public Service {
   void Train();
   Status Subscribe();
   void Deliver(const std::string& center, const bus::Record& record);
+  // The SKUs whose demand Apply saw change (orders and products from the bus), for the planner.
+  void NoteDemandSources(const LogRecord& record);
+
+  // planner.cc: the demand planner's thread and one round of it.
+  void PlannerLoop();
+  void PlanDemand();
 
   // handler.cc
   void PostEvents(const http::Request& request, http::Responder responder);
@@ -85,6 +91,13 @@ class ServiceImpl final : public Service {
   uint64_t events_since_train_ = 0;                                      // guarded by mutex_
   double last_train_seconds_ = 0;                                        // guarded by mutex_
   std::condition_variable retrain_wake_;
+  // For the planner (guarded by mutex_): orders seen per SKU, and the recent products in the
+  // order they came (at most Options::demand_skus of them).
+  std::map<std::string, uint64_t> ordered_skus_;
+  std::deque<std::string> recent_products_;
+  // The planner thread's own: what the master accepted last for each SKU.
+  std::map<std::string, std::string> demand_put_;
+  std::condition_variable planner_wake_;  // Stop wakes the planner
 
   std::atomic<bool> failed_{false};
   std::atomic<bool> stopped_{false};
@@ -93,10 +106,12 @@ class ServiceImpl final : public Service {
   std::atomic<uint64_t> orders_observed_{0};
   std::atomic<uint64_t> records_replayed_{0};
   std::atomic<uint64_t> trains_{0};
+  std::atomic<uint64_t> demand_puts_{0};
 
   std::mutex train_mutex_;  // one Train at a time (the retrain thread and TrainNow)
   std::thread writer_;
   std::thread retrainer_;
+  std::thread planner_;
   std::vector<std::unique_ptr<bus::Subscription>> subscriptions_;
 };
 
