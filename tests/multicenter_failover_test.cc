@@ -59,7 +59,6 @@ const bool kQuietLogs = [] {  // the journals opened for their state hashes repo
 
 constexpr const char* kCenters[] = {"m", "s1", "s2"};
 constexpr int kUsers = 300;
-constexpr int64_t kLimit = 20;
 constexpr int kRate = 300;  // orders per second offered through the gateway
 
 // Kills of a center's primary: 6 in make test (2 per center on average); `make drill` more.
@@ -77,12 +76,12 @@ bool PortFree(int port) {
 
 // A base port B below the ephemeral range with everything `surge up --standby` takes free:
 // centers on B..B+2 (standby nodes +200, shipping +400 and +500), buses on B+10..B+12, the
-// gateway on B+20.
+// gateway on B+20, the brain on B+30.
 int FreeBase() {
   std::mt19937 random(static_cast<uint32_t>(getpid()) * 2654435761u);
   for (int attempt = 0; attempt < 200; ++attempt) {
     const int base = 20000 + static_cast<int>(random() % 11000);
-    bool free = PortFree(base + 20);
+    bool free = PortFree(base + 20) && PortFree(base + 30);
     for (int i = 0; i < 3 && free; ++i) {
       for (const int offset : {0, 200, 400, 500, 10}) free = free && PortFree(base + i + offset);
     }
@@ -133,7 +132,8 @@ class MultiCenterFailoverTest : public ::testing::Test {
     ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
     topology_ = std::make_unique<topology::Topology>(std::move(parsed).value());
     auto up = drill::Process::Start(
-        {SURGE_BINARY, "up", "--standby", "--data", root_ + "/data", "--topology", path},
+        {SURGE_BINARY, "up", "--standby", "--data", root_ + "/data", "--topology", path, "--brain",
+         "127.0.0.1:" + std::to_string(base_ + 30)},
         root_ + "/up.log");
     ASSERT_TRUE(up.ok()) << up.status().ToString();
     up_ = std::move(up).value();
@@ -249,10 +249,13 @@ class MultiCenterFailoverTest : public ::testing::Test {
 
 TEST_F(MultiCenterFailoverTest, KillingPrimariesLosesNothingAndOversellsNothingAnywhere) {
   const int drills = Drills();
-  // The load lasts through the drills; the stock is 60% of what it offers, so it sells out
-  // while the per-user limit (about 2/3 of a user's requests) is also reached by many.
+  // The load lasts through the drills; the stock is 60% of what it offers, so it sells out, and
+  // the per-user limit is 2/3 of a user's requests on average, so that many reach it too (but the
+  // limits of all users together exceed the stock).
   const int duration_s = 2 * drills + 6;
-  const int64_t stock = int64_t{kRate} * duration_s * 6 / 10;
+  const int64_t requests = int64_t{kRate} * duration_s;
+  const int64_t stock = requests * 6 / 10;
+  const int64_t limit = std::max<int64_t>(2, requests * 2 / 3 / kUsers);
   const int64_t now_ms =
       std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch())
           .count();
@@ -267,7 +270,7 @@ TEST_F(MultiCenterFailoverTest, KillingPrimariesLosesNothingAndOversellsNothingA
       "/v1/campaigns/f1",
       R"({"sku":"phone","stock":)" + std::to_string(stock) + R"(,"price_cents":9900,"starts_at":)" +
           std::to_string(now_ms - 1000) + R"(,"ends_at":)" + std::to_string(now_ms + 3'600'000) +
-          R"(,"per_user_limit":)" + std::to_string(kLimit) + R"(,"reserve_ttl_ms":600000})"));
+          R"(,"per_user_limit":)" + std::to_string(limit) + R"(,"reserve_ttl_ms":600000})"));
 
   const std::string history_path = root_ + "/history.jsonl";
   auto load = drill::Process::Start({SURGE_BINARY,    "load",
@@ -414,7 +417,7 @@ TEST_F(MultiCenterFailoverTest, KillingPrimariesLosesNothingAndOversellsNothingA
   // The checker through the gateway: every acknowledged order present, exactly once, limits kept.
   drill::CheckOptions check;
   for (int i = 0; i < kUsers; ++i) check.users.push_back(User(i));
-  check.campaigns = {{"f1", "phone", stock, kLimit}};
+  check.campaigns = {{"f1", "phone", stock, limit}};
   Result<drill::CheckReport> report = Status(Code::kUnavailable, "not run");
   for (int attempt = 0; attempt < 5 && !report.ok(); ++attempt) {
     report = drill::Check(history, check, *gateway_);

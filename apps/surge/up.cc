@@ -51,8 +51,10 @@ constexpr const char* kUpUsage =
     "restart keeps everything as it was (nothing is reset or created twice). Then it prints curl\n"
     "lines to try, and \"surge up: ready at URL\".\n"
     "\n"
-    "A child that exits is restarted after a pause of 0.5 s, doubling up to 10 s with each exit\n"
-    "(back to 0.5 s once it has run for 30 s). SIGINT (Ctrl-C) or SIGTERM stops the gateway,\n"
+    "A child that exits after running for 2 s or more is restarted at once (a center whose\n"
+    "primary was killed acknowledges nothing until that node is back as its standby); one that\n"
+    "exits sooner waits 0.5 s, doubling up to 10 s while it keeps exiting that fast. SIGINT\n"
+    "(Ctrl-C) or SIGTERM stops the gateway,\n"
     "then the centers (SIGTERM, SIGKILL after 10 s), and exits 0.\n"
     "\n"
     "Flags:\n"
@@ -72,8 +74,11 @@ constexpr const char* kUpUsage =
 
 constexpr nanoseconds kBackoffInitial = milliseconds(500);
 constexpr nanoseconds kBackoffMax = std::chrono::seconds(10);
-// A child that ran this long was healthy: its next exit starts the backoff over.
-constexpr nanoseconds kBackoffResetAfter = std::chrono::seconds(30);
+// A child that ran this long before it exited was healthy (killed, not crash-looping): it is
+// restarted at once and the backoff starts over. With hot standbys this matters: the new primary
+// of a center whose primary was killed acknowledges nothing until the killed node is back as its
+// standby, so every moment of pause is a moment of outage.
+constexpr nanoseconds kHealthyAfter = std::chrono::seconds(2);
 // How long a child stopped with SIGTERM may take before it gets SIGKILL.
 constexpr nanoseconds kStopGrace = std::chrono::seconds(10);
 // A center recovers its whole journal before it listens: allow a large one.
@@ -268,8 +273,13 @@ int WaitForEvent(milliseconds timeout, bool stop_signals = true) {
   return received == SIGINT || received == SIGTERM ? received : 0;
 }
 
-void ScheduleRestart(Child& child, nanoseconds now) {
-  if (now - child.started_at >= kBackoffResetAfter) child.backoff = kBackoffInitial;
+// `exited`: the child ran and exited (else: it could not even be started).
+void ScheduleRestart(Child& child, nanoseconds now, bool exited) {
+  if (exited && now - child.started_at >= kHealthyAfter) {
+    child.backoff = kBackoffInitial;
+    child.restart_at = now;
+    return;
+  }
   child.restart_at = now + child.backoff;
   child.backoff = std::min(child.backoff * 2, kBackoffMax);
 }
@@ -282,7 +292,7 @@ void Tend(Child& child) {
     const pid_t pid = child.pid;
     std::string how;
     if (!Reaped(child, &how)) return;
-    ScheduleRestart(child, now);
+    ScheduleRestart(child, now, /*exited=*/true);
     Say("%s (pid %d) exited unexpectedly (%s): restarting it in %.1f s; its log: %s",
         child.name.c_str(), static_cast<int>(pid), how.c_str(), Seconds(child.restart_at - now),
         child.log_path.c_str());
@@ -294,7 +304,7 @@ void Tend(Child& child) {
     Say("restarted %s as pid %d", child.name.c_str(), static_cast<int>(child.pid));
     return;
   }
-  ScheduleRestart(child, now);
+  ScheduleRestart(child, now, /*exited=*/false);
   Say("cannot restart %s: %s; trying again in %.1f s", child.name.c_str(),
       started.ToString().c_str(), Seconds(child.restart_at - now));
 }
