@@ -132,6 +132,21 @@ TEST(Retrieve, ScoresCandidatesAndExcludesWhatWasBought) {
   EXPECT_EQ(TopCandidates({later, excluded}, workspace, 1)[0], 5u);
 }
 
+TEST(Linalg, DotProductMatchesThePlainSumAtEveryLength) {
+  std::mt19937_64 random(5);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  for (size_t n = 0; n <= 70; ++n) {
+    std::vector<float> a(n), b(n);
+    double expected = 0;
+    for (size_t i = 0; i < n; ++i) {
+      a[i] = uniform(random);
+      b[i] = uniform(random);
+      expected += static_cast<double>(a[i]) * b[i];
+    }
+    EXPECT_NEAR(DotProduct(a.data(), b.data(), n), expected, 1e-5) << n;
+  }
+}
+
 TEST(Linalg, SymmetricEigenOfAKnownMatrix) {
   // [[2, 1], [1, 2]]: eigenvalues 3 and 1, vectors (1, 1) and (1, -1) / sqrt 2.
   std::vector<double> values, vectors;

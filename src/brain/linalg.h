@@ -14,6 +14,12 @@ struct Columns {
   const double* column(size_t c) const { return values.data() + c * rows; }
 };
 
+// The inner product of two float vectors of `n` values, four SSE lanes times four independent
+// sums (a plain loop cannot be vectorised without reassociating, and its one chain of adds
+// costs four cycles a value: the HNSW search and the ranker's features compute thousands of
+// these per request). Reads exactly n values of each.
+float DotProduct(const float* a, const float* b, size_t n);
+
 // Makes the columns orthonormal (modified Gram-Schmidt, twice for stability). A column that is
 // (numerically) in the span of the previous ones becomes zero.
 void Orthonormalize(Columns* matrix);
