@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "brain/brain.h"
+#include "brain/forecast_internal.h"
 #include "gtest/gtest.h"
 
 namespace surge::brain {
@@ -92,6 +93,46 @@ TEST(Forecast, EvaluationPicksOnValidationAndReportsBothWindows) {
   demand.units.resize(50);
   demand.orders.resize(50);
   EXPECT_EQ(EvaluateForecasts(demand, 28).status().code(), Code::kInvalidArgument);
+}
+
+TEST(DemandTrees, ClosedDaysAreMissingLagsAndTheCalendarIsRight) {
+  // Ten weeks ending on Friday 2011-12-09 (day 15317); Saturdays never sell; one Wednesday
+  // (two days before the end) was a holiday.
+  const int32_t last_day = 15317, first_day = last_day - 69;
+  std::vector<double> y;
+  for (int32_t day = first_day; day <= last_day; ++day) {
+    const int weekday = (day + 4) % 7;  // 0 = Sunday: 1970-01-01 was a Thursday
+    y.push_back(weekday == 6 ? 0 : 100 + day % 7);
+  }
+  y[y.size() - 3] = 0;  // the holiday
+  const internal::Series series{y, static_cast<size_t>(first_day % 7), first_day};
+  std::vector<float> row(internal::kDemandFeatures);
+  const size_t t = y.size() - 1;  // Friday 2011-12-09 itself, from the days before it
+  internal::DemandFeatures(series, t, row);
+  double sum = 0;  // the level: the mean of the last 28 days that sold
+  int sold = 0;
+  for (size_t d = t - 28; d < t; ++d) {
+    if (y[d] > 0) {
+      sum += y[d];
+      ++sold;
+    }
+  }
+  EXPECT_FLOAT_EQ(row[0], static_cast<float>(y[t - 1] / (sum / sold)));  // Thursday sold
+  EXPECT_TRUE(std::isnan(row[1]));                                       // Wednesday: the holiday
+  EXPECT_TRUE(std::isnan(row[5]));                                       // last Saturday
+  EXPECT_FALSE(std::isnan(row[2]));
+  EXPECT_FLOAT_EQ(row[internal::kDemandFeatures - 2], 9);   // day of the month
+  EXPECT_FLOAT_EQ(row[internal::kDemandFeatures - 1], 16);  // days to Christmas
+  // Trained on these days, the trees forecast a Saturday at 0 and a weekday near its level.
+  internal::DemandTreesOptions options;
+  options.trees.objective = "reg:squarederror";
+  options.trees.rounds = 50;
+  options.trees.max_depth = 2;
+  options.trees.threads = 1;
+  auto model = internal::TrainDemandTrees(series, 35, t, options);
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  EXPECT_EQ(internal::PredictDemandTrees(*model, options, series, t - 6), 0);  // a Saturday
+  EXPECT_NEAR(internal::PredictDemandTrees(*model, options, series, t), y[t], 10);
 }
 
 }  // namespace

@@ -92,21 +92,45 @@ double WapeOf(std::span<const double> actual, std::span<const double> forecast) 
 // `first`.
 Result<std::vector<double>> TreeForecasts(std::span<const double> y, int32_t first_day,
                                           size_t first, size_t window,
-                                          const trees::TrainOptions& options) {
-  const internal::Series series{y, static_cast<size_t>(((first_day % 7) + 7) % 7)};
-  SURGE_ASSIGN_OR_RETURN(trees::Forest forest,
+                                          const internal::DemandTreesOptions& options) {
+  const internal::Series series{y, static_cast<size_t>(((first_day % 7) + 7) % 7), first_day};
+  SURGE_ASSIGN_OR_RETURN(internal::DemandTrees model,
                          internal::TrainDemandTrees(series, kTreesFirstDay, first, options));
   std::vector<double> forecast;
   for (size_t t = first; t < first + window; ++t) {
-    forecast.push_back(internal::PredictDemandTrees(forest, series, t));
+    forecast.push_back(internal::PredictDemandTrees(model, options, series, t));
   }
   return forecast;
 }
 
 struct TreesChoice {
-  trees::TrainOptions options;
+  internal::DemandTreesOptions options;
   std::vector<double> validation, test;  // forecasts of the two windows
 };
+
+// The tree configurations searched: where the trees start, the target, depth and size.
+std::vector<internal::DemandTreesOptions> TreesGrid() {
+  std::vector<internal::DemandTreesOptions> grid;
+  for (const bool start_at_mean : {false, true}) {
+    for (const bool log_target : {false, true}) {
+      for (const int depth : {2, 3, 4}) {
+        for (const int rounds : {30, 100, 300}) {
+          internal::DemandTreesOptions options;
+          options.start_at_mean = start_at_mean;
+          options.log_target = log_target;
+          options.trees.objective = "reg:squarederror";
+          options.trees.max_depth = depth;
+          options.trees.rounds = rounds;
+          options.trees.learning_rate = 0.05;
+          options.trees.min_child_weight = 3;
+          options.trees.threads = 1;
+          grid.push_back(options);
+        }
+      }
+    }
+  }
+  return grid;
+}
 
 // The tree configuration with the lowest validation WAPE, then retrained on everything before
 // the test window.
@@ -115,23 +139,14 @@ Result<TreesChoice> ChooseTrees(std::span<const double> y, int32_t first_day,
   TreesChoice best;
   double best_wape = INFINITY;
   const std::span<const double> actual = y.subspan(validation_first, window);
-  for (const int depth : {2, 3, 4}) {
-    for (const int rounds : {30, 100, 300}) {
-      trees::TrainOptions options;
-      options.objective = "reg:squarederror";
-      options.max_depth = depth;
-      options.rounds = rounds;
-      options.learning_rate = 0.05;
-      options.min_child_weight = 3;
-      options.threads = 1;
-      SURGE_ASSIGN_OR_RETURN(std::vector<double> forecast,
-                             TreeForecasts(y, first_day, validation_first, window, options));
-      const double wape = WapeOf(actual, forecast);
-      if (wape < best_wape) {
-        best_wape = wape;
-        best.options = options;
-        best.validation = std::move(forecast);
-      }
+  for (const internal::DemandTreesOptions& options : TreesGrid()) {
+    SURGE_ASSIGN_OR_RETURN(std::vector<double> forecast,
+                           TreeForecasts(y, first_day, validation_first, window, options));
+    const double wape = WapeOf(actual, forecast);
+    if (wape < best_wape) {
+      best_wape = wape;
+      best.options = options;
+      best.validation = std::move(forecast);
     }
   }
   SURGE_ASSIGN_OR_RETURN(
@@ -193,9 +208,11 @@ Result<SeriesResult> EvaluateSeries(std::span<const double> y, const Windows& w)
                          ChooseTrees(y, w.first_day, w.validation_first, w.window));
   result.wape[4][0] = WapeOf(validation, trees.validation);
   result.wape[4][1] = WapeOf(test, trees.test);
-  char text[128];
-  std::snprintf(text, sizeof text, "depth %d, %d trees, rate %.2f", trees.options.max_depth,
-                trees.options.rounds, trees.options.learning_rate);
+  char text[160];
+  std::snprintf(text, sizeof text, "%s, from %s, depth %d, %d trees, rate %.2f",
+                trees.options.log_target ? "log of the ratio to the level" : "ratio to the level",
+                trees.options.start_at_mean ? "the mean" : "0.5", trees.options.trees.max_depth,
+                trees.options.trees.rounds, trees.options.trees.learning_rate);
   result.trees = text;
   // The blend and the trees mixed, the weight chosen on validation.
   const std::vector<double> blend_validation =
@@ -212,7 +229,8 @@ Result<SeriesResult> EvaluateSeries(std::span<const double> y, const Windows& w)
     }
   }
   double best = INFINITY;
-  for (const double weight : {0.0, 0.25, 0.5, 0.75, 1.0}) {
+  for (int step = 0; step <= 10; ++step) {
+    const double weight = step / 10.0;
     const double wape = WapeOf(validation, Mix(blend_validation, trees.validation, weight));
     if (wape < best) {
       best = wape;

@@ -17,6 +17,7 @@ inline constexpr int kWeek = 7;
 struct Series {
   std::span<const double> y;
   size_t phase = 0;
+  int32_t first_day = 0;  // days since the epoch of y[0] (the tree forecaster's calendar)
   size_t Weekday(size_t i) const { return (i + phase) % kWeek; }
 };
 
@@ -34,11 +35,25 @@ double Smoothed(const Series& series, size_t t, const ForecastModel& model);
 double ForecastOne(const Series& series, size_t t, const ForecastModel& model);
 
 // The tree forecaster: features of day t from y[0, t) (requires t >= 35), its training on the
-// days [first, end), and its forecast of day t.
-inline constexpr size_t kDemandFeatures = 16;
+// days [first, end) that sold, and its forecast of day t (0 on a weekday that never sells).
+inline constexpr size_t kDemandFeatures = 19;
+struct DemandTreesOptions {
+  trees::TrainOptions trees;
+  bool log_target = false;  // learn log(demand / level) rather than demand / level
+  // Start the trees from the labels' mean (else from XGBoost's fixed base score, 0.5: a small
+  // forest then stays between the two, which validation may prefer).
+  bool start_at_mean = true;
+};
 void DemandFeatures(const Series& series, size_t t, std::span<float> row);
-Result<trees::Forest> TrainDemandTrees(const Series& series, size_t first, size_t end,
-                                       const trees::TrainOptions& options);
-double PredictDemandTrees(const trees::Forest& forest, const Series& series, size_t t);
+// The forest learns the labels minus `offset` (with start_at_mean, their mean less XGBoost's
+// fixed base score of 0.5, so that its first trees start from the mean; else 0).
+struct DemandTrees {
+  trees::Forest forest;
+  double offset = 0;
+};
+Result<DemandTrees> TrainDemandTrees(const Series& series, size_t first, size_t end,
+                                     const DemandTreesOptions& options);
+double PredictDemandTrees(const DemandTrees& model, const DemandTreesOptions& options,
+                          const Series& series, size_t t);
 
 }  // namespace surge::brain::internal
