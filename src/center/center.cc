@@ -227,9 +227,8 @@ class CenterImpl final : public Center {
   CampaignWindows campaign_windows_;
   SteadyClock::time_point last_write_at_ = SteadyClock::now();
   SteadyClock::time_point quota_checked_at_;
-  // Order events applied but not journaled yet, and the journal sequence of the last command they
-  // cover (see "Several centers").
-  std::vector<trade::OrderEvent> pending_events_;
+  // Order events applied but not journaled yet are kept by the state (trade::Trade's pending
+  // events); this is the journal sequence of the last command they cover (see "Several centers").
   uint64_t pending_events_through_ = 0;
   // At recovery: the number of the last order event found journaled.
   uint64_t journaled_event_number_ = 0;
@@ -331,31 +330,29 @@ Status CenterImpl::ReplayRecord(uint64_t sequence, std::string_view payload) {
       campaign != nullptr && reply.status.ok()) {
     campaign_windows_.Learn(*campaign);
   }
-  // The events of the commands replayed after the last events record are journaled again once
-  // recovery ends, unless a later events record shows they were journaled (ReplayEvents).
-  if (!options_.centers.empty()) {
-    trade_->TakeEvents(&pending_events_);
-    pending_events_through_ = sequence;
-  }
+  // The events of the commands replayed after the last events record (they stay pending in the
+  // state) are journaled again once recovery ends, unless a later events record shows they were
+  // journaled (ReplayEvents).
+  if (!options_.centers.empty()) pending_events_through_ = sequence;
   return Status::Ok();
 }
 
 Status CenterImpl::ReplayEvents(uint64_t sequence, std::string_view payload) {
-  Result<trade::EventsRecord> record = trade::DecodeEvents(payload);
+  // Only the header is needed (a record of the current format is not read further; the journal's
+  // checksum covers its bytes).
+  Result<trade::EventsSummary> record = trade::DecodeEventsSummary(payload);
   if (!record.ok()) {
     return Status(Code::kCorruption,
                   "journal record " + std::to_string(sequence) +
                       " (order events) does not decode: " + record.status().ToString());
   }
-  // Events are numbered consecutively by the state and journaled in order: the ones collected
+  // Events are numbered consecutively by the state and journaled in order: the ones pending
   // so far up to this record's last number are journaled already.
-  if (!record->events.empty()) {
-    journaled_event_number_ = std::max(journaled_event_number_, record->events.back().number);
+  if (record->count > 0) {
+    journaled_event_number_ =
+        std::max(journaled_event_number_, record->first_number + record->count - 1);
   }
-  const auto journaled = std::find_if(
-      pending_events_.begin(), pending_events_.end(),
-      [&](const trade::OrderEvent& event) { return event.number > journaled_event_number_; });
-  pending_events_.erase(pending_events_.begin(), journaled);
+  trade_->DropEventsThrough(journaled_event_number_);
   return Status::Ok();
 }
 
@@ -629,7 +626,7 @@ void CenterImpl::WriterLoop() {
   bool open = true;
   while (open) {
     // Order events waiting for a commit wait at most kEventsFlushInterval.
-    open = queue_.Take(&batch, pending_events_.empty()
+    open = queue_.Take(&batch, trade_->PendingEventCount() == 0
                                    ? std::chrono::nanoseconds(options_.tick_interval)
                                    : std::chrono::nanoseconds(kEventsFlushInterval));
     const bool idle = batch.empty();
@@ -644,7 +641,7 @@ void CenterImpl::WriterLoop() {
     if (failed_.load(std::memory_order_relaxed)) continue;
     MaybeTick();
     MaybeQuota();
-    if (idle && !pending_events_.empty()) FlushEvents();
+    if (idle && trade_->PendingEventCount() > 0) FlushEvents();
     if (idle) {
       // Time alone may have ended a campaign or made a reservation due: re-judge the flags.
       RefreshSoldOut({}, NowMs());
@@ -703,8 +700,8 @@ void CenterImpl::RunReads(Request* begin, Request* end, int64_t now_ms) {
 // durable with one sync.
 Status CenterImpl::JournalCommands(int64_t now_ms) {
   std::vector<Outbox::Pending> published;
-  const size_t events_records =
-      (pending_events_.size() + kEventsPerRecordMax - 1) / kEventsPerRecordMax;
+  const size_t events = trade_->PendingEventCount();
+  const size_t events_records = (events + kEventsPerRecordMax - 1) / kEventsPerRecordMax;
   const uint64_t first_sequence = journal_->last_sequence() + 1;
   shipped_.clear();
   shipped_ends_.clear();
@@ -713,12 +710,11 @@ Status CenterImpl::JournalCommands(int64_t now_ms) {
     shipped_ += encoded_;
     shipped_ends_.push_back(shipped_.size());
   };
-  for (size_t begin = 0; begin < pending_events_.size(); begin += kEventsPerRecordMax) {
-    const size_t count = std::min(kEventsPerRecordMax, pending_events_.size() - begin);
+  for (size_t begin = 0; begin < events; begin += kEventsPerRecordMax) {
+    const size_t count = std::min(kEventsPerRecordMax, events - begin);
     encoded_.clear();
-    trade::EncodeEvents(pending_events_through_,
-                        std::span<const trade::OrderEvent>(pending_events_).subspan(begin, count),
-                        &encoded_);
+    // Straight from the state: no OrderEvent is built for the journal.
+    trade_->EncodePendingEvents(pending_events_through_, begin, count, &encoded_);
     const uint64_t sequence = journal_->Append(encoded_);
     keep_for_standby();
     if (outbox_ != nullptr) published.push_back({sequence, bus::Kind::kOrders, encoded_});
@@ -738,7 +734,7 @@ Status CenterImpl::JournalCommands(int64_t now_ms) {
   SURGE_RETURN_IF_ERROR(journal_->Commit());
   if (link_ != nullptr) link_->LocallyDurable(journal_->durable_sequence());
   // Journaled: from now on they are the journal's (and, through it, the bus's).
-  pending_events_.clear();
+  trade_->DropEventsThrough(trade_->events_recorded());
   events_records_.fetch_add(events_records, std::memory_order_relaxed);
   if (outbox_ != nullptr) outbox_->Committed(journal_->durable_sequence(), std::move(published));
   SURGE_ASSERT(journal_->durable_sequence() == journal_->last_sequence());
@@ -784,7 +780,7 @@ void CenterImpl::ApplyAndAnswer() {
       std::count_if(commands_.begin(), commands_.end(),
                     [](const trade::Command& command) { return command.origin.has_value(); }),
       std::memory_order_relaxed);
-  trade_->TakeEvents(&pending_events_);
+  // This batch's events stay pending in the state until the next commit journals them.
   pending_events_through_ = journal_->durable_sequence();
 }
 
@@ -904,7 +900,7 @@ void CenterImpl::MaybeSnapshot() {
   if (!journal_->SnapshotDue()) return;
   if (journal_->durable_sequence() < next_snapshot_attempt_sequence_) return;
   // Recovery starts after the snapshot: the events of what it covers must be journaled first.
-  if (!pending_events_.empty() && !CommitOwnCommands({})) return;
+  if (trade_->PendingEventCount() > 0 && !CommitOwnCommands({})) return;
   const uint64_t sequence = journal_->durable_sequence();
   const SteadyClock::time_point started = SteadyClock::now();
   const std::string snapshot = trade_->Snapshot();

@@ -49,8 +49,11 @@ Result<trade::Body> RecordToBody(const bus::StreamId& stream, const bus::Record&
     if (!trade::IsEventsRecord(record.payload)) {
       return NotInStream(stream, record, "is not a record of order events");
     }
-    SURGE_ASSIGN_OR_RETURN(trade::EventsRecord events, trade::DecodeEvents(record.payload));
-    return trade::Body(trade::CenterOrders{stream.center, trade::CampaignDeltas(events.events)});
+    // Only the per-campaign deltas: a record of the current format carries them ahead of its
+    // orders, which are then not read at all (an older record is decoded whole and summed).
+    SURGE_ASSIGN_OR_RETURN(trade::EventsSummary summary,
+                           trade::DecodeEventsSummary(record.payload));
+    return trade::Body(trade::CenterOrders{stream.center, std::move(summary.deltas)});
   }
   SURGE_ASSIGN_OR_RETURN(trade::Command command, trade::DecodeCommand(record.payload));
   if (stream.kind == bus::Kind::kMasterData) {

@@ -92,6 +92,23 @@ Status WrongState(std::string_view order_id, OrderStatus status) {
   return Status(Code::kWrongState, Cat("order ", order_id, " is ", OrderStatusName(status)));
 }
 
+// An order event as recorded: the order's index and its status then (Trade::TakeEvents builds
+// the OrderEvent, Trade::EncodePendingEvents writes it, both from the state).
+struct PendingEvent {
+  uint64_t number = 0;
+  int64_t at_ms = 0;
+  uint32_t order = 0;
+  OrderEventType type = OrderEventType::kCreated;
+  OrderStatus status = OrderStatus::kReserved;
+};
+
+// How a record's events change one campaign (by index).
+struct EventDelta {
+  uint32_t campaign = 0;
+  int64_t reserved = 0;
+  int64_t sold = 0;
+};
+
 // The ids of a PlaceOrder that its apply looks up (and prefetches), hashed once.
 struct OrderHashes {
   uint64_t request = 0;
@@ -156,11 +173,11 @@ class TradeImpl final : public Trade {
   int64_t last_now_ms() const override { return state_.last_now_ms; }
   uint64_t order_count() const override { return state_.orders.size(); }
 
-  void TakeEvents(std::vector<OrderEvent>* out) override {
-    out->insert(out->end(), std::make_move_iterator(events_.begin()),
-                std::make_move_iterator(events_.end()));
-    events_.clear();
-  }
+  void TakeEvents(std::vector<OrderEvent>* out) override;
+  size_t PendingEventCount() const override { return events_.size(); }
+  uint64_t events_recorded() const override { return state_.events_recorded; }
+  void EncodePendingEvents(uint64_t through, size_t begin, size_t count, std::string* out) override;
+  void DropEventsThrough(uint64_t number) override;
   uint64_t AppliedThrough(std::string_view center, uint8_t kind) const override {
     return internal::AppliedThrough(state_, center, kind);
   }
@@ -217,15 +234,19 @@ class TradeImpl final : public Trade {
   void DropSettledFront();
   // reserved -> cancelled or expired: stock and per-user units return.
   void Release(Order& order, OrderStatus status);
-  // Appends the event of order `index` (as it is now) when record_events is on.
+  // Records the event of order `index` (as it is now) when record_events is on. Only what
+  // changes of an order, its status, is kept: the rest of an order never changes and is read
+  // from the state when the event is taken or encoded.
   void RecordEvent(OrderEventType type, uint32_t index, int64_t now_ms) {
     if (!record_events_) return;
-    OrderEvent& event = events_.emplace_back();
-    event.number = ++state_.events_recorded;
-    event.type = type;
-    event.at_ms = now_ms;
-    FillOrderView(index, state_.orders[index].status, &event.order);
+    // The events record leaves the status out: it is the type's (internal::StatusAfter).
+    SURGE_ASSERT(state_.orders[index].status == internal::StatusAfter(type));
+    events_.push_back(
+        PendingEvent{++state_.events_recorded, now_ms, index, type, state_.orders[index].status});
   }
+  // EncodePendingEvents' first part: the events' CampaignDeltas, by campaign index, into
+  // event_deltas_ (in order of first appearance, zero ones included).
+  void SumEventDeltas(std::span<const PendingEvent> events);
   void AddHolding(uint32_t user, uint32_t campaign, uint32_t where, int64_t delta);
   Counts& SourceCounts(const Item& item) {
     return item.campaign != kNoIndex ? state_.campaigns[item.campaign].counts
@@ -291,7 +312,11 @@ class TradeImpl final : public Trade {
   std::string prefix_;
   size_t expected_orders_;
   bool record_events_;
-  std::vector<OrderEvent> events_;  // since the last TakeEvents
+  std::vector<PendingEvent> events_;  // since the last TakeEvents or DropEventsThrough
+  // EncodePendingEvents' scratch, kept so that encoding allocates nothing once warm.
+  std::vector<EventDelta> event_deltas_;
+  std::vector<uint32_t> event_delta_of_campaign_;  // index in event_deltas_, or kNoIndex
+  std::string event_order_id_;
   // SetOrderId's cache (a function of the counter alone, so it survives Restore).
   mutable std::string newest_order_id_;
   mutable uint64_t newest_order_counter_ = 0;
@@ -887,6 +912,82 @@ std::optional<StockCounts> TradeImpl::ActiveCampaignCounts(std::string_view sku,
   const uint32_t campaign = internal::ActiveCampaign(state_, state_.products[product], now_ms);
   if (campaign == kNoIndex) return std::nullopt;
   return ToStockCounts(state_.campaigns[campaign].counts);
+}
+
+// ---- Order events --------------------------------------------------------------------------
+
+void TradeImpl::TakeEvents(std::vector<OrderEvent>* out) {
+  out->reserve(out->size() + events_.size());
+  for (const PendingEvent& pending : events_) {
+    OrderEvent& event = out->emplace_back();
+    event.number = pending.number;
+    event.type = pending.type;
+    event.at_ms = pending.at_ms;
+    FillOrderView(pending.order, pending.status, &event.order);
+  }
+  events_.clear();
+}
+
+void TradeImpl::DropEventsThrough(uint64_t number) {
+  // Numbered consecutively: the ones to drop are a prefix.
+  const auto kept = std::find_if(events_.begin(), events_.end(),
+                                 [&](const PendingEvent& event) { return event.number > number; });
+  events_.erase(events_.begin(), kept);
+}
+
+// The same sums as CampaignDeltas, by campaign index instead of id (one to one).
+void TradeImpl::SumEventDeltas(std::span<const PendingEvent> events) {
+  event_deltas_.clear();
+  if (event_delta_of_campaign_.size() < state_.campaigns.size()) {
+    event_delta_of_campaign_.resize(state_.campaigns.size(), kNoIndex);
+  }
+  for (const PendingEvent& event : events) {
+    const Order& order = state_.orders[event.order];
+    for (size_t i = 0; i < order.items_count; ++i) {
+      const Item& item = state_.items[order.items_begin + i];
+      if (item.campaign == kNoIndex) continue;
+      uint32_t& slot = event_delta_of_campaign_[item.campaign];
+      if (slot == kNoIndex) {
+        slot = static_cast<uint32_t>(event_deltas_.size());
+        event_deltas_.push_back(EventDelta{item.campaign, 0, 0});
+      }
+      EventDelta& delta = event_deltas_[slot];
+      delta.reserved += event.type == OrderEventType::kCreated ? item.quantity : -item.quantity;
+      if (event.type == OrderEventType::kPaid) delta.sold += item.quantity;
+    }
+  }
+  for (const EventDelta& delta : event_deltas_) event_delta_of_campaign_[delta.campaign] = kNoIndex;
+}
+
+void TradeImpl::EncodePendingEvents(uint64_t through, size_t begin, size_t count,
+                                    std::string* out) {
+  SURGE_ASSERT(begin <= events_.size() && count <= events_.size() - begin);
+  const std::span<const PendingEvent> events(events_.data() + begin, count);
+  SumEventDeltas(events);
+  const auto changed = [](const EventDelta& d) { return d.reserved != 0 || d.sold != 0; };
+  internal::EncodeEventsHeader(out, through, events.empty() ? 0 : events[0].number, count,
+                               std::count_if(event_deltas_.begin(), event_deltas_.end(), changed));
+  for (const EventDelta& delta : event_deltas_) {
+    if (!changed(delta)) continue;
+    internal::EncodeEventsDelta(out, state_.campaign_ids.id(delta.campaign), delta.reserved,
+                                delta.sold);
+  }
+  for (const PendingEvent& event : events) {
+    const Order& order = state_.orders[event.order];
+    event_order_id_.clear();
+    internal::AppendOrderId(prefix_, uint64_t{event.order} + 1, &event_order_id_);
+    internal::EncodeEventHead(
+        out, internal::EventHead{event.type, event.at_ms, event_order_id_,
+                                 state_.request_ids.id(order.request), state_.UserId(order.user),
+                                 order.total_cents, order.created_at_ms, order.expires_at_ms,
+                                 order.items_count});
+    for (size_t i = 0; i < order.items_count; ++i) {
+      const Item& item = state_.items[order.items_begin + i];
+      internal::EncodeEventItem(
+          out, state_.product_ids.id(item.product), item.quantity, item.price_cents,
+          item.campaign == kNoIndex ? std::string_view() : state_.campaign_ids.id(item.campaign));
+    }
+  }
 }
 
 // ---- Snapshots -----------------------------------------------------------------------------

@@ -522,6 +522,19 @@ class Trade {
 
   // Moves the events recorded since the last call to the end of *out (Options::record_events).
   virtual void TakeEvents(std::vector<OrderEvent>* out) = 0;
+  // The same pending events (recorded, not yet taken nor dropped), without building them: the
+  // center's path, which journals each batch's events as records and needs no OrderEvent.
+  // How many are pending; they are numbered consecutively, the last one events_recorded().
+  virtual size_t PendingEventCount() const = 0;
+  virtual uint64_t events_recorded() const = 0;
+  // Appends to *out the events record (EncodeEvents's bytes exactly) of `through` and the pending
+  // events [begin, begin + count) (asserted within PendingEventCount()), read straight from the
+  // state: allocates nothing but *out's growth once warm. Leaves them pending.
+  virtual void EncodePendingEvents(uint64_t through, size_t begin, size_t count,
+                                   std::string* out) = 0;
+  // Forgets the pending events numbered up to `number` (all of them when it is at least
+  // events_recorded()), as if taken.
+  virtual void DropEventsThrough(uint64_t number) = 0;
   // The highest origin sequence applied from (center, kind); 0 if none.
   virtual uint64_t AppliedThrough(std::string_view center, uint8_t kind) const = 0;
   // The quota commands this center should take now (see "Centers and quotas"): a RequestQuota
@@ -587,5 +600,21 @@ struct EventsRecord {
 bool IsEventsRecord(std::string_view journal_payload);
 void EncodeEvents(uint64_t through, std::span<const OrderEvent> events, std::string* out);
 Result<EventsRecord> DecodeEvents(std::string_view bytes);
+
+// What a consumer that does not need the orders reads of an events record: its header and its
+// events' CampaignDeltas. Records of format 2 (those written now) carry the deltas ahead of the
+// events, so that only the header and the deltas are read and checked (the events are not); a
+// record of format 1 (written before) is decoded whole (DecodeEvents) and summed. For bytes
+// DecodeEvents accepts, it gives exactly through, the first event's number (0 if none), the
+// count and CampaignDeltas(events); corruption for what it cannot read.
+struct EventsSummary {
+  uint64_t through = 0;
+  uint64_t first_number = 0;
+  uint64_t count = 0;
+  std::vector<CampaignDelta> deltas = {};
+
+  friend bool operator==(const EventsSummary&, const EventsSummary&) = default;
+};
+Result<EventsSummary> DecodeEventsSummary(std::string_view bytes);
 
 }  // namespace surge::trade

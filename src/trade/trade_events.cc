@@ -1,15 +1,24 @@
 // Order events: their names, what they change of each campaign, and the journal record of a batch
 // of them.
 //
-// Record format (all integers LEB128 varints unless noted):
-//   tag (u8, kEventsRecordTag: no command starts with it), version (u8), through, count, events:
-//   number, type (u8), at_ms, order_id, request_id, user, status (u8), total_cents,
-//   created_at_ms, expires_at_ms, item count, items: sku, quantity, price_cents, campaign (empty:
-//   regular stock)
+// Record format 2 (written now; all integers LEB128 varints unless noted, signed ones zig-zag):
+//   tag (u8, kEventsRecordTag: no command starts with it), version (u8, 2), through,
+//   first number (0 when there are no events), count, delta count, deltas: campaign, reserved
+//   (signed), sold (signed) -- CampaignDeltas of the events, so that the master reads only these
+//   --, then the events: type (u8), at_ms, order_id, request_id, user, total_cents,
+//   at_ms - created_at_ms, expires_at_ms - created_at_ms, item count, items: sku, quantity,
+//   price_cents, campaign (empty: regular stock). An event's number is first number + its index
+//   and its status the one its type leaves (StatusAfter): a Trade records nothing else.
+// Format 1 (written before, still read): tag, version (1), through, count, events: number, type
+//   (u8), at_ms, order_id, request_id, user, status (u8), total_cents, created_at_ms,
+//   expires_at_ms, item count, items as above; no deltas.
 // The events of a record are numbered consecutively (a state numbers all it records so).
 
 #include <algorithm>
+#include <string>
+#include <utility>
 #include <variant>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "common/coding.h"
@@ -57,27 +66,14 @@ namespace {
 // The first byte of an events record. Commands start with their format version (1 or 2); a
 // value far from those keeps the two apart however the command versions grow.
 constexpr uint8_t kEventsRecordTag = 0xE5;
-constexpr uint8_t kEventsFormatVersion = 1;
-
-OrderStatus StatusAfter(OrderEventType type) {
-  switch (type) {
-    case OrderEventType::kCreated:
-      return OrderStatus::kReserved;
-    case OrderEventType::kPaid:
-      return OrderStatus::kPaid;
-    case OrderEventType::kCancelled:
-      return OrderStatus::kCancelled;
-    case OrderEventType::kExpired:
-      return OrderStatus::kExpired;
-  }
-  return OrderStatus::kReserved;
-}
+constexpr uint8_t kEventsFormatV1 = 1;
+constexpr uint8_t kEventsFormatVersion = 2;
 
 // What a Trade can record: the problem, or "" (shared by the encoder's assertion and the decoder).
 std::string ProblemOf(const OrderEvent& event) {
   const OrderView& order = event.order;
   if (event.number == 0) return "number 0";
-  if (order.status != StatusAfter(event.type)) return "status does not match the event";
+  if (order.status != internal::StatusAfter(event.type)) return "status does not match the event";
   if (!IsValidId(order.order_id) || !IsValidId(order.request_id) || !IsValidId(order.user)) {
     return "bad id";
   }
@@ -110,27 +106,6 @@ std::string ProblemOf(const OrderEvent& event) {
   return "";
 }
 
-void EncodeEvent(Encoder& e, const OrderEvent& event) {
-  const OrderView& order = event.order;
-  e.Varint(event.number);
-  e.U8(static_cast<uint8_t>(event.type));
-  e.Varint(static_cast<uint64_t>(event.at_ms));
-  e.String(order.order_id);
-  e.String(order.request_id);
-  e.String(order.user);
-  e.U8(static_cast<uint8_t>(order.status));
-  e.Varint(static_cast<uint64_t>(order.total_cents));
-  e.Varint(static_cast<uint64_t>(order.created_at_ms));
-  e.Varint(static_cast<uint64_t>(order.expires_at_ms));
-  e.Varint(order.items.size());
-  for (const OrderItemView& item : order.items) {
-    e.String(item.sku);
-    e.Varint(static_cast<uint64_t>(item.quantity));
-    e.Varint(static_cast<uint64_t>(item.price_cents));
-    e.String(item.campaign);
-  }
-}
-
 // A non-negative int64 (range checks come after, in ProblemOf).
 bool GetInt(Decoder& d, int64_t* value) {
   uint64_t raw = 0;
@@ -154,78 +129,257 @@ bool DecodeItems(Decoder& d, OrderView* order) {
   return true;
 }
 
-bool DecodeEvent(Decoder& d, OrderEvent* event) {
-  uint8_t type = 0;
+bool GetType(Decoder& d, OrderEventType* type) {
+  uint8_t raw = 0;
+  if (!d.U8(&raw) || raw > static_cast<uint8_t>(OrderEventType::kExpired)) return false;
+  *type = static_cast<OrderEventType>(raw);
+  return true;
+}
+
+bool DecodeEventV1(Decoder& d, OrderEvent* event) {
   uint8_t status = 0;
   OrderView& order = event->order;
-  if (!d.Varint(&event->number) || !d.U8(&type) ||
-      type > static_cast<uint8_t>(OrderEventType::kExpired) || !GetInt(d, &event->at_ms) ||
+  if (!d.Varint(&event->number) || !GetType(d, &event->type) || !GetInt(d, &event->at_ms) ||
       !GetId(d, &order.order_id) || !GetId(d, &order.request_id) || !GetId(d, &order.user) ||
       !d.U8(&status) || status > static_cast<uint8_t>(OrderStatus::kExpired) ||
       !GetInt(d, &order.total_cents) || !GetInt(d, &order.created_at_ms) ||
       !GetInt(d, &order.expires_at_ms)) {
     return false;
   }
-  event->type = static_cast<OrderEventType>(type);
   order.status = static_cast<OrderStatus>(status);
   return DecodeItems(d, &order);
+}
+
+// Format 2: the number comes from the header, the status from the type, the times relative.
+bool DecodeEventV2(Decoder& d, uint64_t number, OrderEvent* event) {
+  OrderView& order = event->order;
+  int64_t age_ms = 0;
+  int64_t ttl_ms = 0;
+  if (!GetType(d, &event->type) || !GetInt(d, &event->at_ms) || !GetId(d, &order.order_id) ||
+      !GetId(d, &order.request_id) || !GetId(d, &order.user) || !GetInt(d, &order.total_cents) ||
+      !GetInt(d, &age_ms) || !GetInt(d, &ttl_ms)) {
+    return false;
+  }
+  // Out of range here would overflow below; ProblemOf checks the rest.
+  if (event->at_ms > kTimeMsMax || age_ms > event->at_ms || ttl_ms > kReserveTtlMsMax) return false;
+  event->number = number;
+  order.status = internal::StatusAfter(event->type);
+  order.created_at_ms = event->at_ms - age_ms;
+  order.expires_at_ms = order.created_at_ms + ttl_ms;
+  return DecodeItems(d, &order);
+}
+
+// The deltas of a format-2 header; each names a valid campaign and changes something.
+bool DecodeDeltas(Decoder& d, std::vector<CampaignDelta>* deltas) {
+  uint64_t count = 0;
+  // Each delta takes at least three bytes: a count beyond the bytes left is damage.
+  if (!d.Varint(&count) || count > d.remaining()) return false;
+  deltas->resize(count);
+  for (CampaignDelta& delta : *deltas) {
+    if (!GetId(d, &delta.campaign) || !d.SignedVarint(&delta.reserved) ||
+        !d.SignedVarint(&delta.sold) || !IsValidId(delta.campaign) ||
+        (delta.reserved == 0 && delta.sold == 0)) {
+      return false;
+    }
+  }
+  return true;
 }
 
 Status Corrupt(std::string_view what) {
   return Status(Code::kCorruption, Cat("trade events record: ", what));
 }
 
+// After the tag: the version, 1 or 2.
+Result<uint8_t> DecodeVersion(Decoder& d) {
+  uint8_t tag = 0;
+  uint8_t version = 0;
+  if (!d.U8(&tag) || tag != kEventsRecordTag) return Corrupt("not an events record");
+  if (!d.U8(&version) || (version != kEventsFormatV1 && version != kEventsFormatVersion)) {
+    return Corrupt(Cat("unknown format version ", version));
+  }
+  return version;
+}
+
+// The format-2 header through the deltas; `count` checked against the bytes left.
+Status DecodeHeaderV2(Decoder& d, EventsSummary* summary) {
+  // Every event takes more than one byte: a count beyond the bytes left is damage, not a reason
+  // to allocate.
+  if (!d.Varint(&summary->through) || !d.Varint(&summary->first_number) ||
+      !d.Varint(&summary->count) || summary->count > d.remaining()) {
+    return Corrupt("truncated header");
+  }
+  // The last number, first + count - 1, must not wrap.
+  if ((summary->count == 0) != (summary->first_number == 0) ||
+      (summary->count > 0 && summary->first_number - 1 > UINT64_MAX - summary->count)) {
+    return Corrupt("bad first number");
+  }
+  if (!DecodeDeltas(d, &summary->deltas)) return Corrupt("bad deltas");
+  return Status::Ok();
+}
+
+Result<EventsRecord> DecodeEventsV1(Decoder& decoder) {
+  uint64_t count = 0;
+  EventsRecord record;
+  if (!decoder.Varint(&record.through) || !decoder.Varint(&count) || count > decoder.remaining()) {
+    return Corrupt("truncated header");
+  }
+  record.events.resize(count);
+  for (size_t i = 0; i < count; ++i) {
+    if (!DecodeEventV1(decoder, &record.events[i])) return Corrupt(Cat("truncated event ", i));
+  }
+  return record;
+}
+
+// The record's deltas go to *deltas (checked against the events by the caller, once the events
+// are known to be sound).
+Result<EventsRecord> DecodeEventsV2(Decoder& decoder, std::vector<CampaignDelta>* deltas) {
+  EventsSummary summary;
+  SURGE_RETURN_IF_ERROR(DecodeHeaderV2(decoder, &summary));
+  EventsRecord record;
+  record.through = summary.through;
+  record.events.resize(summary.count);
+  for (size_t i = 0; i < summary.count; ++i) {
+    if (!DecodeEventV2(decoder, summary.first_number + i, &record.events[i])) {
+      return Corrupt(Cat("truncated event ", i));
+    }
+  }
+  *deltas = std::move(summary.deltas);
+  return record;
+}
+
 }  // namespace
+
+namespace internal {
+
+OrderStatus StatusAfter(OrderEventType type) {
+  switch (type) {
+    case OrderEventType::kCreated:
+      return OrderStatus::kReserved;
+    case OrderEventType::kPaid:
+      return OrderStatus::kPaid;
+    case OrderEventType::kCancelled:
+      return OrderStatus::kCancelled;
+    case OrderEventType::kExpired:
+      return OrderStatus::kExpired;
+  }
+  return OrderStatus::kReserved;
+}
+
+void EncodeEventsHeader(std::string* out, uint64_t through, uint64_t first_number, uint64_t count,
+                        uint64_t deltas) {
+  Encoder e(out);
+  e.U8(kEventsRecordTag);
+  e.U8(kEventsFormatVersion);
+  e.Varint(through);
+  e.Varint(first_number);
+  e.Varint(count);
+  e.Varint(deltas);
+}
+
+void EncodeEventsDelta(std::string* out, std::string_view campaign, int64_t reserved,
+                       int64_t sold) {
+  Encoder e(out);
+  e.String(campaign);
+  e.SignedVarint(reserved);
+  e.SignedVarint(sold);
+}
+
+// Times as the decoder wants them; a bad event (which no Trade records) still encodes, into
+// values the decoder refuses.
+void EncodeEventHead(std::string* out, const EventHead& head) {
+  Encoder e(out);
+  e.U8(static_cast<uint8_t>(head.type));
+  e.Varint(static_cast<uint64_t>(head.at_ms));
+  e.String(head.order_id);
+  e.String(head.request_id);
+  e.String(head.user);
+  e.Varint(static_cast<uint64_t>(head.total_cents));
+  e.Varint(static_cast<uint64_t>(head.at_ms) - static_cast<uint64_t>(head.created_at_ms));
+  e.Varint(static_cast<uint64_t>(head.expires_at_ms) - static_cast<uint64_t>(head.created_at_ms));
+  e.Varint(head.items);
+}
+
+void EncodeEventItem(std::string* out, std::string_view sku, int64_t quantity, int64_t price_cents,
+                     std::string_view campaign) {
+  Encoder e(out);
+  e.String(sku);
+  e.Varint(static_cast<uint64_t>(quantity));
+  e.Varint(static_cast<uint64_t>(price_cents));
+  e.String(campaign);
+}
+
+}  // namespace internal
 
 bool IsEventsRecord(std::string_view journal_payload) {
   return !journal_payload.empty() && static_cast<uint8_t>(journal_payload[0]) == kEventsRecordTag;
 }
 
 void EncodeEvents(uint64_t through, std::span<const OrderEvent> events, std::string* out) {
-  Encoder encoder(out);
-  encoder.U8(kEventsRecordTag);
-  encoder.U8(kEventsFormatVersion);
-  encoder.Varint(through);
-  encoder.Varint(events.size());
+  const std::vector<CampaignDelta> deltas = CampaignDeltas(events);
+  internal::EncodeEventsHeader(out, through, events.empty() ? 0 : events[0].number, events.size(),
+                               deltas.size());
+  for (const CampaignDelta& delta : deltas) {
+    internal::EncodeEventsDelta(out, delta.campaign, delta.reserved, delta.sold);
+  }
   for (size_t i = 0; i < events.size(); ++i) {
+    const OrderEvent& event = events[i];
+    const OrderView& order = event.order;
     // The events come from the state machine, whose invariants hold; checking every field here
-    // as DecodeEvents does cost the center's writer thread (the one thread every order passes)
-    // about 2 % of its time under load. The reader checks everything anyway: a bad event would
-    // stop every consumer, loudly, not pass silently. The numbering is cheap and guards the
-    // exactly-once journaling, so it stays.
-    SURGE_ASSERT_MSG(events[i].number > 0, "events are numbered from 1");
-    SURGE_ASSERT_MSG(i == 0 || events[i].number == events[i - 1].number + 1,
+    // as DecodeEvents does cost the center's writer thread about 2 % of its time under load. The
+    // reader checks everything anyway. The numbering and the status are not written (the header's
+    // first number and the type give them), so what the record could not carry is asserted.
+    SURGE_ASSERT_MSG(event.number > 0, "events are numbered from 1");
+    SURGE_ASSERT_MSG(i == 0 || event.number == events[i - 1].number + 1,
                      "the events of a record must be numbered consecutively");
-    EncodeEvent(encoder, events[i]);
+    SURGE_ASSERT_MSG(order.status == internal::StatusAfter(event.type),
+                     "an event shows the status its type leaves");
+    internal::EncodeEventHead(
+        out, internal::EventHead{event.type, event.at_ms, order.order_id, order.request_id,
+                                 order.user, order.total_cents, order.created_at_ms,
+                                 order.expires_at_ms, order.items.size()});
+    for (const OrderItemView& item : order.items) {
+      internal::EncodeEventItem(out, item.sku, item.quantity, item.price_cents, item.campaign);
+    }
   }
 }
 
 Result<EventsRecord> DecodeEvents(std::string_view bytes) {
   Decoder decoder(bytes);
-  uint8_t tag = 0;
-  uint8_t version = 0;
-  uint64_t count = 0;
-  EventsRecord record;
-  if (!decoder.U8(&tag) || tag != kEventsRecordTag) return Corrupt("not an events record");
-  if (!decoder.U8(&version) || version != kEventsFormatVersion) {
-    return Corrupt(Cat("unknown format version ", version));
-  }
-  // Every event takes more than one byte: a count beyond the bytes left is damage, not a reason
-  // to allocate.
-  if (!decoder.Varint(&record.through) || !decoder.Varint(&count) || count > decoder.remaining()) {
-    return Corrupt("truncated header");
-  }
-  record.events.resize(count);
-  for (size_t i = 0; i < count; ++i) {
-    if (!DecodeEvent(decoder, &record.events[i])) return Corrupt(Cat("truncated event ", i));
-    const std::string problem = ProblemOf(record.events[i]);
+  SURGE_ASSIGN_OR_RETURN(const uint8_t version, DecodeVersion(decoder));
+  std::vector<CampaignDelta> deltas;
+  Result<EventsRecord> record =
+      version == kEventsFormatV1 ? DecodeEventsV1(decoder) : DecodeEventsV2(decoder, &deltas);
+  if (!record.ok()) return record;
+  const std::vector<OrderEvent>& events = record->events;
+  for (size_t i = 0; i < events.size(); ++i) {
+    const std::string problem = ProblemOf(events[i]);
     if (!problem.empty()) return Corrupt(Cat("event ", i, ": ", problem));
-    if (i > 0 && record.events[i].number != record.events[i - 1].number + 1) {
+    if (i > 0 && events[i].number != events[i - 1].number + 1) {
       return Corrupt(Cat("event ", i, " is not numbered after event ", i - 1));
     }
   }
   if (!decoder.done()) return Corrupt(Cat(decoder.remaining(), " trailing bytes"));
+  // The master applies a record's deltas without reading its events: they must be the events'.
+  if (version != kEventsFormatV1 && deltas != CampaignDeltas(events)) {
+    return Corrupt("the deltas are not the events'");
+  }
   return record;
+}
+
+Result<EventsSummary> DecodeEventsSummary(std::string_view bytes) {
+  Decoder decoder(bytes);
+  SURGE_ASSIGN_OR_RETURN(const uint8_t version, DecodeVersion(decoder));
+  EventsSummary summary;
+  if (version == kEventsFormatV1) {
+    SURGE_ASSIGN_OR_RETURN(EventsRecord record, DecodeEvents(bytes));
+    summary.through = record.through;
+    summary.count = record.events.size();
+    summary.first_number = record.events.empty() ? 0 : record.events[0].number;
+    summary.deltas = CampaignDeltas(record.events);
+    return summary;
+  }
+  SURGE_RETURN_IF_ERROR(DecodeHeaderV2(decoder, &summary));
+  return summary;
 }
 
 }  // namespace surge::trade

@@ -37,6 +37,16 @@ std::vector<OrderEvent> Take(Trade& trade) {
   return events;
 }
 
+std::string Encode(uint64_t through, const std::vector<OrderEvent>& events) {
+  std::string bytes;
+  EncodeEvents(through, events, &bytes);
+  return bytes;
+}
+
+std::vector<OrderEvent> Slice(const std::vector<OrderEvent>& events, size_t begin, size_t count) {
+  return {events.begin() + begin, events.begin() + begin + count};
+}
+
 TEST(OrderEventsTest, EveryTransitionRecordsTheOrderAsItIsAfterIt) {
   auto trade = Shop(true);
   const auto apply = [&](int64_t now_ms, Body body) {
@@ -121,6 +131,79 @@ TEST(OrderEventsTest, TakeEventsAppendsAndRestoreDropsWhatWasPending) {
   EXPECT_TRUE(Take(*trade).empty());
 }
 
+// What the center journals: the pending events encoded straight from the state are the bytes of
+// EncodeEvents of the same events taken, in any slice; dropping forgets a prefix.
+TEST(OrderEventsTest, EncodingPendingEventsIsEncodingTheTakenEvents) {
+  auto trade = Shop(true);
+  ASSERT_TRUE(
+      trade->Apply(Command{1000, PutCampaign{"case-sale", "case", 5, 40, 1000, 5000, 3, 100}})
+          .status.ok());
+  ASSERT_TRUE(
+      trade->Apply(Command{1000, PutUser{"a-user-with-a-rather-long-id", "west"}}).status.ok());
+  for (const Command& command : std::vector<Command>{
+           {1000, PlaceOrder{"r1", "alice", {{"phone", 2}, {"case", 1}}}},
+           {1000,
+            PlaceOrder{
+                "a-request-id-longer-than-sso", "a-user-with-a-rather-long-id", {{"case", 2}}}},
+           {1010, PayOrder{"o.1"}},
+           {1020, PlaceOrder{"r3", "bob", {{"phone", 1}}}},
+           {1030, CancelOrder{"o.2"}},
+           {1040, PlaceOrder{"r4", "bob", {{"case", 1}}}},
+           {1200, Tick{}},  // o.3 and o.4 expire
+       }) {
+    ASSERT_TRUE(trade->Apply(command).status.ok());
+  }
+  ASSERT_EQ(trade->PendingEventCount(), 8u);
+  EXPECT_EQ(trade->events_recorded(), 8u);
+  std::vector<std::string> slices;
+  for (const auto& [begin, count] :
+       std::vector<std::pair<size_t, size_t>>{{0, 8}, {0, 0}, {0, 1}, {2, 5}, {7, 1}, {8, 0}}) {
+    std::string bytes = "kept";  // appended to
+    trade->EncodePendingEvents(77, begin, count, &bytes);
+    ASSERT_EQ(bytes.substr(0, 4), "kept");
+    slices.push_back(bytes.substr(4));
+  }
+  EXPECT_EQ(trade->PendingEventCount(), 8u);  // encoding leaves them pending
+  std::vector<OrderEvent> taken;
+  trade->TakeEvents(&taken);
+  ASSERT_EQ(taken.size(), 8u);
+  EXPECT_EQ(trade->PendingEventCount(), 0u);
+  EXPECT_EQ(slices[0], Encode(77, taken));
+  EXPECT_EQ(slices[1], Encode(77, {}));
+  EXPECT_EQ(slices[2], Encode(77, Slice(taken, 0, 1)));
+  EXPECT_EQ(slices[3], Encode(77, Slice(taken, 2, 5)));
+  EXPECT_EQ(slices[4], Encode(77, Slice(taken, 7, 1)));
+  EXPECT_EQ(slices[5], Encode(77, {}));
+  const auto decoded = DecodeEvents(slices[0]);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(decoded->events, taken);
+  const auto summary = DecodeEventsSummary(slices[3]);
+  ASSERT_TRUE(summary.ok());
+  EXPECT_EQ(*summary, (EventsSummary{77, 3, 5, CampaignDeltas(Slice(taken, 2, 5))}));
+  EXPECT_EQ(CampaignDeltas(taken).size(), 2u);  // both campaigns moved
+}
+
+TEST(OrderEventsTest, DropEventsThroughForgetsAPrefix) {
+  auto trade = Shop(true);
+  ASSERT_TRUE(trade->Apply(Command{1000, PlaceOrder{"r1", "alice", {{"phone", 1}}}}).status.ok());
+  ASSERT_TRUE(trade->Apply(Command{1000, PayOrder{"o.1"}}).status.ok());
+  ASSERT_TRUE(trade->Apply(Command{1000, PlaceOrder{"r2", "bob", {{"phone", 1}}}}).status.ok());
+  trade->DropEventsThrough(0);
+  EXPECT_EQ(trade->PendingEventCount(), 3u);
+  trade->DropEventsThrough(2);
+  ASSERT_EQ(trade->PendingEventCount(), 1u);
+  std::vector<OrderEvent> rest = Take(*trade);
+  ASSERT_EQ(rest.size(), 1u);
+  EXPECT_EQ(rest[0].number, 3u);
+  EXPECT_EQ(rest[0].order.order_id, "o.2");
+  ASSERT_TRUE(trade->Apply(Command{1000, CancelOrder{"o.2"}}).status.ok());
+  trade->DropEventsThrough(trade->events_recorded());
+  EXPECT_EQ(trade->PendingEventCount(), 0u);
+  trade->DropEventsThrough(UINT64_MAX);  // nothing left: nothing happens
+  EXPECT_TRUE(Take(*trade).empty());
+  EXPECT_EQ(trade->events_recorded(), 4u);
+}
+
 TEST(OrderEventsTest, TypeNames) {
   EXPECT_EQ(OrderEventTypeName(OrderEventType::kCreated), "created");
   EXPECT_EQ(OrderEventTypeName(OrderEventType::kPaid), "paid");
@@ -187,12 +270,6 @@ std::vector<OrderEvent> SomeEvents() {
   return Take(*trade);
 }
 
-std::string Encode(uint64_t through, const std::vector<OrderEvent>& events) {
-  std::string bytes;
-  EncodeEvents(through, events, &bytes);
-  return bytes;
-}
-
 TEST(EventsRecordTest, RoundTrips) {
   const std::vector<OrderEvent> events = SomeEvents();
   ASSERT_EQ(events.size(), 6u);
@@ -223,37 +300,50 @@ TEST(EventsRecordTest, IsToldApartFromEveryCommand) {
   EXPECT_FALSE(IsEventsRecord(""));
 }
 
+std::string RawRecord(const std::vector<OrderEvent>& events, uint64_t through = 1);
+
+// Both formats: the one written now and the one journals written before hold.
+std::vector<std::string> BothFormats() {
+  return {Encode(7, SomeEvents()), RawRecord(SomeEvents(), 7)};
+}
+
 TEST(EventsRecordTest, EveryTruncationAndTrailingBytesFail) {
-  const std::string bytes = Encode(7, SomeEvents());
-  for (size_t size = 0; size < bytes.size(); ++size) {
-    EXPECT_EQ(DecodeEvents(std::string_view(bytes).substr(0, size)).status().code(),
-              Code::kCorruption)
-        << size;
+  for (const std::string& bytes : BothFormats()) {
+    for (size_t size = 0; size < bytes.size(); ++size) {
+      EXPECT_EQ(DecodeEvents(std::string_view(bytes).substr(0, size)).status().code(),
+                Code::kCorruption)
+          << size;
+    }
+    EXPECT_EQ(DecodeEvents(bytes + '\0').status().code(), Code::kCorruption);
   }
-  EXPECT_EQ(DecodeEvents(bytes + '\0').status().code(), Code::kCorruption);
 }
 
 // Any damage either fails to decode or decodes into events a Trade could have recorded (which
 // then encode to the same bytes).
 TEST(EventsRecordTest, DamagedBytesFailOrDecodeToSomethingValid) {
-  const std::string bytes = Encode(7, SomeEvents());
-  size_t failed = 0;
-  for (size_t at = 0; at < bytes.size(); ++at) {
-    for (const uint8_t flip : {0x01, 0x02, 0x10, 0x80}) {
-      std::string damaged = bytes;
-      damaged[at] = static_cast<char>(damaged[at] ^ flip);
-      const auto decoded = DecodeEvents(damaged);
-      if (!decoded.ok()) {
-        EXPECT_EQ(decoded.status().code(), Code::kCorruption);
-        ++failed;
-        continue;
+  for (const std::string& bytes : BothFormats()) {
+    size_t failed = 0;
+    for (size_t at = 0; at < bytes.size(); ++at) {
+      for (const uint8_t flip : {0x01, 0x02, 0x10, 0x80}) {
+        std::string damaged = bytes;
+        damaged[at] = static_cast<char>(damaged[at] ^ flip);
+        const auto decoded = DecodeEvents(damaged);
+        if (!decoded.ok()) {
+          EXPECT_EQ(decoded.status().code(), Code::kCorruption);
+          ++failed;
+          continue;
+        }
+        std::string again;
+        EncodeEvents(decoded->through, decoded->events, &again);
+        EXPECT_EQ(DecodeEvents(again)->events, decoded->events);
+        // What the master reads of it is what its events say.
+        const auto summary = DecodeEventsSummary(damaged);
+        ASSERT_TRUE(summary.ok());
+        EXPECT_EQ(summary->deltas, CampaignDeltas(decoded->events));
       }
-      std::string again;
-      EncodeEvents(decoded->through, decoded->events, &again);
-      EXPECT_EQ(DecodeEvents(again)->events, decoded->events);
     }
+    EXPECT_GT(failed, bytes.size());  // most damage is caught
   }
-  EXPECT_GT(failed, bytes.size());  // most damage is caught
 }
 
 // Events written field by field, so that the record can hold what EncodeEvents refuses.
@@ -276,20 +366,132 @@ void RawEvent(Encoder& e, const OrderEvent& event) {
   }
 }
 
-std::string RawRecord(const std::vector<OrderEvent>& events) {
+// Format 1, which the centers wrote before format 2 (journals hold it: it is still read).
+std::string RawRecord(const std::vector<OrderEvent>& events, uint64_t through) {
   std::string bytes;
   Encoder e(&bytes);
   e.U8(0xE5);  // the events record's tag
   e.U8(1);     // format version
-  e.Varint(1);
+  e.Varint(through);
   e.Varint(events.size());
   for (const OrderEvent& event : events) RawEvent(e, event);
   return bytes;
 }
 
+// Format 2 written field by field, with whatever deltas it is given.
+std::string RawRecordV2(uint64_t through, const std::vector<OrderEvent>& events,
+                        const std::vector<CampaignDelta>& deltas) {
+  std::string bytes;
+  Encoder e(&bytes);
+  e.U8(0xE5);
+  e.U8(2);
+  e.Varint(through);
+  e.Varint(events.empty() ? 0 : events[0].number);
+  e.Varint(events.size());
+  e.Varint(deltas.size());
+  for (const CampaignDelta& delta : deltas) {
+    e.String(delta.campaign);
+    e.SignedVarint(delta.reserved);
+    e.SignedVarint(delta.sold);
+  }
+  for (const OrderEvent& event : events) {
+    const OrderView& order = event.order;
+    e.U8(static_cast<uint8_t>(event.type));
+    e.Varint(static_cast<uint64_t>(event.at_ms));
+    for (const std::string* id : {&order.order_id, &order.request_id, &order.user}) e.String(*id);
+    e.Varint(static_cast<uint64_t>(order.total_cents));
+    e.Varint(static_cast<uint64_t>(event.at_ms - order.created_at_ms));
+    e.Varint(static_cast<uint64_t>(order.expires_at_ms - order.created_at_ms));
+    e.Varint(order.items.size());
+    for (const OrderItemView& item : order.items) {
+      e.String(item.sku);
+      e.Varint(static_cast<uint64_t>(item.quantity));
+      e.Varint(static_cast<uint64_t>(item.price_cents));
+      e.String(item.campaign);
+    }
+  }
+  return bytes;
+}
+
+TEST(EventsRecordTest, TheWriterWritesFormat2AndFormat1IsStillRead) {
+  const std::vector<OrderEvent> events = SomeEvents();
+  const std::vector<CampaignDelta> deltas = CampaignDeltas(events);
+  ASSERT_FALSE(deltas.empty());
+  EXPECT_EQ(Encode(42, events), RawRecordV2(42, events, deltas));  // the writer is sound
+  EXPECT_EQ(Encode(0, {}), RawRecordV2(0, {}, {}));
+  // A journal written before holds format 1: it reads as the same events and summary.
+  for (const std::string& bytes : {RawRecord(events, 42), Encode(42, events)}) {
+    const auto decoded = DecodeEvents(bytes);
+    ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+    EXPECT_EQ(*decoded, (EventsRecord{42, events}));
+    const auto summary = DecodeEventsSummary(bytes);
+    ASSERT_TRUE(summary.ok()) << summary.status().ToString();
+    EXPECT_EQ(*summary, (EventsSummary{42, events[0].number, events.size(), deltas}));
+  }
+  // Format 2 is shorter: no number per event, no status, times relative to the event's.
+  EXPECT_LT(Encode(42, events).size(), RawRecord(events, 42).size());
+  const auto empty = DecodeEventsSummary(RawRecord({}, 5));
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(*empty, (EventsSummary{5, 0, 0, {}}));
+}
+
+// The master reads only a record's deltas: a record whose deltas are not its events' is refused
+// by every reader of its events. The summary itself reads the header and deltas alone.
+TEST(EventsRecordTest, DeltasThatAreNotTheEventsFailToDecode) {
+  const std::vector<OrderEvent> events = SomeEvents();
+  std::vector<CampaignDelta> deltas = CampaignDeltas(events);
+  ASSERT_EQ(deltas.size(), 1u);
+  std::vector<std::vector<CampaignDelta>> wrong(5, deltas);
+  wrong[0][0].reserved += 1;
+  wrong[1][0].sold -= 1;
+  wrong[2][0].campaign = "other";
+  wrong[3].push_back(CampaignDelta{"other", 1, 0});
+  wrong[4].clear();
+  for (const std::vector<CampaignDelta>& bad : wrong) {
+    const std::string bytes = RawRecordV2(1, events, bad);
+    EXPECT_EQ(DecodeEvents(bytes).status().code(), Code::kCorruption);
+    const auto summary = DecodeEventsSummary(bytes);
+    ASSERT_TRUE(summary.ok());
+    EXPECT_EQ(summary->deltas, bad);
+  }
+  // Deltas that change nothing, or name no valid campaign, are not read either.
+  for (const CampaignDelta& bad :
+       {CampaignDelta{"sale", 0, 0}, CampaignDelta{"", 1, 0}, CampaignDelta{"not an id", 1, 0}}) {
+    const std::string bytes = RawRecordV2(1, events, {bad});
+    EXPECT_EQ(DecodeEvents(bytes).status().code(), Code::kCorruption);
+    EXPECT_EQ(DecodeEventsSummary(bytes).status().code(), Code::kCorruption);
+  }
+  // Every truncation inside the header and deltas fails the summary too.
+  const std::string bytes = Encode(7, events);
+  const size_t header = RawRecordV2(7, {}, deltas).size() - 1;  // less the first number's byte
+  for (size_t size = 0; size < header; ++size) {
+    EXPECT_EQ(DecodeEventsSummary(std::string_view(bytes).substr(0, size)).status().code(),
+              Code::kCorruption)
+        << size;
+  }
+}
+
+// Event numbers near the top of their range: format 1 could hold them, format 2 must too.
+TEST(EventsRecordTest, NumbersUpToTheLastOneRoundTrip) {
+  std::vector<OrderEvent> events = SomeEvents();
+  for (size_t i = 0; i < events.size(); ++i) events[i].number = UINT64_MAX - events.size() + 1 + i;
+  const auto decoded = DecodeEvents(RawRecord(events));
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  const auto again = DecodeEvents(Encode(1, events));
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->events, events);
+  // A first number whose events would wrap past the last one is refused.
+  std::vector<OrderEvent> wrapping = {events[0], events[1]};
+  wrapping[0].number = UINT64_MAX;
+  wrapping[1].number = 0;
+  const std::string bytes = RawRecordV2(1, wrapping, CampaignDeltas(wrapping));
+  EXPECT_EQ(DecodeEvents(bytes).status().code(), Code::kCorruption);
+  EXPECT_EQ(DecodeEventsSummary(bytes).status().code(), Code::kCorruption);
+}
+
 TEST(EventsRecordTest, EventsNoTradeCouldRecordFailToDecode) {
-  const OrderEvent good = SomeEvents()[0];          // created at 1000, expires at 1100, two items
-  ASSERT_EQ(RawRecord({good}), Encode(1, {good}));  // the writer is sound
+  const OrderEvent good = SomeEvents()[0];  // created at 1000, expires at 1100, two items
+  ASSERT_TRUE(DecodeEvents(RawRecord({good})).ok());
   std::vector<OrderEvent> bad(9, good);
   bad[0].order.status = OrderStatus::kPaid;  // created, but paid
   bad[1].order.total_cents += 1;
@@ -324,6 +526,10 @@ TEST(EventsRecordDeathTest, EncodeRefusesBadNumberingAndDecodeEveryBadField) {
   OrderEvent unnumbered = events[0];
   unnumbered.number = 0;
   EXPECT_DEATH(EncodeEvents(1, {&unnumbered, 1}, &bytes), "numbered");
+  OrderEvent paid_but_reserved = events[1];
+  ASSERT_EQ(paid_but_reserved.type, OrderEventType::kCreated);
+  paid_but_reserved.type = OrderEventType::kPaid;  // format 2 keeps no status apart from the type
+  EXPECT_DEATH(EncodeEvents(1, {&paid_but_reserved, 1}, &bytes), "status");
 }
 
 }  // namespace

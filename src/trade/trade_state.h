@@ -735,4 +735,30 @@ Status CheckQuotas(const State& state);
 void AppendOrderId(std::string_view prefix, uint64_t counter, std::string* out);
 uint64_t ParseOrderCounter(std::string_view prefix, std::string_view order_id);
 
+// ---- The events record, written in pieces (trade_events.cc) -----------------------------------
+// EncodeEvents and Trade::EncodePendingEvents (which reads the state, not OrderEvents) both write
+// the current format through these, so their bytes are the same: the header, then `deltas`
+// EncodeEventsDelta, then `count` times EncodeEventHead followed by its items' EncodeEventItem.
+
+struct EventHead {
+  OrderEventType type = OrderEventType::kCreated;
+  int64_t at_ms = 0;
+  std::string_view order_id;
+  std::string_view request_id;
+  std::string_view user;
+  int64_t total_cents = 0;
+  int64_t created_at_ms = 0;
+  int64_t expires_at_ms = 0;
+  size_t items = 0;
+};
+// `first_number`: the first event's number, 0 when count is 0.
+void EncodeEventsHeader(std::string* out, uint64_t through, uint64_t first_number, uint64_t count,
+                        uint64_t deltas);
+void EncodeEventsDelta(std::string* out, std::string_view campaign, int64_t reserved, int64_t sold);
+void EncodeEventHead(std::string* out, const EventHead& head);
+void EncodeEventItem(std::string* out, std::string_view sku, int64_t quantity, int64_t price_cents,
+                     std::string_view campaign);
+// The order's status after an event of `type` (what every recorded event shows).
+OrderStatus StatusAfter(OrderEventType type);
+
 }  // namespace surge::trade::internal
