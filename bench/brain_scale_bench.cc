@@ -260,6 +260,11 @@ void BM_OpenLoop(benchmark::State& state) {
   state.counters["over_3ms"] =
       static_cast<double>(sorted.end() - std::upper_bound(sorted.begin(), sorted.end(), 3000.0));
 }
-BENCHMARK(BM_OpenLoop)->Arg(10)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
+BENCHMARK(BM_OpenLoop)
+    ->Arg(10)
+    ->Iterations(1)
+    ->Repetitions(3)
+    ->Unit(benchmark::kSecond)
+    ->UseRealTime();
 
 }  // namespace

@@ -59,7 +59,7 @@ AnnIndex::AnnIndex(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 AnnIndex::~AnnIndex() = default;
 
 std::unique_ptr<AnnIndex> AnnIndex::Build(std::span<const float> vectors, int dim, uint64_t seed,
-                                          size_t ef) {
+                                          size_t ef, const std::function<bool(size_t)>& skip) {
   SURGE_ASSERT(dim > 0 && vectors.size() % static_cast<size_t>(dim) == 0);
   const size_t rows = vectors.size() / static_cast<size_t>(dim);
   auto impl = std::make_unique<Impl>(dim, rows, seed);
@@ -70,6 +70,7 @@ std::unique_ptr<AnnIndex> AnnIndex::Build(std::span<const float> vectors, int di
     for (size_t row = 0; row < rows; ++row) {
       const float* vector = vectors.data() + row * static_cast<size_t>(dim);
       if (std::all_of(vector, vector + dim, [](float x) { return x == 0.0f; })) continue;
+      if (skip && skip(row)) continue;
       impl->graph.addPoint(vector, static_cast<hnswlib::labeltype>(row));
       ++impl->count;
     }

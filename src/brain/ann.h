@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <utility>
@@ -15,8 +16,10 @@ class AnnIndex {
  public:
   // Indexes the rows of `vectors` (items x dim, row-major) that are not all zero. `ef` is the
   // search breadth (at least the k asked for is used).
+  // `skip`, if given, leaves out the rows it returns true for.
   static std::unique_ptr<AnnIndex> Build(std::span<const float> vectors, int dim, uint64_t seed,
-                                         size_t ef = 128);
+                                         size_t ef = 128,
+                                         const std::function<bool(size_t)>& skip = nullptr);
   ~AnnIndex();
 
   // The `k` indexed items of largest inner product with `query` (dim values), best first, as

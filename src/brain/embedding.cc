@@ -151,7 +151,14 @@ void BuildEmbeddings(std::span<const std::vector<uint32_t>> sequences, Models* m
     const auto scale = static_cast<float>(1 / std::sqrt(norm));
     for (size_t k = 0; k < dim; ++k) row[k] *= scale;
   }
-  models->ann = AnnIndex::Build(models->embeddings, static_cast<int>(dim), options.seed);
+  // Items seen fewer than ann_min_count times have a vector from a co-occurrence or two: noise,
+  // and in a big shop most of the catalogue. Left out of the index, they keep their vectors
+  // for the features.
+  const std::vector<float>& count = models->popularity.count;
+  const auto min_count = static_cast<float>(options.ann_min_count);
+  models->ann =
+      AnnIndex::Build(models->embeddings, static_cast<int>(dim), options.seed, 128,
+                      [&](size_t item) { return item < count.size() && count[item] < min_count; });
 }
 
 }  // namespace surge::brain::internal

@@ -72,6 +72,7 @@ struct ModelOptions {
   int embedding_history = 2;
   double embedding_decay = 0.5;
   size_t ann_neighbours = 100;  // items the HNSW index returns per user
+  size_t ann_min_count = 2;     // items seen fewer times are not in the index
 
   // Blend of the retrievers' scores (markov raw, knn divided by the user's largest, embedding
   // cosine clipped at 0, popularity score) that picks the candidates.
