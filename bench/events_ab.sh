@@ -21,6 +21,7 @@ plain=$(free_port)
 "$surge" center --id alone --data "$scratch/plain" --listen "127.0.0.1:$plain" \
   --threads "$threads" > "$scratch/plain.out" 2> "$scratch/plain.err" &
 pids+=($!)
+plain_pid=$!
 wait_line "$scratch/plain.out" "listening on"
 setup "127.0.0.1:$plain"
 
@@ -37,6 +38,7 @@ events=$(free_port)
 "$surge" center --topology "$scratch/topology.toml" --id m --data "$scratch/events" \
   --threads "$threads" > "$scratch/events.out" 2> "$scratch/events.err" &
 pids+=($!)
+events_pid=$!
 wait_line "$scratch/events.out" "listening on"
 setup "127.0.0.1:$events"
 
@@ -48,33 +50,49 @@ if [ -n "${OLD_SURGE:-}" ]; then
   "$OLD_SURGE" center --topology "$scratch/old.toml" --id m --data "$scratch/old" \
     --threads "$threads" > "$scratch/old.out" 2> "$scratch/old.err" &
   pids+=($!)
+  old_pid=$!
   wait_line "$scratch/old.out" "listening on"
   setup "127.0.0.1:$old"
 fi
 
-ratios=(); offs=(); ons=(); olds=(); old_ratios=()
+# CPU time (user + system, all threads) a center spent per order created during a run, in us:
+# far less noisy than throughput on a shared machine.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+measure() { # pid target json -> "orders/s cpu_us_per_order"
+  local before after rate
+  before=$(ticks "$1")
+  rate=$(saturate "$2" "$3")
+  after=$(ticks "$1")
+  echo "$rate $(awk -v t=$((after - before)) -v hz="$hz" -v r="$rate" -v s="$seconds" \
+    'BEGIN{printf "%.2f", t / hz * 1e6 / (r * s)}')"
+}
+ratios=(); offs=(); ons=(); olds=(); old_ratios=(); cpu_offs=(); cpu_ons=(); cpu_olds=()
 for round in $(seq "$rounds"); do
-  off=$(saturate "127.0.0.1:$plain" "$scratch/off-$round.json")
-  on=$(saturate "127.0.0.1:$events" "$scratch/on-$round.json")
-  offs+=("$off"); ons+=("$on")
+  read -r off cpu_off < <(measure "$plain_pid" "127.0.0.1:$plain" "$scratch/off-$round.json")
+  read -r on cpu_on < <(measure "$events_pid" "127.0.0.1:$events" "$scratch/on-$round.json")
+  offs+=("$off"); ons+=("$on"); cpu_offs+=("$cpu_off"); cpu_ons+=("$cpu_on")
   ratios+=("$(awk -v a="$on" -v b="$off" 'BEGIN{printf "%.3f", a / b}')")
   extra=
   if [ -n "$old" ]; then
-    o=$(saturate "127.0.0.1:$old" "$scratch/old-$round.json")
-    olds+=("$o")
+    read -r o cpu_old < <(measure "$old_pid" "127.0.0.1:$old" "$scratch/old-$round.json")
+    olds+=("$o"); cpu_olds+=("$cpu_old")
     old_ratios+=("$(awk -v a="$o" -v b="$off" 'BEGIN{printf "%.3f", a / b}')")
-    extra=", old binary on $o, ratio ${old_ratios[-1]}"
+    extra=", old binary on $o ($cpu_old us/order), ratio ${old_ratios[-1]}"
   fi
-  log "round $round/$rounds: events off $off, on $on, ratio ${ratios[-1]}$extra (load $(cut -d' ' -f1 /proc/loadavg))"
+  log "round $round/$rounds: events off $off ($cpu_off us/order), on $on ($cpu_on us/order), ratio ${ratios[-1]}$extra (load $(cut -d' ' -f1 /proc/loadavg))"
 done
 printf '%-40s %12s\n' "events off: orders/s (median)" "$(median "${offs[@]}")"
 printf '%-40s %12s\n' "events on: orders/s (median)" "$(median "${ons[@]}")"
 printf '%-40s %12s\n' "ratio on/off, median of $rounds rounds" "$(median "${ratios[@]}")"
 printf '%-40s %12s\n' "  each round's ratio" "${ratios[*]}"
+printf '%-40s %12s\n' "center CPU us per order, off / on (median)" \
+  "$(median "${cpu_offs[@]}") / $(median "${cpu_ons[@]}")"
 if [ -n "$old" ]; then
   printf '%-40s %12s\n' "old binary, events on (median)" "$(median "${olds[@]}")"
   printf '%-40s %12s\n' "old on/off, median of $rounds rounds" "$(median "${old_ratios[@]}")"
   printf '%-40s %12s\n' "  each round's ratio" "${old_ratios[*]}"
+  printf '%-40s %12s\n' "old binary: center CPU us per order" "$(median "${cpu_olds[@]}")"
 fi
 printf '%-40s %12s\n' "journal bytes, events off / on" \
   "$(du -sb "$scratch/plain" | cut -f1) / $(du -sb "$scratch/events" | cut -f1)${old:+ / old $(du -sb "$scratch/old" | cut -f1)}"
