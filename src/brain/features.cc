@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <tuple>
 
 #include "brain/linalg.h"
 #include "brain/models.h"
@@ -59,14 +60,14 @@ float Dot(const Models& models, uint32_t a, std::span<const float> b) {
 template <typename Score>
 void WriteRanks(std::span<const uint32_t> candidates, Score score, size_t feature,
                 std::span<float> rows) {
-  std::vector<uint32_t> order(candidates.size());
-  std::iota(order.begin(), order.end(), 0u);
-  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
-    const float x = score(a), y = score(b);
-    return x > y || (x == y && candidates[a] < candidates[b]);
-  });
+  // Sorting (-score, item, position) triples compares plain values, not rows through lambdas:
+  // the same order, a few times faster (four of these sorts run per request).
+  thread_local std::vector<std::tuple<float, uint32_t, uint32_t>> order;
+  order.clear();
+  for (uint32_t c = 0; c < candidates.size(); ++c) order.emplace_back(-score(c), candidates[c], c);
+  std::sort(order.begin(), order.end());
   for (size_t r = 0; r < order.size(); ++r) {
-    rows[order[r] * kFeatureCount + feature] = static_cast<float>(r);
+    rows[std::get<2>(order[r]) * kFeatureCount + feature] = static_cast<float>(r);
   }
 }
 

@@ -54,7 +54,7 @@ struct ModelOptions {
   size_t transition_keep = 1000;
   // Scoring: the last `markov_window` items of the user, the p-th from the end weighted
   // markov_decay^(p-1).
-  int markov_window = 8;
+  int markov_window = 12;
   double markov_decay = 0.3;
 
   // Item kNN: co-occurrence within users, sim(i, j) = c(i, j) / (n_i^(1-alpha) n_j^alpha);
@@ -79,15 +79,15 @@ struct ModelOptions {
   double blend_markov = 1.0;
   double blend_knn = 0.01;
   double blend_embedding = 0.1;
-  double blend_popularity = 0.03;
+  double blend_popularity = 0.1;
   size_t popular_candidates = 50;  // the most popular items are always candidates
 
   // Ranker: the `ranker_candidates` best of the blend are scored by the trees.
-  size_t ranker_candidates = 200;
+  size_t ranker_candidates = 100;
   size_t ranker_negatives = 50;  // negatives sampled per training user
   trees::TrainOptions ranker = [] {
     trees::TrainOptions defaults;
-    defaults.objective = "rank:pairwise";
+    defaults.objective = "rank:ndcg";
     defaults.rounds = 100;
     defaults.max_depth = 6;
     defaults.learning_rate = 0.1;
