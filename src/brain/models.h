@@ -54,7 +54,7 @@ struct ModelOptions {
   size_t transition_keep = 1000;
   // Scoring: the last `markov_window` items of the user, the p-th from the end weighted
   // markov_decay^(p-1).
-  int markov_window = 12;
+  int markov_window = 8;
   double markov_decay = 0.3;
 
   // Item kNN: co-occurrence within users, sim(i, j) = c(i, j) / (n_i^(1-alpha) n_j^alpha);
@@ -87,7 +87,7 @@ struct ModelOptions {
   size_t ranker_negatives = 50;  // negatives sampled per training user
   trees::TrainOptions ranker = [] {
     trees::TrainOptions defaults;
-    defaults.objective = "rank:ndcg";
+    defaults.objective = "rank:pairwise";
     defaults.rounds = 100;
     defaults.max_depth = 6;
     defaults.learning_rate = 0.1;
