@@ -202,8 +202,9 @@ struct AudienceMember {
 // Thread safety: every method may be called from any thread at once. Observe and PutItem take
 // an exclusive lock for a few microseconds; Recommend copies the user's state under a shared
 // lock, ranks without it (on the models of that moment, which a concurrent Train cannot free)
-// and names the items under a shared lock again; Forecast holds a shared lock; Train builds new
-// models without holding the lock and swaps them in at the end.
+// and names the items under a shared lock again; Forecast, ForecastByCenter and Audience hold a
+// shared lock (Audience for its whole, bounded, work: well under a millisecond at a million
+// items); Train builds new models without holding the lock and swaps them in at the end.
 class Brain {
  public:
   explicit Brain(BrainOptions options = {});
