@@ -5,9 +5,9 @@
 # Starts `surge brain serve` with a synthetic catalogue of ITEMS items and EVENTS purchases over
 # them (generated at start, not logged), waits for its first retrain, then drives
 # GET /v1/recommendations?user=su<j>&k=20 open-loop with `surge load --get` at RATE per second for
-# DURATION seconds (a known user, ranked from their history by the trained models) and again for a
-# user never seen (cold start). Prints the load reports (latency percentiles from when each
-# request was due).
+# DURATION seconds (a random known user each time, ranked from their history by the trained
+# models) and again for users never seen (cold start). Prints the load reports (latency
+# percentiles from when each request was due).
 #
 # Usage: bench/brain.sh [BUILD_DIR]   (env: ITEMS=1000000 EVENTS=2000000 RATE=1000 DURATION=20)
 set -euo pipefail
@@ -37,9 +37,12 @@ done
 echo "loaded and trained in $(echo "$(date +%s.%N) - $start" | bc) s: $(grep 'retrained on' "$work/log")"
 echo "rss: $(awk '/VmRSS/ {print $2 / 1024 " MiB"}' /proc/$pid/status)"
 curl -s "http://127.0.0.1:$port/v1/recommendations?user=su123&k=20" | head -c 400; echo
-for user in su123 newcomer; do
-  echo "== user $user"
-  "$surge" load --target 127.0.0.1:$port --get "/v1/recommendations?user=$user&k=20" \
-    --rate "$rate" --duration-s "$duration" --connections 16 --threads 1 --pipeline 1 \
-    --no-verify --server-pid $pid
+# Known users: a different one of the catalogue's users (su0..) for each request; then users
+# never seen (cold start), also different each time.
+users=$((events / 10))
+for who in su nobody; do
+  echo "== users $who{0..$((users - 1))}"
+  "$surge" load --target 127.0.0.1:$port --get "/v1/recommendations?user=$who{user}&k=20" \
+    --users "$users" --rate "$rate" --duration-s "$duration" --connections 16 --threads 1 \
+    --pipeline 1 --no-verify --server-pid $pid
 done

@@ -170,7 +170,8 @@ struct LoadOptions {
 
   // What to send. Orders: POST /v1/orders for a random user of users_count among
   // user_prefix + index, one unit of a random SKU of `skus`. With `plain_get_target` set instead,
-  // a GET of that target (to measure a plain HTTP server such as nginx).
+  // a GET of that target (to measure a plain HTTP server such as nginx); "{user}" in it is
+  // replaced by a random number in [0, users_count) for each request ("?user=su{user}").
   int users_count = 10'000;
   std::string user_prefix = "u";
   std::vector<std::string> skus;

@@ -90,6 +90,9 @@ struct Connection {
   uint32_t generation = 0;    // bumped when the slot gets a new socket; tells stale tokens apart
 };
 
+// In a GET target, replaced by a random user number (LoadOptions::plain_get_target).
+constexpr std::string_view kUserPlaceholder = "{user}";
+
 enum class Outcome { kCreated, kOkOther, kSoldOut, kLimitExceeded, kOverloaded, kOtherError };
 
 Outcome Classify(int status, std::string_view body) {
@@ -270,7 +273,16 @@ void Worker::AppendRequest(Connection& connection, int64_t due_ns) {
   std::string& out = connection.out;
   if (!options_.plain_get_target.empty()) {
     out += "GET ";
-    out += options_.plain_get_target;
+    const std::string& target = options_.plain_get_target;
+    const size_t at = target.find(kUserPlaceholder);
+    if (at == std::string::npos) {
+      out += target;
+    } else {
+      out.append(target, 0, at);
+      out +=
+          std::to_string(NextRandom() % static_cast<uint64_t>(std::max(1, options_.users_count)));
+      out.append(target, at + kUserPlaceholder.size());
+    }
     out += " HTTP/1.1\r\nHost: load\r\n\r\n";
     return;
   }

@@ -311,6 +311,58 @@ class RecordingHandler : public http::Handler {
   std::vector<std::string> ids_;
 };
 
+// Records every target it is asked for.
+class TargetHandler : public http::Handler {
+ public:
+  void Handle(const http::Request& request, http::Responder responder) override {
+    {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      targets_.emplace_back(request.target);
+    }
+    responder.Send({200, "{}"});
+  }
+  std::vector<std::string> targets() {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    return targets_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::string> targets_;
+};
+
+TEST(LoadTest, AGetTargetCanAskForARandomUserEachTime) {
+  TargetHandler handler;
+  http::ServerOptions server_options;
+  server_options.threads = 1;
+  auto server = http::Server::Start(server_options, handler);
+  ASSERT_TRUE(server.ok());
+  LoadOptions options;
+  options.port = (*server)->port();
+  options.plain_get_target = "/v1/recommendations?user=su{user}&k=20";
+  options.users_count = 50;
+  options.rate_per_s = 500;
+  options.duration = milliseconds(600);
+  options.connections = 4;
+  options.threads = 1;
+  options.verify = false;
+  auto report = RunLoad(options);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  (*server)->Stop();
+  std::set<int> users;
+  for (const std::string& target : handler.targets()) {
+    const std::string prefix = "/v1/recommendations?user=su";
+    ASSERT_EQ(target.rfind(prefix, 0), 0u) << target;
+    const size_t end = target.find("&k=20");
+    ASSERT_NE(end, std::string::npos) << target;
+    const int user = std::stoi(target.substr(prefix.size(), end - prefix.size()));
+    EXPECT_TRUE(user >= 0 && user < 50) << target;
+    users.insert(user);
+  }
+  EXPECT_EQ(handler.targets().size(), report->sent);
+  EXPECT_GT(users.size(), 25u) << "the users should vary";
+}
+
 // Every order a run sends is a new request: a resent request id would be answered by a center as
 // an idempotent retry, far cheaper than an order, and the run would measure the wrong thing.
 TEST(LoadTest, RequestIdsAreUniqueAcrossRampSteps) {
