@@ -91,17 +91,7 @@ int FreeBase() {
   return 0;
 }
 
-int64_t IntField(const json::Value& object, std::string_view name) {
-  auto value = object.Field(name);
-  if (!value.ok()) return -1;
-  auto number = value->Int(INT64_MIN, INT64_MAX);
-  return number.ok() ? *number : -1;
-}
-
-struct Counts {
-  int64_t quota = 0, available = 0, reserved = 0, sold = 0;
-  bool operator==(const Counts&) const = default;
-};
+using process_testing::CenterCounts;
 
 int64_t NowUs() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -193,7 +183,7 @@ class MultiCenterFailoverTest : public ::testing::Test {
   }
 
   // A center's own counts of campaign f1, from whichever of its nodes serves.
-  Result<Counts> LocalCounts(const std::string& center) {
+  Result<CenterCounts> LocalCounts(const std::string& center) {
     const int index = static_cast<int>(std::find(std::begin(kCenters), std::end(kCenters), center) -
                                        std::begin(kCenters));
     for (const int offset : {0, 200}) {
@@ -201,42 +191,16 @@ class MultiCenterFailoverTest : public ::testing::Test {
                           milliseconds(2000));
       auto response = direct.Do("GET", "/v1/campaigns/f1");
       if (!response.ok() || response->status != 200) continue;
-      json::Document document;
-      SURGE_RETURN_IF_ERROR(document.Parse(response->body));
-      const json::Value& root = document.root();
-      if (center != "m") {
-        return Counts{IntField(root, "quota"), IntField(root, "available"),
-                      IntField(root, "reserved"), IntField(root, "sold")};
-      }
-      SURGE_ASSIGN_OR_RETURN(auto view, ViewIn(document, nullptr));
-      return view["m"];
+      return process_testing::OwnCampaignCounts(response->body, center, center == "m");
     }
     return Status(Code::kUnavailable, "no node of " + center + " serves");
   }
 
   // The master's per-center breakdown of f1 (through the gateway) and its unallocated units.
-  Result<std::map<std::string, Counts>> MasterView(int64_t* unallocated) {
+  Result<std::map<std::string, CenterCounts>> MasterView(int64_t* unallocated) {
     SURGE_ASSIGN_OR_RETURN(http::ClientResponse response, gateway_->Do("GET", "/v1/campaigns/f1"));
     if (response.status != 200) return Status(Code::kUnavailable, response.body);
-    json::Document document;
-    SURGE_RETURN_IF_ERROR(document.Parse(response.body));
-    return ViewIn(document, unallocated);
-  }
-
-  static Result<std::map<std::string, Counts>> ViewIn(const json::Document& document,
-                                                      int64_t* unallocated) {
-    if (unallocated != nullptr) *unallocated = IntField(document.root(), "unallocated");
-    SURGE_ASSIGN_OR_RETURN(json::Value centers, document.root().Field("centers"));
-    SURGE_ASSIGN_OR_RETURN(size_t count, centers.ArraySize());
-    std::map<std::string, Counts> view;
-    for (size_t i = 0; i < count; ++i) {
-      SURGE_ASSIGN_OR_RETURN(json::Value center, centers.At(i));
-      SURGE_ASSIGN_OR_RETURN(json::Value name, center.Field("center"));
-      SURGE_ASSIGN_OR_RETURN(std::string_view id, name.String());
-      view[std::string(id)] = Counts{IntField(center, "quota"), IntField(center, "available"),
-                                     IntField(center, "reserved"), IntField(center, "sold")};
-    }
-    return view;
+    return process_testing::CampaignBreakdown(response.body, unallocated);
   }
 
   std::string root_;
@@ -370,8 +334,8 @@ TEST_F(MultiCenterFailoverTest, KillingPrimariesLosesNothingAndOversellsNothingA
 
   // The master's view converges to the centers' own counts (the bus carries their order events
   // up); then no oversell per center and overall.
-  std::map<std::string, Counts> view;
-  std::map<std::string, Counts> local;
+  std::map<std::string, CenterCounts> view;
+  std::map<std::string, CenterCounts> local;
   int64_t unallocated = -1;
   bool converged = false;
   const auto started = SteadyClock::now();
@@ -392,7 +356,7 @@ TEST_F(MultiCenterFailoverTest, KillingPrimariesLosesNothingAndOversellsNothingA
   int64_t quotas = unallocated;
   int64_t held = 0;
   for (const char* center : kCenters) {
-    const Counts& counts = local[center];
+    const CenterCounts& counts = local[center];
     EXPECT_TRUE(counts.available >= 0 && counts.reserved >= 0 && counts.sold >= 0) << center;
     EXPECT_EQ(counts.available + counts.reserved + counts.sold, counts.quota)
         << center << ": its units do not add up to its quota";

@@ -31,6 +31,7 @@
 #include "bus/jetstream_testing.h"
 #include "drill/drill.h"
 #include "json/json.h"
+#include "process_testing.h"
 #include "topology/topology.h"
 
 namespace surge {
@@ -58,17 +59,8 @@ uint16_t FreePort() {
   return ntohs(address.sin_port);
 }
 
-int64_t IntField(const json::Value& object, std::string_view name) {
-  auto value = object.Field(name);
-  if (!value.ok()) return -1;
-  auto number = value->Int(INT64_MIN, INT64_MAX);
-  return number.ok() ? *number : -1;
-}
-
-struct CenterCounts {
-  int64_t quota = 0, available = 0, reserved = 0, sold = 0;
-  bool operator==(const CenterCounts&) const = default;
-};
+using process_testing::CenterCounts;
+using process_testing::IntField;
 
 class MultiCenterTest : public ::testing::TestWithParam<std::string> {
  protected:
@@ -183,17 +175,7 @@ class MultiCenterTest : public ::testing::TestWithParam<std::string> {
     http::Client direct("127.0.0.1", ports_[id], milliseconds(2'000));
     SURGE_ASSIGN_OR_RETURN(http::ClientResponse response, direct.Do("GET", "/v1/campaigns/f1"));
     if (response.status != 200) return Status(Code::kUnavailable, response.body);
-    json::Document document;
-    SURGE_RETURN_IF_ERROR(document.Parse(response.body));
-    if (id == "m") {
-      // The master's own units are its entry in its breakdown.
-      using View = std::map<std::string, CenterCounts>;
-      SURGE_ASSIGN_OR_RETURN(View all, MasterView(nullptr));
-      return all["m"];
-    }
-    const json::Value& root = document.root();
-    return CenterCounts{IntField(root, "quota"), IntField(root, "available"),
-                        IntField(root, "reserved"), IntField(root, "sold")};
+    return process_testing::OwnCampaignCounts(response.body, id, id == "m");
   }
 
   // The master's per-center breakdown; *unallocated and the totals checked by the caller.
@@ -201,20 +183,7 @@ class MultiCenterTest : public ::testing::TestWithParam<std::string> {
     http::Client direct("127.0.0.1", ports_["m"], milliseconds(2'000));
     SURGE_ASSIGN_OR_RETURN(http::ClientResponse response, direct.Do("GET", "/v1/campaigns/f1"));
     if (response.status != 200) return Status(Code::kUnavailable, response.body);
-    json::Document document;
-    SURGE_RETURN_IF_ERROR(document.Parse(response.body));
-    if (unallocated != nullptr) *unallocated = IntField(document.root(), "unallocated");
-    SURGE_ASSIGN_OR_RETURN(json::Value centers, document.root().Field("centers"));
-    std::map<std::string, CenterCounts> view;
-    SURGE_ASSIGN_OR_RETURN(size_t count, centers.ArraySize());
-    for (size_t i = 0; i < count; ++i) {
-      SURGE_ASSIGN_OR_RETURN(json::Value center, centers.At(i));
-      SURGE_ASSIGN_OR_RETURN(json::Value name, center.Field("center"));
-      SURGE_ASSIGN_OR_RETURN(std::string_view id, name.String());
-      view[std::string(id)] = CenterCounts{IntField(center, "quota"), IntField(center, "available"),
-                                           IntField(center, "reserved"), IntField(center, "sold")};
-    }
-    return view;
+    return process_testing::CampaignBreakdown(response.body, unallocated);
   }
 
   std::string root_;
@@ -460,25 +429,17 @@ TEST_P(MultiCenterTest, TheBrainsForecastsSizeTheQuotasOfTheNextCampaign) {
   // The next campaign: half its 240 units up front, split 21 : 63 : 0.
   ASSERT_NO_FATAL_FAILURE(
       Put("/v1/campaigns/f2", campaign(now_ms + 3'700'000, now_ms + 7'200'000, 240)));
-  std::map<std::string, CenterCounts> view;
   ASSERT_TRUE(WaitVisible("m", "/v1/campaigns/f2").ok());
-  {
-    http::Client direct("127.0.0.1", ports_["m"], milliseconds(2'000));
-    auto response = direct.Do("GET", "/v1/campaigns/f2");
-    ASSERT_TRUE(response.ok() && response->status == 200);
-    json::Document document;
-    ASSERT_TRUE(document.Parse(response->body).ok());
-    auto centers = document.root().Field("centers");
-    ASSERT_TRUE(centers.ok()) << response->body;
-    for (size_t i = 0; centers->At(i).ok(); ++i) {
-      auto entry = centers->At(i);
-      view[std::string(*entry->Field("center")->String())].quota = IntField(*entry, "quota");
-    }
-    EXPECT_EQ(IntField(document.root(), "unallocated"), 120) << response->body;
-  }
-  EXPECT_EQ(view["m"].quota, 30);
-  EXPECT_EQ(view["s1"].quota, 90);
-  EXPECT_EQ(view["s2"].quota, 0);
+  http::Client direct("127.0.0.1", ports_["m"], milliseconds(2'000));
+  auto response = direct.Do("GET", "/v1/campaigns/f2");
+  ASSERT_TRUE(response.ok() && response->status == 200);
+  int64_t unallocated = -1;
+  auto view = process_testing::CampaignBreakdown(response->body, &unallocated);
+  ASSERT_TRUE(view.ok()) << response->body;
+  EXPECT_EQ(unallocated, 120) << response->body;
+  EXPECT_EQ((*view)["m"].quota, 30);
+  EXPECT_EQ((*view)["s1"].quota, 90);
+  EXPECT_EQ((*view)["s2"].quota, 0);
   ASSERT_TRUE((*brain)->Signal(SIGTERM).ok());
   EXPECT_TRUE((*brain)->Wait(milliseconds(20'000)).ok());
 }

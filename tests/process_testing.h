@@ -9,7 +9,9 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <map>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -136,6 +138,57 @@ inline uint64_t ExpectSameStateHash(const center::Options& options, const std::s
   EXPECT_EQ(b.sequence, through) << second;
   EXPECT_EQ(a.hash, b.hash) << first << " and " << second << " differ at sequence " << through;
   return through;
+}
+
+// ---- A campaign as the centers of a deployment show it (API.md) -----------------------------
+
+// An integer field of `object`, -1 when missing or not an integer.
+inline int64_t IntField(const json::Value& object, std::string_view name) {
+  auto value = object.Field(name);
+  if (!value.ok()) return -1;
+  auto number = value->Int(INT64_MIN, INT64_MAX);
+  return number.ok() ? *number : -1;
+}
+
+// One center's units of a campaign.
+struct CenterCounts {
+  int64_t quota = 0, available = 0, reserved = 0, sold = 0;
+  bool operator==(const CenterCounts&) const = default;
+};
+
+// The master's answer to GET /v1/campaigns/{id}: its per-center breakdown, and in *unallocated
+// (if not null) the units no center holds.
+inline Result<std::map<std::string, CenterCounts>> CampaignBreakdown(std::string_view body,
+                                                                     int64_t* unallocated) {
+  json::Document document;
+  SURGE_RETURN_IF_ERROR(document.Parse(body));
+  if (unallocated != nullptr) *unallocated = IntField(document.root(), "unallocated");
+  SURGE_ASSIGN_OR_RETURN(json::Value centers, document.root().Field("centers"));
+  SURGE_ASSIGN_OR_RETURN(size_t count, centers.ArraySize());
+  std::map<std::string, CenterCounts> view;
+  for (size_t i = 0; i < count; ++i) {
+    SURGE_ASSIGN_OR_RETURN(json::Value center, centers.At(i));
+    SURGE_ASSIGN_OR_RETURN(json::Value name, center.Field("center"));
+    SURGE_ASSIGN_OR_RETURN(std::string_view id, name.String());
+    view[std::string(id)] = CenterCounts{IntField(center, "quota"), IntField(center, "available"),
+                                         IntField(center, "reserved"), IntField(center, "sold")};
+  }
+  return view;
+}
+
+// Center `id`'s own counts in its answer to GET /v1/campaigns/{id}: a sub-center's top-level
+// fields, the master's entry in its breakdown.
+inline Result<CenterCounts> OwnCampaignCounts(std::string_view body, const std::string& id,
+                                              bool at_master) {
+  if (at_master) {
+    SURGE_ASSIGN_OR_RETURN(auto view, CampaignBreakdown(body, nullptr));
+    return view[id];
+  }
+  json::Document document;
+  SURGE_RETURN_IF_ERROR(document.Parse(body));
+  const json::Value& root = document.root();
+  return CenterCounts{IntField(root, "quota"), IntField(root, "available"),
+                      IntField(root, "reserved"), IntField(root, "sold")};
 }
 
 }  // namespace surge::process_testing

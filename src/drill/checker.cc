@@ -3,6 +3,7 @@
 #include <set>
 
 #include "drill/drill.h"
+#include "drill/order_json.h"
 #include "json/json.h"
 
 namespace surge::drill {
@@ -245,18 +246,7 @@ std::string OrderBody(const OrderAttempt& attempt) {
   std::string body;
   json::Writer writer(&body);
   writer.BeginObject();
-  writer.Field("request_id", attempt.request_id);
-  writer.Field("user", attempt.user);
-  writer.Key("items");
-  writer.BeginArray();
-  for (const Item& item : attempt.items) {
-    writer.BeginObject();
-    writer.Field("sku", item.sku);
-    writer.Key("quantity");
-    writer.Int(item.quantity);
-    writer.EndObject();
-  }
-  writer.EndArray();
+  internal::WriteRequestFields(writer, attempt);
   writer.EndObject();
   return body;
 }

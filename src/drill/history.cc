@@ -1,6 +1,7 @@
 // The history as text (drill.h): what `surge load --history` writes and the checker reads back.
 #include "common/ids.h"
 #include "drill/drill.h"
+#include "drill/order_json.h"
 #include "json/json.h"
 
 namespace surge::drill {
@@ -64,17 +65,7 @@ std::string EncodeHistory(const std::vector<OrderAttempt>& history) {
   for (const OrderAttempt& attempt : history) {
     json::Writer writer(&out);
     writer.BeginObject();
-    writer.Field("request_id", attempt.request_id);
-    writer.Field("user", attempt.user);
-    writer.Key("items");
-    writer.BeginArray();
-    for (const Item& item : attempt.items) {
-      writer.BeginObject();
-      writer.Field("sku", item.sku);
-      writer.Field("quantity", item.quantity);
-      writer.EndObject();
-    }
-    writer.EndArray();
+    internal::WriteRequestFields(writer, attempt);
     writer.Field("status", static_cast<int64_t>(attempt.status));
     writer.Field("error", attempt.error_code);
     writer.Field("order_id", attempt.order_id);
