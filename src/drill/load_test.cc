@@ -55,6 +55,17 @@ class StallingHandler : public http::Handler {
   std::thread releaser_;
 };
 
+// A one-loop server of `handler` on a free port, and `options` aimed at it.
+std::unique_ptr<http::Server> StartServer(http::Handler& handler, LoadOptions* options) {
+  http::ServerOptions server_options;
+  server_options.threads = 1;
+  auto server = http::Server::Start(server_options, handler);
+  EXPECT_TRUE(server.ok()) << server.status().ToString();
+  if (!server.ok()) return nullptr;
+  options->port = (*server)->port();
+  return std::move(server).value();
+}
+
 TEST(LoadTest, OpenLoopLatencyIncludesAOneSecondStallThatAClosedLoopHides) {
   const auto start = Clock::now();
   StallingHandler handler(start + milliseconds(1000), start + milliseconds(2000));
@@ -155,12 +166,9 @@ class MixedHandler : public http::Handler {
 
 TEST(LoadTest, OutcomeCountsAddUpToRequestsSent) {
   MixedHandler handler;
-  http::ServerOptions server_options;
-  server_options.threads = 1;
-  auto server = http::Server::Start(server_options, handler);
-  ASSERT_TRUE(server.ok());
   LoadOptions options;
-  options.port = (*server)->port();
+  auto server = StartServer(handler, &options);
+  ASSERT_NE(server, nullptr);
   options.skus = {"hot"};
   options.rate_per_s = 3000;
   options.duration = milliseconds(1500);
@@ -169,7 +177,7 @@ TEST(LoadTest, OutcomeCountsAddUpToRequestsSent) {
   options.verify = false;
   auto report = RunLoad(options);
   ASSERT_TRUE(report.ok()) << report.status().ToString();
-  (*server)->Stop();
+  server->Stop();
   std::printf("%s", report->Table().c_str());
 
   const uint64_t answered = report->created + report->ok_other + report->sold_out +
@@ -195,12 +203,9 @@ TEST(LoadTest, OutcomeCountsAddUpToRequestsSent) {
 // The history holds every request sent, once, with the answer it got and when.
 TEST(LoadTest, HistoryHoldsEveryRequestWithItsAnswerAndTimes) {
   MixedHandler handler;
-  http::ServerOptions server_options;
-  server_options.threads = 1;
-  auto server = http::Server::Start(server_options, handler);
-  ASSERT_TRUE(server.ok());
   LoadOptions options;
-  options.port = (*server)->port();
+  auto server = StartServer(handler, &options);
+  ASSERT_NE(server, nullptr);
   options.skus = {"hot", "warm"};
   options.rate_per_s = 2000;
   options.duration = milliseconds(1000);
@@ -213,7 +218,7 @@ TEST(LoadTest, HistoryHoldsEveryRequestWithItsAnswerAndTimes) {
           .count();
   auto report = RunLoad(options);
   ASSERT_TRUE(report.ok()) << report.status().ToString();
-  (*server)->Stop();
+  server->Stop();
   const int64_t after_us =
       std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch())
           .count();
@@ -333,12 +338,9 @@ class TargetHandler : public http::Handler {
 
 TEST(LoadTest, AGetTargetCanAskForARandomUserEachTime) {
   TargetHandler handler;
-  http::ServerOptions server_options;
-  server_options.threads = 1;
-  auto server = http::Server::Start(server_options, handler);
-  ASSERT_TRUE(server.ok());
   LoadOptions options;
-  options.port = (*server)->port();
+  auto server = StartServer(handler, &options);
+  ASSERT_NE(server, nullptr);
   options.plain_get_target = "/v1/recommendations?user=su{user}&k=20";
   options.users_count = 50;
   options.rate_per_s = 500;
@@ -348,7 +350,7 @@ TEST(LoadTest, AGetTargetCanAskForARandomUserEachTime) {
   options.verify = false;
   auto report = RunLoad(options);
   ASSERT_TRUE(report.ok()) << report.status().ToString();
-  (*server)->Stop();
+  server->Stop();
   std::set<int> users;
   for (const std::string& target : handler.targets()) {
     const std::string prefix = "/v1/recommendations?user=su";
@@ -367,12 +369,9 @@ TEST(LoadTest, AGetTargetCanAskForARandomUserEachTime) {
 // an idempotent retry, far cheaper than an order, and the run would measure the wrong thing.
 TEST(LoadTest, RequestIdsAreUniqueAcrossRampSteps) {
   RecordingHandler handler;
-  http::ServerOptions server_options;
-  server_options.threads = 1;
-  auto server = http::Server::Start(server_options, handler);
-  ASSERT_TRUE(server.ok());
   LoadOptions options;
-  options.port = (*server)->port();
+  auto server = StartServer(handler, &options);
+  ASSERT_NE(server, nullptr);
   options.skus = {"hot"};
   options.profile = Profile::kRamp;
   options.rate_per_s = 500;
@@ -383,7 +382,7 @@ TEST(LoadTest, RequestIdsAreUniqueAcrossRampSteps) {
   options.verify = false;
   auto report = RunLoad(options);
   ASSERT_TRUE(report.ok()) << report.status().ToString();
-  (*server)->Stop();
+  server->Stop();
   const std::vector<std::string> ids = handler.ids();
   EXPECT_EQ(ids.size(), report->sent);
   EXPECT_GT(ids.size(), 1'000u);  // three steps ran
