@@ -187,6 +187,10 @@ void BM_MasterReadsEvents(benchmark::State& state) {
     }
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * records.size() * kBatch));
+  size_t bytes = 0;
+  for (const std::string& record : records) bytes += record.size();
+  state.counters["bytes_per_event"] =
+      static_cast<double>(bytes) / static_cast<double>(records.size() * kBatch);
 }
 BENCHMARK(BM_MasterReadsEvents)->ArgName("now")->Arg(0)->Arg(1);
 

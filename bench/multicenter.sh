@@ -26,6 +26,8 @@ name=bench-multicenter
 source "$(dirname "$0")/common.sh"
 
 start_single_center
+alone_pid=${pids[-1]}
+deployment_pids=()
 
 # 2. The deployment.
 bus_flags=()
@@ -61,10 +63,12 @@ for i in 0 1 2; do
     --data "$scratch/${ids[$i]}" "${bus_flags[@]}" --threads "${CENTER_THREADS:-1}" \
     > "$scratch/${ids[$i]}.out" 2> "$scratch/${ids[$i]}.err" &
   pids+=($!)
+  deployment_pids+=($!)
   wait_line "$scratch/${ids[$i]}.out" "listening on"
 done
 "$surge" gateway --topology "$scratch/topology.toml" > "$scratch/gateway.out" 2> "$scratch/gateway.err" &
 pids+=($!)
+deployment_pids+=($!)
 wait_line "$scratch/gateway.out" "listening on"
 log "catalogue through the gateway ($bus bus)"
 setup "127.0.0.1:$gateway_port"
@@ -80,14 +84,42 @@ grep '^{' "$scratch/master-data.txt" > "$out/master-data.json"
 # rounds (the machine is shared and noisy: each round's ratio compares runs a few seconds apart,
 # and the medians are reported); then once more through the gateway with the aggregation lag
 # sampled meanwhile (the probe's reads cost the centers a little; that figure is kept apart).
-ratios=(); alones=(); throughs=()
+# Besides orders/s, the CPU time (user + system) spent per order created: by the center alone,
+# by the deployment's processes (three centers and the gateway) and by the load generator
+# (this shell's reaped children, `times`). On two shared cores the throughput is what other
+# tenants leave; the CPU time per order is far steadier, and when everything is CPU-bound the
+# ratio the cores allow is (alone + generator) / (deployment + generator).
+hz=$(getconf CLK_TCK)
+ticks_of() { local total=0 p; for p in "$@"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$total"; }
+# `times` of this shell (not of a subshell, whose children are others): through a file.
+children_ticks() { # -> $children
+  times > "$scratch/times"
+  children=$(awk -v hz="$hz" 'NR == 2 { gsub(/s/, ""); split($0, f, /[ m]/);
+    print int(((f[1] * 60 + f[2]) + (f[3] * 60 + f[4])) * hz + 0.5) }' "$scratch/times")
+}
+us_per_order() { awk -v t="$1" -v hz="$hz" -v r="$2" -v s="$seconds" 'BEGIN{printf "%.2f", t / hz * 1e6 / (r * s)}'; }
+# saturate, measured: sets rate, cpu (of the pids given) and gen (the generator), in us/order.
+measured() { # target json pid...
+  local target=$1 json=$2; shift 2
+  local before gen_before
+  before=$(ticks_of "$@"); children_ticks; gen_before=$children
+  rate=$(saturate "$target" "$json")
+  cpu=$(us_per_order $(($(ticks_of "$@") - before)) "$rate")
+  children_ticks
+  gen=$(us_per_order $((children - gen_before)) "$rate")
+}
+ratios=(); alones=(); throughs=(); cpu_alones=(); cpu_deps=(); gen_alones=(); gen_deps=(); cpu_ratios=()
 for round in $(seq "$rounds"); do
   log "round $round/$rounds: one center alone, then three through the gateway, $seconds s each"
-  a=$(saturate "127.0.0.1:$single" "$out/alone-$round.json")
-  t=$(saturate "127.0.0.1:$gateway_port" "$out/gateway-$round.json")
+  measured "127.0.0.1:$single" "$out/alone-$round.json" "$alone_pid"
+  a=$rate; cpu_alones+=("$cpu"); gen_alones+=("$gen")
+  measured "127.0.0.1:$gateway_port" "$out/gateway-$round.json" "${deployment_pids[@]}"
+  t=$rate; cpu_deps+=("$cpu"); gen_deps+=("$gen")
   alones+=("$a"); throughs+=("$t")
   ratios+=("$(awk -v a="$t" -v b="$a" 'BEGIN{printf "%.3f", a / b}')")
-  log "round $round: alone $a, through the gateway $t, ratio ${ratios[-1]}"
+  cpu_ratios+=("$(awk -v a="${cpu_alones[-1]}" -v ga="${gen_alones[-1]}" -v d="$cpu" -v gd="$gen" \
+    'BEGIN{printf "%.3f", (a + ga) / (d + gd)}')")
+  log "round $round: alone $a, through the gateway $t, ratio ${ratios[-1]}; CPU us/order: alone ${cpu_alones[-1]} + generator ${gen_alones[-1]}, deployment $cpu + generator $gen, CPU ratio ${cpu_ratios[-1]} (load $(cut -d' ' -f1 /proc/loadavg))"
 done
 alone=$(median "${alones[@]}")
 through=$(median "${throughs[@]}")
@@ -108,6 +140,10 @@ printf '%-44s %14s\n' "one center, direct: orders/s (median)" "$alone"
 printf '%-44s %14s\n' "three centers through the gateway (median)" "$through"
 printf '%-44s %14s\n' "ratio, median of $rounds rounds (bar: >= 0.70)" "$ratio"
 printf '%-44s %14s\n' "  each round's ratio" "${ratios[*]}"
+printf '%-44s %14s\n' "CPU us/order, alone: center + generator" "$(median "${cpu_alones[@]}") + $(median "${gen_alones[@]}")"
+printf '%-44s %14s\n' "CPU us/order, deployment: 3 centers+gateway + generator" "$(median "${cpu_deps[@]}") + $(median "${gen_deps[@]}")"
+printf '%-44s %14s\n' "CPU ratio (alone / deployment, with generator), median" "$(median "${cpu_ratios[@]}")"
+printf '%-44s %14s\n' "  each round's CPU ratio" "${cpu_ratios[*]}"
 printf '%-44s %14s\n' "master-data lag p99 ms (bar: 50 / 100)" "$(jq .p99_ms "$out/master-data.json")"
 printf '%-44s %14s\n' "aggregation lag p99 ms (bar: 500)" "$(jq .p99_ms "$out/aggregation.json")"
 printf '%-44s %14s\n' "  orders/s while it was sampled" "$probed"
