@@ -123,6 +123,30 @@ TEST_F(OnlineTest, ColdUsersGetPopularCategoryAndExplorationItems) {
   EXPECT_EQ(carol[0].item.front(), 'b');
 }
 
+// A shop whose catalogue nobody bought from yet: a first buyer gets the other new items, of the
+// category they bought from first, not a list of one.
+TEST(ColdShop, AFirstBuyerGetsTheNewItemsOfTheirCategoryFirst) {
+  Brain brain;
+  for (const char* phone : {"p1", "p2", "p3"})
+    ASSERT_TRUE(brain.PutItem(phone, {"phones", 1}).ok());
+  for (const char* book : {"k1", "k2"}) ASSERT_TRUE(brain.PutItem(book, {"books", 1}).ok());
+  ASSERT_TRUE(brain.Observe({"ann", "p2", EventKind::kPurchase, 1000, 1}).ok());
+  auto list = brain.Recommend("ann", 4, 2000);
+  ASSERT_TRUE(list.ok()) << list.status().ToString();
+  ASSERT_EQ(list->size(), 4u);
+  std::set<std::string> items;
+  for (const Recommendation& r : *list) {
+    items.insert(r.item);
+    EXPECT_NE(r.item, "p2");  // bought already
+  }
+  EXPECT_EQ(items.size(), 4u);
+  // The two other phones before any book.
+  EXPECT_TRUE(((*list)[0].item == "p1" || (*list)[0].item == "p3") &&
+              ((*list)[1].item == "p1" || (*list)[1].item == "p3"))
+      << (*list)[0].item << " " << (*list)[1].item;
+  EXPECT_EQ((*list)[0].reason, "new in phones");
+}
+
 TEST_F(OnlineTest, BeforeAnyTrainingEveryoneIsCold) {
   const auto list = For("u1", 4);
   ASSERT_EQ(list.size(), 4u);

@@ -136,6 +136,27 @@ std::vector<Recommendation> Brain::State::Cold(const UserProfile* profile, std::
     ++round;
     if (list.size() == before && round > tastes.size()) break;  // nothing left to offer
   }
+  // Short of items anybody bought (a young shop, a catalogue just loaded): the catalogue's
+  // newest items nobody bought yet, of the user's categories first, from the same bounded look
+  // as exploration, so that a new item gets its category as its prior.
+  if (list.size() < wanted) {
+    const auto liked = [&](int32_t category) {
+      return category >= 0 && personal &&
+             std::any_of(tastes.begin(), tastes.end(),
+                         [&](const auto& taste) { return taste.second == category; });
+    };
+    for (int pass = 0; pass < 2 && list.size() < wanted; ++pass) {
+      for (size_t i = unsold.size();
+           i-- > 0 && unsold.size() - i <= kExplorationPool && list.size() < wanted;) {
+        const uint32_t item = unsold[i];
+        const int32_t category = items[item].category;
+        if (items[item].purchases.Key(half_life_ms) != -INFINITY || taken(item)) continue;
+        if (pass == 0 && !liked(category)) continue;
+        list.push_back(
+            {item_ids[item], 0, category >= 0 ? "new in " + category_names[category] : "new"});
+      }
+    }
+  }
   // Exploration: an item nobody bought yet, else one from further down the popular list,
   // picked by a hash of the user and the hour so that it changes over time.
   uint64_t pick = StableHash64(user_id) ^ static_cast<uint64_t>(now_ms / 3'600'000) ^ options.seed;
