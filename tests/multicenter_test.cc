@@ -134,6 +134,19 @@ class MultiCenterTest : public ::testing::TestWithParam<std::string> {
     ASSERT_EQ(response->status, 200) << target << ": " << response->body;
   }
 
+  // Merchant acme, the phone, and users u0..u(users-1), grouped by their home center.
+  void PutCatalogue(int users, std::map<std::string, std::vector<std::string>>* users_by_home) {
+    ASSERT_NO_FATAL_FAILURE(Put("/v1/merchants/acme", R"({"name":"Acme"})"));
+    ASSERT_NO_FATAL_FAILURE(
+        Put("/v1/products/phone",
+            R"({"merchant":"acme","name":"Phone","category":"phones","price_cents":19900})"));
+    for (int i = 0; i < users; ++i) {
+      const std::string user = "u" + std::to_string(i);
+      ASSERT_NO_FATAL_FAILURE(Put("/v1/users/" + user, R"({"region":"north"})"));
+      (*users_by_home)[topology_->HomeOf(user).id].push_back(user);
+    }
+  }
+
   // Waits until GET `target` at center `id` answers 200; returns how long it took.
   Result<milliseconds> WaitVisible(const std::string& id, const std::string& target) {
     http::Client direct("127.0.0.1", ports_[id], milliseconds(2'000));
@@ -202,16 +215,8 @@ TEST_P(MultiCenterTest, MasterDataFlowsDownOrdersFlowUpAndNothingIsOversold) {
   const int64_t now_ms =
       std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch())
           .count();
-  ASSERT_NO_FATAL_FAILURE(Put("/v1/merchants/acme", R"({"name":"Acme"})"));
-  ASSERT_NO_FATAL_FAILURE(
-      Put("/v1/products/phone",
-          R"({"merchant":"acme","name":"Phone","category":"phones","price_cents":19900})"));
   std::map<std::string, std::vector<std::string>> users_by_home;
-  for (int i = 0; i < kUsers; ++i) {
-    const std::string user = "u" + std::to_string(i);
-    ASSERT_NO_FATAL_FAILURE(Put("/v1/users/" + user, R"({"region":"north"})"));
-    users_by_home[topology_->HomeOf(user).id].push_back(user);
-  }
+  ASSERT_NO_FATAL_FAILURE(PutCatalogue(kUsers, &users_by_home));
   ASSERT_NO_FATAL_FAILURE(Put(
       "/v1/campaigns/f1",
       R"({"sku":"phone","stock":)" + std::to_string(kStock) +
@@ -358,16 +363,8 @@ TEST_P(MultiCenterTest, TheBrainsForecastsSizeTheQuotasOfTheNextCampaign) {
   const int64_t now_ms =
       std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch())
           .count();
-  ASSERT_NO_FATAL_FAILURE(Put("/v1/merchants/acme", R"({"name":"Acme"})"));
-  ASSERT_NO_FATAL_FAILURE(
-      Put("/v1/products/phone",
-          R"({"merchant":"acme","name":"Phone","category":"phones","price_cents":19900})"));
   std::map<std::string, std::vector<std::string>> users_by_home;
-  for (int i = 0; i < 60; ++i) {
-    const std::string user = "u" + std::to_string(i);
-    ASSERT_NO_FATAL_FAILURE(Put("/v1/users/" + user, R"({"region":"north"})"));
-    users_by_home[topology_->HomeOf(user).id].push_back(user);
-  }
+  ASSERT_NO_FATAL_FAILURE(PutCatalogue(60, &users_by_home));
   const auto campaign = [&](int64_t starts_at, int64_t ends_at, int64_t stock) {
     return R"({"sku":"phone","stock":)" + std::to_string(stock) + R"(,"price_cents":9900,)" +
            R"("starts_at":)" + std::to_string(starts_at) + R"(,"ends_at":)" +

@@ -194,27 +194,6 @@ int RunTrain(const Flags& flags, int threads) {
   return 0;
 }
 
-// The deployment's bus: JetStream at `url`, else the embedded bus on the topology's addresses.
-Result<std::unique_ptr<bus::Bus>> OpenBus(const topology::Topology& topology,
-                                          const std::string& url) {
-  if (!url.empty()) {
-    return bus::NewJetStreamBus(
-        url, [topology](std::string_view center) { return topology.Find(center) != nullptr; });
-  }
-  for (const topology::Center& each : topology.centers()) {
-    if (!each.bus_address.has_value()) {
-      return Status(Code::kInvalidArgument, "center " + each.id +
-                                                " has no bus address in the topology: give every "
-                                                "center one, or use --bus nats://HOST:PORT");
-    }
-  }
-  return bus::NewEmbeddedBus([topology](std::string_view center) -> std::optional<std::string> {
-    const topology::Center* found = topology.Find(center);
-    if (found == nullptr) return std::nullopt;
-    return found->bus_address->ToString();
-  });
-}
-
 Result<brainsvc::Options> ServeOptions(const Flags& flags) {
   brainsvc::Options options;
   options.data_dir = flags.Get("data", "");

@@ -27,29 +27,6 @@ sigset_t StopSignals() {
   return signals;
 }
 
-// The bus of the deployment: JetStream at `url`, or the embedded bus on the topology's bus
-// addresses.
-Result<std::unique_ptr<bus::Bus>> OpenBus(const topology::Topology& topology,
-                                          const std::string& url) {
-  if (!url.empty()) {
-    return bus::NewJetStreamBus(
-        url, [&topology](std::string_view center) { return topology.Find(center) != nullptr; });
-  }
-  for (const topology::Center& each : topology.centers()) {
-    if (!each.bus_address.has_value()) {
-      return Status(Code::kInvalidArgument,
-                    "center " + each.id +
-                        " has no bus address in the topology: give every center one for the "
-                        "embedded bus, or use --bus nats://HOST:PORT");
-    }
-  }
-  return bus::NewEmbeddedBus([topology](std::string_view center) -> std::optional<std::string> {
-    const topology::Center* found = topology.Find(center);
-    if (found == nullptr) return std::nullopt;
-    return found->bus_address->ToString();
-  });
-}
-
 Status JoinBus(const ServeOptions& options, const std::string& data_dir, center::Center& center,
                std::unique_ptr<bus::Bus>* bus, std::unique_ptr<bus::Publisher>* publisher) {
   const topology::Topology& topology = *options.topology;
@@ -71,6 +48,27 @@ Status JoinBus(const ServeOptions& options, const std::string& data_dir, center:
 }
 
 }  // namespace
+
+Result<std::unique_ptr<bus::Bus>> OpenBus(const topology::Topology& topology,
+                                          const std::string& url) {
+  if (!url.empty()) {
+    return bus::NewJetStreamBus(
+        url, [topology](std::string_view center) { return topology.Find(center) != nullptr; });
+  }
+  for (const topology::Center& each : topology.centers()) {
+    if (!each.bus_address.has_value()) {
+      return Status(Code::kInvalidArgument,
+                    "center " + each.id +
+                        " has no bus address in the topology: give every center one for the "
+                        "embedded bus, or use --bus nats://HOST:PORT");
+    }
+  }
+  return bus::NewEmbeddedBus([topology](std::string_view center) -> std::optional<std::string> {
+    const topology::Center* found = topology.Find(center);
+    if (found == nullptr) return std::nullopt;
+    return found->bus_address->ToString();
+  });
+}
 
 std::string UrlHost(const std::string& host) {
   if (host == "0.0.0.0" || host.empty()) return "127.0.0.1";

@@ -4,9 +4,11 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
+#include "bus/bus.h"
 #include "center/center.h"
 #include "http/http.h"
 #include "topology/topology.h"
@@ -46,6 +48,12 @@ void BlockStopSignals();
 
 // Waits (after BlockStopSignals) until SIGTERM or SIGINT arrives; returns which.
 int WaitForStopSignal();
+
+// The bus of the deployment: NATS JetStream at `url` (nats://HOST:PORT), or with an empty `url` the
+// embedded bus on the topology's bus addresses (invalid_argument if a center has none). The bus
+// keeps its own copy of the topology.
+Result<std::unique_ptr<bus::Bus>> OpenBus(const topology::Topology& topology,
+                                          const std::string& url);
 
 // The host to put in URLs: a wildcard address is reachable on loopback; IPv6 in brackets.
 std::string UrlHost(const std::string& host);

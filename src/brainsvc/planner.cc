@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "brainsvc/service_internal.h"
+#include "common/assert.h"
 #include "common/log.h"
 #include "json/json.h"
 #include "topology/topology.h"
@@ -62,10 +63,7 @@ void ServiceImpl::PlanDemand() {
   skus.erase(std::unique(skus.begin(), skus.end()), skus.end());
   if (skus.empty()) return;
   auto target = topology::ParseAddress(options_.demand_target);
-  if (!target.ok()) {
-    SURGE_LOG_ERROR("brain: demand target: %s", target.status().ToString().c_str());
-    return;
-  }
+  SURGE_ASSERT_MSG(target.ok(), "Open checks the demand target");
   const auto tomorrow = static_cast<int32_t>(env_.WallNowMs() / kDayMs + 1);
   http::Client client(target->host, target->port, kPutTimeout);
   size_t failed = 0;

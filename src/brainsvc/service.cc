@@ -8,6 +8,7 @@
 #include "common/assert.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "topology/topology.h"
 #include "trade/trade.h"
 
 namespace surge::brainsvc {
@@ -45,6 +46,10 @@ Status CheckOptions(const Options& options) {
     return invalid(
         "a demand target needs centers, an interval above 0, demand_skus >= 1 and "
         "demand_days in 1..366");
+  }
+  if (!options.demand_target.empty()) {
+    const auto target = topology::ParseAddress(options.demand_target);
+    if (!target.ok()) return invalid("demand target: " + target.status().message());
   }
   return Status::Ok();
 }
