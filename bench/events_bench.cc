@@ -20,6 +20,7 @@
 
 #include "common/coding.h"
 #include "trade/trade.h"
+#include "trade/trade_events_testing.h"
 
 namespace surge::trade {
 namespace {
@@ -126,35 +127,6 @@ void BM_JournalEvents(benchmark::State& state) {
 }
 BENCHMARK(BM_JournalEvents)->ArgName("direct")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 
-// Format 1 of `events`, as the centers wrote it before (the decoder still reads it).
-std::string FormatOne(uint64_t through, const std::vector<OrderEvent>& events) {
-  std::string bytes;
-  Encoder e(&bytes);
-  e.U8(0xE5);
-  e.U8(1);
-  e.Varint(through);
-  e.Varint(events.size());
-  for (const OrderEvent& event : events) {
-    const OrderView& order = event.order;
-    e.Varint(event.number);
-    e.U8(static_cast<uint8_t>(event.type));
-    e.Varint(static_cast<uint64_t>(event.at_ms));
-    for (const std::string* id : {&order.order_id, &order.request_id, &order.user}) e.String(*id);
-    e.U8(static_cast<uint8_t>(order.status));
-    for (const int64_t value : {order.total_cents, order.created_at_ms, order.expires_at_ms}) {
-      e.Varint(static_cast<uint64_t>(value));
-    }
-    e.Varint(order.items.size());
-    for (const OrderItemView& item : order.items) {
-      e.String(item.sku);
-      e.Varint(static_cast<uint64_t>(item.quantity));
-      e.Varint(static_cast<uint64_t>(item.price_cents));
-      e.String(item.campaign);
-    }
-  }
-  return bytes;
-}
-
 // Records of kBatch created orders, in format 2 (or 1 with `format_one`).
 std::vector<std::string> MakeRecords(bool format_one) {
   const std::vector<Command> commands = MakeOrders(kBatch * 16, 3);
@@ -164,7 +136,7 @@ std::vector<std::string> MakeRecords(bool format_one) {
     trade->ApplyBatch(std::span(commands).subspan(begin, kBatch), kIgnore);
     std::vector<OrderEvent> events;
     trade->TakeEvents(&events);
-    records.push_back(format_one ? FormatOne(begin, events) : std::string());
+    records.push_back(format_one ? trade::testing::FormatOneRecord(begin, events) : std::string());
     if (!format_one) EncodeEvents(begin, events, &records.back());
   }
   return records;

@@ -7,6 +7,7 @@
 
 #include "common/coding.h"
 #include "trade/trade.h"
+#include "trade/trade_events_testing.h"
 
 namespace surge::trade {
 namespace {
@@ -346,36 +347,9 @@ TEST(EventsRecordTest, DamagedBytesFailOrDecodeToSomethingValid) {
   }
 }
 
-// Events written field by field, so that the record can hold what EncodeEvents refuses.
-void RawEvent(Encoder& e, const OrderEvent& event) {
-  const OrderView& order = event.order;
-  e.Varint(event.number);
-  e.U8(static_cast<uint8_t>(event.type));
-  e.Varint(static_cast<uint64_t>(event.at_ms));
-  for (const std::string* id : {&order.order_id, &order.request_id, &order.user}) e.String(*id);
-  e.U8(static_cast<uint8_t>(order.status));
-  for (const int64_t value : {order.total_cents, order.created_at_ms, order.expires_at_ms}) {
-    e.Varint(static_cast<uint64_t>(value));
-  }
-  e.Varint(order.items.size());
-  for (const OrderItemView& item : order.items) {
-    e.String(item.sku);
-    e.Varint(static_cast<uint64_t>(item.quantity));
-    e.Varint(static_cast<uint64_t>(item.price_cents));
-    e.String(item.campaign);
-  }
-}
-
 // Format 1, which the centers wrote before format 2 (journals hold it: it is still read).
 std::string RawRecord(const std::vector<OrderEvent>& events, uint64_t through) {
-  std::string bytes;
-  Encoder e(&bytes);
-  e.U8(0xE5);  // the events record's tag
-  e.U8(1);     // format version
-  e.Varint(through);
-  e.Varint(events.size());
-  for (const OrderEvent& event : events) RawEvent(e, event);
-  return bytes;
+  return testing::FormatOneRecord(through, events);
 }
 
 // Format 2 written field by field, with whatever deltas it is given.
