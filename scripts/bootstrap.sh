@@ -9,7 +9,8 @@ packages=(
   clang libclang-rt-14-dev clang-format clang-tidy
   libgtest-dev libgmock-dev libbenchmark-dev
   libabsl-dev libsimdjson-dev libboost-dev libtomlplusplus-dev
-  curl procps
+  curl procps bc python3
+  iproute2
   nats-server libnats-dev
   etcd-server etcd-client
   libxgboost-dev libhnswlib-dev
