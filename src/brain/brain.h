@@ -15,6 +15,7 @@
 //     second-to-last item; the 28 days before the test window), never on the test targets.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -66,18 +67,25 @@ struct Invoice {
 // Errors: invalid_argument "line N: ..." naming the field.
 Result<std::vector<Invoice>> ParseInvoices(std::string_view text);
 
+// The invoice sizes, in units, from which an invoice counts as bulk: a wholesale order of
+// thousands of units arrives at random, and mixed into the regular demand it blurs the level.
+inline constexpr std::array<int64_t, 3> kBulkUnits = {1000, 2000, 5000};
+
 // A shop's daily demand on consecutive calendar days (days without sales hold 0).
 struct DailyDemand {
   int32_t first_day = 0;       // days since 1970-01-01 of units[0] and orders[0]
   std::vector<double> units;   // units sold that day
   std::vector<double> orders;  // orders (invoices) placed that day
+  // bulk_units[k][d]: the part of units[d] from invoices of at least kBulkUnits[k] units.
+  std::array<std::vector<double>, kBulkUnits.size()> bulk_units;
   size_t days() const { return units.size(); }
 };
 
 // Sales per day over the whole shop: the invoices that are not cancellations and have a positive
 // quantity (this drops cancellations and the zero-price stock adjustments with quantity <= 0).
 // units = sum of their quantities, orders = distinct invoice numbers that day (an invoice split
-// over two rows is one order). Empty input gives no days.
+// over two rows is one order, and its size for bulk_units is the sum of its rows). Empty input
+// gives no days.
 DailyDemand AggregateDaily(std::span<const Invoice> invoices);
 
 // ---------------------------------------------------------------------------------------------
@@ -109,16 +117,28 @@ struct ForecastModel {
   double median_weeks = 0;  // the median of the same weekday over `weeks_median` weeks
   double smoothed = 0;      // exponential smoothing of the deseasonalised level (weight alpha)
                             // times a weekday factor estimated over `weeks_factor` weeks
+  double split = 0;         // regular demand and bulk apart: the deseasonalised mean of the
+                            // regular demand's last `level_days` trading days times the
+                            // weekday factor, plus the bulk units per trading day over the last
+                            // `bulk_days` days (without a bulk history, all is regular)
   int weeks_median = 4;
   int weeks_factor = 12;
   double alpha = 0.3;
+  int level_days = 10;
+  int bulk_days = 56;
 };
 
 // Forecasts `horizon` days following `history` (history[i] is day first_day + i), each day
 // from what precedes it, feeding its own forecasts back for days beyond the history. Short
 // histories degrade to what is available (the mean of the days known; 0 for none).
-std::vector<double> ForecastDaily(std::span<const double> history, int32_t first_day, int horizon,
-                                  const ForecastModel& model);
+// `bulk_history` is empty or, day by day, the part of `history` that came in bulk orders.
+std::vector<double> ForecastDaily(std::span<const double> history,
+                                  std::span<const double> bulk_history, int32_t first_day,
+                                  int horizon, const ForecastModel& model);
+inline std::vector<double> ForecastDaily(std::span<const double> history, int32_t first_day,
+                                         int horizon, const ForecastModel& model) {
+  return ForecastDaily(history, {}, first_day, horizon, model);
+}
 
 // ---------------------------------------------------------------------------------------------
 // The online brain.
@@ -318,6 +338,7 @@ struct ForecastEvalReport {
   int32_t validation_first_day = 0;
   std::vector<ForecastResult> models;         // the same-weekday-last-week baseline first
   ForecastModel chosen_units, chosen_orders;  // the blends validation chose
+  int64_t bulk_units = 0;  // units from which an invoice is bulk, as validation chose; 0 = none
   std::string trees_units, trees_orders;      // the tree configurations it chose
   double trees_weight_units = 0, trees_weight_orders = 0;  // the trees' share in the mix
   // The test day whose error weighs most in the blend's units WAPE, and how much of it
@@ -327,10 +348,13 @@ struct ForecastEvalReport {
 };
 
 // Rolling one-day-ahead forecasts of the last `window_days` days of `demand` (each from the
-// days before it), WAPE for units and orders; the `window_days` days before them are the
-// validation window on which blends are chosen. Errors: invalid_argument if the series is
-// shorter than 2 windows plus 16 weeks.
-Result<ForecastEvalReport> EvaluateForecasts(const DailyDemand& demand, int window_days = 28);
+// days before it), WAPE for units and orders; every choice (components, blends, trees and their
+// share) is made on the three windows of as many days before them, and the trees are retrained
+// every 7 days on all the days before. `quick` searches trees of depth 2 and 30 rounds only
+// (for tests; the full search is 144 configurations). Errors: invalid_argument if the series is
+// shorter than 4 windows plus 20 weeks, or its orders or bulk series differ in length.
+Result<ForecastEvalReport> EvaluateForecasts(const DailyDemand& demand, int window_days = 28,
+                                             bool quick = false);
 
 // docs/BRAIN.md's generated section for the two reports.
 std::string ReportMarkdown(const RecommendationEvalReport& recommendations,

@@ -111,7 +111,25 @@ TEST(Invoices, DailyDemandCountsSalesOnly) {
   EXPECT_EQ(demand.first_day, 14977);  // 2011-01-03
   EXPECT_EQ(demand.units, (std::vector<double>{16, 0, 3}));
   EXPECT_EQ(demand.orders, (std::vector<double>{2, 0, 1}));
+  for (const auto& bulk : demand.bulk_units) EXPECT_EQ(bulk, (std::vector<double>{0, 0, 0}));
   EXPECT_EQ(AggregateDaily({}).days(), 0u);
+}
+
+TEST(Invoices, BulkUnitsAreTheInvoicesOfEachSizeOrMoreWithTheirRowsSummed) {
+  static_assert(kBulkUnits[0] == 1000 && kBulkUnits[1] == 2000 && kBulkUnits[2] == 5000);
+  const std::string text = std::string(kHeader) +
+                           "1,1/3/2011 8:00,1,UK,999,1\n"   // just below the smallest size
+                           "2,1/3/2011 9:00,2,UK,1500,1\n"  // 1,999 over its two rows
+                           "2,1/3/2011 9:01,2,UK,499,1\n"
+                           "3,1/4/2011 9:00,2,UK,5000,1\n"
+                           "C4,1/4/2011 10:00,1,UK,-9000,1\n";  // cancellations never count
+  auto invoices = ParseInvoices(text);
+  ASSERT_TRUE(invoices.ok()) << invoices.status().ToString();
+  const DailyDemand demand = AggregateDaily(*invoices);
+  EXPECT_EQ(demand.units, (std::vector<double>{2998, 5000}));
+  EXPECT_EQ(demand.bulk_units[0], (std::vector<double>{1999, 5000}));
+  EXPECT_EQ(demand.bulk_units[1], (std::vector<double>{0, 5000}));
+  EXPECT_EQ(demand.bulk_units[2], (std::vector<double>{0, 5000}));
 }
 
 }  // namespace

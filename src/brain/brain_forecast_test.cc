@@ -67,32 +67,61 @@ TEST(Forecast, ShortHistoriesDegrade) {
   EXPECT_EQ(ForecastDaily(three, 0, 1, model)[0], 6);  // the mean of what is known
 }
 
+TEST(Forecast, SplitForecastsTheRegularLevelPlusTheBulkMean) {
+  // Regular demand of 100 a day except Saturdays (closed), and a bulk order of 700 every
+  // Tuesday: the bulk mean per trading day is 700 / 6, whatever the weekday forecast.
+  std::vector<double> y = Weekly(20, {100, 100, 0, 100, 100, 100, 100});
+  std::vector<double> bulk(y.size(), 0);
+  for (size_t d = 5; d < y.size(); d += 7) {  // day 5 is a Tuesday
+    bulk[d] = 700;
+    y[d] += 700;
+  }
+  ForecastModel model;
+  model.split = 1;
+  model.level_days = 10;
+  model.bulk_days = 28;
+  const std::vector<double> f = ForecastDaily(y, bulk, 0, 7, model);
+  ASSERT_EQ(f.size(), 7u);
+  for (size_t d = 0; d < 7; ++d) {
+    if (d == 2) {
+      EXPECT_EQ(f[d], 0) << "a closed Saturday";
+    } else {
+      EXPECT_NEAR(f[d], 100 + 700.0 / 6, 1e-6) << "day " << d;
+    }
+  }
+  // Without its bulk history the same series is all regular, and the spikes raise the level of
+  // the days after them instead.
+  const std::vector<double> plain = ForecastDaily(y, 0, 1, model);
+  EXPECT_GT(std::fabs(plain[0] - f[0]), 10);
+}
+
 TEST(Forecast, EvaluationPicksOnValidationAndReportsBothWindows) {
   // Weekly pattern with noise on one weekday: the evaluation runs and is sane.
-  std::vector<double> y = Weekly(30, {100, 120, 140, 160, 180, 90, 0}, 0.002);
+  std::vector<double> y = Weekly(40, {100, 120, 140, 160, 180, 90, 0}, 0.002);
   for (size_t d = 0; d < y.size(); d += 7) y[d] *= (d / 7) % 2 == 0 ? 1.3 : 0.7;
   DailyDemand demand;
   demand.first_day = 14000;
   demand.units = y;
   demand.orders = y;
-  auto report = EvaluateForecasts(demand, 28);
+  auto report = EvaluateForecasts(demand, 28, /*quick=*/true);
   ASSERT_TRUE(report.ok()) << report.status().ToString();
-  ASSERT_EQ(report->models.size(), 6u);
+  ASSERT_EQ(report->models.size(), 7u);
   EXPECT_EQ(report->test_last_day, 14000 + static_cast<int32_t>(y.size()) - 1);
   EXPECT_EQ(report->test_first_day, report->test_last_day - 27);
-  EXPECT_EQ(report->validation_first_day, report->test_first_day - 28);
+  EXPECT_EQ(report->validation_first_day, report->test_first_day - 3 * 28);
   for (const ForecastResult& m : report->models) {
     EXPECT_GT(m.units_test, 0) << m.name;
     EXPECT_LT(m.units_test, 0.5) << m.name;
   }
   // The blend is chosen on validation among sets that include the components: it is no worse
   // there than the best component.
-  EXPECT_LE(
-      report->models[3].units_validation,
-      std::min(report->models[1].units_validation, report->models[2].units_validation) + 1e-12);
+  EXPECT_LE(report->models[4].units_validation,
+            std::min({report->models[1].units_validation, report->models[2].units_validation,
+                      report->models[3].units_validation}) +
+                1e-12);
   demand.units.resize(50);
   demand.orders.resize(50);
-  EXPECT_EQ(EvaluateForecasts(demand, 28).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(EvaluateForecasts(demand, 28, true).status().code(), Code::kInvalidArgument);
 }
 
 TEST(DemandTrees, ClosedDaysAreMissingLagsAndTheCalendarIsRight) {

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <string>
+#include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "brain/brain.h"
@@ -257,14 +258,23 @@ DailyDemand AggregateDaily(std::span<const Invoice> invoices) {
   demand.first_day = first;
   demand.units.assign(static_cast<size_t>(last - first) + 1, 0);
   demand.orders.assign(demand.units.size(), 0);
-  // An invoice number may span two rows (lines entered a minute apart): one order.
-  absl::flat_hash_map<std::string_view, int32_t> counted_on;
+  for (auto& bulk : demand.bulk_units) bulk.assign(demand.units.size(), 0);
+  // An invoice number may span two rows (lines entered a minute apart): one order that day,
+  // whose size is the sum of its rows.
+  absl::flat_hash_map<std::pair<std::string_view, int32_t>, int64_t> orders;
   for (const Invoice& invoice : invoices) {
     if (invoice.cancellation() || invoice.quantity <= 0) continue;
     const auto index = static_cast<size_t>(invoice.day - first);
     demand.units[index] += static_cast<double>(invoice.quantity);
-    auto [it, inserted] = counted_on.try_emplace(invoice.number, invoice.day);
-    if (inserted || it->second != invoice.day) demand.orders[index] += 1;
+    auto [it, inserted] = orders.try_emplace({invoice.number, invoice.day}, 0);
+    if (inserted) demand.orders[index] += 1;
+    it->second += invoice.quantity;
+  }
+  for (const auto& [order, units] : orders) {
+    const auto index = static_cast<size_t>(order.second - first);
+    for (size_t k = 0; k < kBulkUnits.size(); ++k) {
+      if (units >= kBulkUnits[k]) demand.bulk_units[k][index] += static_cast<double>(units);
+    }
   }
   return demand;
 }

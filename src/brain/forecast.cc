@@ -68,6 +68,45 @@ double Smoothed(const Series& series, size_t t, const ForecastModel& model) {
   return level * factor[series.Weekday(t)];
 }
 
+double BulkMean(const Series& series, size_t t, const ForecastModel& model) {
+  if (series.bulk.empty()) return 0;
+  t = std::min(t, series.bulk_known);
+  const size_t from = t > static_cast<size_t>(model.bulk_days) ? t - model.bulk_days : 0;
+  double bulk = 0, trading = 0;
+  for (size_t i = from; i < t; ++i) {
+    bulk += series.bulk[i];
+    trading += series.y[i] > 0 ? 1 : 0;
+  }
+  return trading > 0 ? bulk / trading : 0;
+}
+
+double Split(const Series& series, size_t t, const ForecastModel& model) {
+  // The regular demand of the weeks the factors and the level read (a copy: y less bulk).
+  constexpr size_t kFactorWeeks = 12;
+  const size_t span = std::max<size_t>(kFactorWeeks * kWeek, kSmoothingDays);
+  const size_t begin = t > span ? t - span : 0;
+  std::vector<double> regular(series.y.begin() + static_cast<ptrdiff_t>(begin),
+                              series.y.begin() + static_cast<ptrdiff_t>(t));
+  if (!series.bulk.empty()) {
+    SURGE_ASSERT(series.bulk.size() >= t);
+    for (size_t i = begin; i < t; ++i) regular[i - begin] -= series.bulk[i];
+  }
+  const Series window{regular, (series.phase + begin) % kWeek};
+  const auto factor = WeekdayFactors(window, t - begin, kFactorWeeks);
+  const double today = factor[series.Weekday(t)];
+  if (today <= 0.05) return 0;  // a weekday that hardly ever sells
+  // The deseasonalised mean of the last level_days trading days.
+  double sum = 0;
+  int count = 0;
+  for (size_t i = t - begin; i-- > 0 && count < model.level_days;) {
+    const double f = factor[window.Weekday(i)];
+    if (f <= 0.05 || regular[i] <= 0) continue;
+    sum += regular[i] / f;
+    ++count;
+  }
+  return (count > 0 ? sum / count * today : 0) + BulkMean(series, t, model);
+}
+
 double ForecastOne(const Series& series, size_t t, const ForecastModel& model) {
   const std::span<const double> y = series.y;
   if (t == 0) return 0;
@@ -89,22 +128,33 @@ double ForecastOne(const Series& series, size_t t, const ForecastModel& model) {
     total += model.smoothed * Smoothed(series, t, model);
     weight += model.smoothed;
   }
+  if (model.split > 0) {
+    total += model.split * Split(series, t, model);
+    weight += model.split;
+  }
   return weight > 0 ? std::max(0.0, total / weight) : 0;
 }
 
 }  // namespace internal
 
-std::vector<double> ForecastDaily(std::span<const double> history, int32_t first_day, int horizon,
-                                  const ForecastModel& model) {
+std::vector<double> ForecastDaily(std::span<const double> history,
+                                  std::span<const double> bulk_history, int32_t first_day,
+                                  int horizon, const ForecastModel& model) {
   SURGE_ASSERT(horizon >= 0);
-  SURGE_ASSERT(model.last_week >= 0 && model.median_weeks >= 0 && model.smoothed >= 0);
+  SURGE_ASSERT(model.last_week >= 0 && model.median_weeks >= 0 && model.smoothed >= 0 &&
+               model.split >= 0 && model.level_days >= 1 && model.bulk_days >= 1);
+  SURGE_ASSERT(bulk_history.empty() || bulk_history.size() == history.size());
   const auto phase =
       static_cast<size_t>(((first_day % internal::kWeek) + internal::kWeek) % internal::kWeek);
   std::vector<double> y(history.begin(), history.end());
+  std::vector<double> bulk(bulk_history.begin(), bulk_history.end());
   std::vector<double> forecast;
   for (int h = 0; h < horizon; ++h) {
-    const double value = internal::ForecastOne(internal::Series{y, phase}, y.size(), model);
+    const internal::Series series{y, phase, first_day, bulk, bulk_history.size()};
+    const double value = internal::ForecastOne(series, y.size(), model);
     forecast.push_back(value);
+    // Days beyond the history carry their own forecasts, their bulk part at its recent mean.
+    if (!bulk.empty()) bulk.push_back(std::min(value, internal::BulkMean(series, y.size(), model)));
     y.push_back(value);
   }
   return forecast;

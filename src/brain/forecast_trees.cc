@@ -88,6 +88,9 @@ void DemandFeatures(const Series& series, size_t t, std::span<float> row) {
                                 std::max(TradingMean(y, t - 35, t - 28), 1e-9));  // trend
   row[f++] = relative(ForecastOne(series, t, Component(0, 1, 0, 0.3)));
   row[f++] = relative(Smoothed(series, t, Component(0, 0, 1, 0.2)));
+  ForecastModel split;  // regular demand and bulk apart (over the series' bulk, if any)
+  split.split = 1;
+  row[f++] = relative(Split(series, t, split));
   row[f++] = static_cast<float>(WeekdayFactors(series, t, 12)[series.Weekday(t)]);
   row[f++] = static_cast<float>(series.Weekday(t));
   Calendar(series, t, &row[f], &row[f + 1]);
@@ -100,14 +103,23 @@ Result<DemandTrees> TrainDemandTrees(const Series& series, size_t first, size_t 
   SURGE_ASSERT(first >= 35 && first < end && end <= series.y.size());
   std::vector<float> features;
   std::vector<float> labels;
+  std::vector<float> weights;
   std::vector<float> row(kDemandFeatures);
   for (size_t t = first; t < end; ++t) {
     // Days without sales (closed weekdays, holidays) teach nothing about a trading day.
     if (series.y[t] <= 0) continue;
     DemandFeatures(series, t, row);
     features.insert(features.end(), row.begin(), row.end());
-    const double ratio = series.y[t] / Scale(series, t);
+    const double level = Scale(series, t);
+    const double ratio = series.y[t] / level;
+    if (options.weight_by_level) weights.push_back(static_cast<float>(level));
     labels.push_back(static_cast<float>(options.log_target ? std::log(ratio) : ratio));
+  }
+  // Weights of mean 1, so that min_child_weight still counts days.
+  double total_weight = 0;
+  for (const float weight : weights) total_weight += weight;
+  for (float& weight : weights) {
+    weight = static_cast<float>(weight * static_cast<double>(weights.size()) / total_weight);
   }
   double mean = 0;
   for (const float label : labels) mean += label;
@@ -119,6 +131,7 @@ Result<DemandTrees> TrainDemandTrees(const Series& series, size_t first, size_t 
   data.columns = kDemandFeatures;
   data.features = features;
   data.labels = labels;
+  data.weights = weights;
   SURGE_ASSIGN_OR_RETURN(trees::Forest forest, trees::Forest::Train(data, options.trees));
   return DemandTrees{std::move(forest), offset};
 }

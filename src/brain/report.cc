@@ -28,9 +28,11 @@ std::string Describe(const ForecastModel& model) {
   char text[256];
   std::snprintf(text, sizeof text,
                 "weights: last week %.0f, median of %d weeks %.0f, smoothed (alpha %.2f, weekday "
-                "factors over %d weeks) %.0f",
+                "factors over %d weeks) %.0f, regular level (%d trading days) + bulk mean (%d "
+                "days) %.0f",
                 model.last_week, model.weeks_median, model.median_weeks, model.alpha,
-                model.weeks_factor, model.smoothed);
+                model.weeks_factor, model.smoothed, model.level_days, model.bulk_days,
+                model.split);
   return text;
 }
 
@@ -62,8 +64,9 @@ std::string ForecastSection(const ForecastEvalReport& f) {
   std::string out;
   out += "### UCI Online Retail: daily units and orders of the whole shop, one day ahead\n\n";
   out += "Test window " + Date(f.test_first_day) + " to " + Date(f.test_last_day) +
-         "; validation window from " + Date(f.validation_first_day) +
-         " (the same number of days just before it).\n\n";
+         "; validation from " + Date(f.validation_first_day) +
+         " (the three windows of as many days just before it), on which every choice is made; "
+         "the trees are retrained every 7 days on all the days before.\n\n";
   out +=
       "| model | units WAPE validation | units WAPE test | orders WAPE validation | orders "
       "WAPE test |\n|---|---|---|---|---|\n";
@@ -71,7 +74,10 @@ std::string ForecastSection(const ForecastEvalReport& f) {
     out += "| " + m.name + " | " + Number(m.units_validation) + " | **" + Number(m.units_test) +
            "** | " + Number(m.orders_validation) + " | **" + Number(m.orders_test) + "** |\n";
   }
-  out += "\nChosen on validation: units " + Describe(f.chosen_units) + "; trees " + f.trees_units +
+  out += "\nChosen on validation: units " + Describe(f.chosen_units) + ", bulk " +
+         (f.bulk_units > 0 ? "invoices of " + std::to_string(f.bulk_units) + " units or more"
+                           : std::string("none")) +
+         "; trees " + f.trees_units +
          ", their share in the mix " + Number(f.trees_weight_units, "%.2f") + ". Orders " +
          Describe(f.chosen_orders) + "; trees " + f.trees_orders + ", their share " +
          Number(f.trees_weight_orders, "%.2f") + ".\n\nThe blend's largest units error is on " +

@@ -85,7 +85,7 @@ bool TransformForObjective(std::string_view objective, Transform* transform) {
     return true;
   }
   if (objective == "rank:pairwise" || objective == "rank:ndcg" || objective == "rank:map" ||
-      objective == "reg:squarederror") {
+      objective == "reg:squarederror" || objective == "reg:absoluteerror") {
     *transform = Transform::kIdentity;
     return true;
   }

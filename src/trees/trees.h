@@ -9,7 +9,7 @@
 //     the node's default direction when the value is missing (NaN);
 //   - the margin is base_score's margin plus the sum of the leaves reached, one per tree;
 //   - the objective's output transform is applied to the margin: sigmoid for binary:logistic,
-//     identity for rank:pairwise, rank:ndcg, rank:map and reg:squarederror.
+//     identity for rank:pairwise, rank:ndcg, rank:map, reg:squarederror and reg:absoluteerror.
 // Predict adds the same floats in the same order as XGBoost's CPU predictor (base margin, then
 // tree after tree), so its scores agree with PredictWithXgboost's, nearly always to the bit; the
 // tests hold them to 1e-5 relative on thousands of random rows with missing values, for every
@@ -38,7 +38,7 @@ struct Dataset {
   // Row-major, rows * columns values; NaN means "missing".
   std::span<const float> features;
   // One label per row: 0/1 for binary:logistic, a relevance grade (0, 1, 2, ...) for rank:*,
-  // any finite value for reg:squarederror.
+  // any finite value for reg:squarederror and reg:absoluteerror.
   std::span<const float> labels;
   // Ranking objectives only (required there, must be empty otherwise): the rows come grouped
   // by query, group_sizes[i] consecutive rows per query, summing to rows.
@@ -49,7 +49,8 @@ struct Dataset {
 };
 
 struct TrainOptions {
-  // "binary:logistic", "rank:pairwise", "rank:ndcg", "rank:map" or "reg:squarederror".
+  // "binary:logistic", "rank:pairwise", "rank:ndcg", "rank:map", "reg:squarederror" or
+  // "reg:absoluteerror" (L1: its leaves are medians, for a metric such as WAPE).
   std::string objective = "binary:logistic";
   int rounds = 100;  // number of trees (one per round)
   int max_depth = 6;

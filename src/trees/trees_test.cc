@@ -120,7 +120,7 @@ TEST_P(Objectives, ScoresEqualXgboostsOwnPredictor) {
 
 INSTANTIATE_TEST_SUITE_P(Trees, Objectives,
                          testing::Values("binary:logistic", "rank:pairwise", "rank:ndcg",
-                                         "reg:squarederror"));
+                                         "reg:squarederror", "reg:absoluteerror"));
 
 TEST(Forest, DeepTreesUseTheExplicitLayoutAndStillMatch) {
   const Synthetic train = Make(4000, 10, 0.1, 3);
