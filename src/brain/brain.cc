@@ -147,17 +147,17 @@ void Brain::State::UpdateItem(uint32_t item, EventKind kind, int64_t time_ms, in
     return;
   }
   profile.purchases.Add(units, time_ms, half_life_ms);
-  profile.daily_units[DayOf(time_ms)] += units;
-  if (center >= 0) internal::AddCenterUnits(&profile.center_units, center, DayOf(time_ms), units);
+  const int32_t day = DayOf(time_ms);
+  const bool bulk = quantity >= internal::kBulkOrderUnits;
+  internal::AddUnits(&profile.daily_units, day, units, bulk);
+  if (center >= 0) internal::AddCenterUnits(&profile.center_units, center, day, units, bulk);
   trending.Update(item, profile.purchases.Key(half_life_ms));
   if (profile.category >= 0) {
     CategoryProfile& category = categories[static_cast<size_t>(profile.category)];
     category.purchases.Add(units, time_ms, half_life_ms);
     category.items.Update(item, profile.purchases.Key(half_life_ms));
-    category.daily_units[DayOf(time_ms)] += units;
-    if (center >= 0) {
-      internal::AddCenterUnits(&category.center_units, center, DayOf(time_ms), units);
-    }
+    internal::AddUnits(&category.daily_units, day, units, bulk);
+    if (center >= 0) internal::AddCenterUnits(&category.center_units, center, day, units, bulk);
     top_categories.Update(static_cast<uint32_t>(profile.category),
                           category.purchases.Key(half_life_ms));
   }

@@ -178,6 +178,36 @@ TEST(Forecasts, AnItemsDailyUnitsAndTheCategoryPriorForANewOne) {
   EXPECT_EQ(brain.Forecast("bad id!", 70, 1).status().code(), Code::kBadField);
 }
 
+TEST(Forecasts, ABulkOrderAddsItsMeanNotItsSpike) {
+  // 4 units every day for 10 weeks, and one order of 2,800 units (bulk) ten days ago, on top of
+  // that day's 4: the regular level stays 4, and the bulk adds 2,800 over the 56 days' trading
+  // days (every day trades) = 50 a day, on the busy weekday and the quiet ones alike. Were the
+  // order regular, it would lift the days after it by far more.
+  Brain brain;
+  for (int day = 0; day < 70; ++day) {
+    ASSERT_TRUE(brain.Observe({"u", "steady", EventKind::kPurchase, day * kDay + 1000, 4}).ok());
+  }
+  ASSERT_TRUE(brain.Observe({"b", "steady", EventKind::kPurchase, 60 * kDay + 2000, 2800}).ok());
+  auto forecast = brain.Forecast("steady", 70, 3);
+  ASSERT_TRUE(forecast.ok()) << forecast.status().ToString();
+  for (const DayForecast& day : *forecast) {
+    // The median of the same weekday (4) once, the split (4 + 50) twice.
+    EXPECT_NEAR(day.units, (4 + 2 * 54) / 3.0, 1e-6) << day.day;
+  }
+  // Below the bulk size the same units are regular demand: the spike dominates the level.
+  Brain regular;
+  for (int day = 0; day < 70; ++day) {
+    ASSERT_TRUE(regular.Observe({"u", "steady", EventKind::kPurchase, day * kDay + 1000, 4}).ok());
+  }
+  for (int order = 0; order < 2; ++order) {
+    ASSERT_TRUE(
+        regular.Observe({"b", "steady", EventKind::kPurchase, 60 * kDay + 2000, 1400}).ok());
+  }
+  auto spiked = regular.Forecast("steady", 70, 1);
+  ASSERT_TRUE(spiked.ok());
+  EXPECT_GT((*spiked)[0].units, (4 + 2 * 54) / 3.0 + 50);
+}
+
 TEST(Arguments, BadInputIsRefusedWithTheField) {
   Brain brain;
   EXPECT_EQ(brain.Observe({"", "i", EventKind::kView, 0, 1}).code(), Code::kBadField);

@@ -16,17 +16,23 @@ namespace surge::brain {
 
 namespace internal {
 
-// The blend that validation chose for daily units on UCI Online Retail (docs/BRAIN.md).
+// The blend that validation chose for daily units on UCI Online Retail (docs/BRAIN.md): the
+// median of the same weekday over 6 weeks and, twice as strong, the regular demand's level
+// over its last 10 trading days plus the bulk units per trading day over 56 days.
 inline ForecastModel UnitsModel() {
   ForecastModel model;
-  model.last_week = 1;
-  model.median_weeks = 2;
-  model.smoothed = 1;
-  model.weeks_median = 4;
-  model.weeks_factor = 12;
-  model.alpha = 0.2;
+  model.median_weeks = 1;
+  model.weeks_median = 6;
+  model.split = 2;
+  model.level_days = 10;
+  model.bulk_days = 56;
   return model;
 }
+
+// A purchase of this many units or more is a bulk order (validation's choice of size on UCI
+// Online Retail's invoices, kBulkUnits).
+inline constexpr int64_t kBulkOrderUnits = kBulkUnits[1];
+static_assert(kBulkOrderUnits == 2000);
 
 // How much an event says about a user's taste for the item's category.
 inline double KindWeight(EventKind kind) {

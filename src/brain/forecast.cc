@@ -153,8 +153,14 @@ std::vector<double> ForecastDaily(std::span<const double> history,
     const internal::Series series{y, phase, first_day, bulk, bulk_history.size()};
     const double value = internal::ForecastOne(series, y.size(), model);
     forecast.push_back(value);
-    // Days beyond the history carry their own forecasts, their bulk part at its recent mean.
-    if (!bulk.empty()) bulk.push_back(std::min(value, internal::BulkMean(series, y.size(), model)));
+    // Days beyond the history carry their own forecasts; of each, what is beyond the regular
+    // demand's own forecast counts as bulk, so the regular level carries on unchanged (and the
+    // bulk mean stays that of the history's end, bulk_known).
+    if (!bulk.empty()) {
+      const double regular =
+          internal::Split(series, y.size(), model) - internal::BulkMean(series, y.size(), model);
+      bulk.push_back(std::max(0.0, value - regular));
+    }
     y.push_back(value);
   }
   return forecast;

@@ -54,14 +54,21 @@ void NoteRecentUser(std::vector<RecentUser>* recent, size_t capacity, uint32_t u
   }
 }
 
-void AddCenterUnits(CenterDaily* daily, int32_t center, int32_t day, double units) {
+void AddUnits(DailyUnits* daily, int32_t day, double units, bool bulk) {
+  DayUnits& today = (*daily)[day];
+  today.units += units;
+  if (bulk) today.bulk += units;
+}
+
+void AddCenterUnits(CenterDaily* daily, int32_t center, int32_t day, double units, bool bulk) {
   for (auto& [known, days] : *daily) {
     if (known == center) {
-      days[day] += units;
+      AddUnits(&days, day, units, bulk);
       return;
     }
   }
-  daily->emplace_back(center, std::map<int32_t, double>{{day, units}});
+  daily->emplace_back(center, DailyUnits{});
+  AddUnits(&daily->back().second, day, units, bulk);
 }
 
 }  // namespace surge::brain::internal

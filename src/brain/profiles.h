@@ -50,9 +50,18 @@ struct RecentUser {
 void NoteRecentUser(std::vector<RecentUser>* recent, size_t capacity, uint32_t user, uint8_t kind,
                     int64_t time_ms);
 
+// A day's units bought, and the part of them in bulk orders (kBulkOrderUnits or more), which
+// the forecasts take apart from the regular demand.
+struct DayUnits {
+  double units = 0;
+  double bulk = 0;
+};
+using DailyUnits = std::map<int32_t, DayUnits>;  // day -> units
+void AddUnits(DailyUnits* daily, int32_t day, double units, bool bulk);
+
 // Daily units per center: (center index, day -> units), a few centers per item.
-using CenterDaily = std::vector<std::pair<int32_t, std::map<int32_t, double>>>;
-void AddCenterUnits(CenterDaily* daily, int32_t center, int32_t day, double units);
+using CenterDaily = std::vector<std::pair<int32_t, DailyUnits>>;
+void AddCenterUnits(CenterDaily* daily, int32_t center, int32_t day, double units, bool bulk);
 
 struct UserProfile {
   std::vector<RecentItem> recent;   // oldest first, at most BrainOptions::recent_items
@@ -63,7 +72,7 @@ struct UserProfile {
 
 struct ItemProfile {
   DecayedCounter views, carts, purchases;
-  std::map<int32_t, double> daily_units;  // day -> units bought
+  DailyUnits daily_units;
   int32_t category = -1;
   double price_cents = NAN;
   bool listed_unsold = false;            // in Brain's list of catalogue items nobody bought yet
@@ -100,7 +109,7 @@ class Trending {
 struct CategoryProfile {
   DecayedCounter purchases;
   Trending items;                         // its items by decayed purchases (or prior)
-  std::map<int32_t, double> daily_units;  // day -> units bought over its items
+  DailyUnits daily_units;  // over its items
   size_t item_count = 0;
   std::vector<RecentUser> recent_users;  // at most kCategoryRecentUsers
   CenterDaily center_units;

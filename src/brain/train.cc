@@ -125,19 +125,23 @@ Result<TrainReport> Brain::Train() {
 
 namespace {
 
-// Days from `from_day` on, each with the forecast of `daily` (day -> units, times `share`) from
-// the days before from_day.
-std::vector<DayForecast> ForecastSeries(const std::map<int32_t, double>& daily, double share,
+// Days from `from_day` on, each with the forecast of `daily` (times `share`) from the days
+// before from_day.
+std::vector<DayForecast> ForecastSeries(const internal::DailyUnits& daily, double share,
                                         int32_t from_day, int days) {
   std::vector<DayForecast> forecast(static_cast<size_t>(days));
   for (int d = 0; d < days; ++d) forecast[static_cast<size_t>(d)].day = from_day + d;
   if (daily.empty() || daily.begin()->first >= from_day) return forecast;
   const int32_t first = daily.begin()->first;
   std::vector<double> history(static_cast<size_t>(from_day - first), 0.0);
+  std::vector<double> bulk(history.size(), 0.0);
   for (const auto& [day, units] : daily) {
-    if (day < from_day) history[static_cast<size_t>(day - first)] = units * share;
+    if (day >= from_day) break;
+    history[static_cast<size_t>(day - first)] = units.units * share;
+    bulk[static_cast<size_t>(day - first)] = units.bulk * share;
   }
-  const std::vector<double> units = ForecastDaily(history, first, days, internal::UnitsModel());
+  const std::vector<double> units =
+      ForecastDaily(history, bulk, first, days, internal::UnitsModel());
   for (size_t d = 0; d < units.size(); ++d) forecast[d].units = units[d];
   return forecast;
 }
