@@ -28,9 +28,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // A year-2999 invoice next to a 1970 one would make a long series; it stays bounded by the
   // parser's date range (about 376,000 days).
   SURGE_ASSERT(demand.days() <= 400'000);
+  for (const auto& bulk : demand.bulk_units) SURGE_ASSERT(bulk.size() == demand.days());
   for (size_t d = 0; d < demand.days(); ++d) {
     SURGE_ASSERT(demand.units[d] >= 0 && demand.orders[d] >= 0);
     SURGE_ASSERT((demand.units[d] == 0) == (demand.orders[d] == 0));
+    // Each bulk size's units are part of the day's, and a larger size's part of a smaller's.
+    double above = demand.units[d];
+    for (const auto& bulk : demand.bulk_units) {
+      SURGE_ASSERT(bulk[d] >= 0 && bulk[d] <= above);
+      above = bulk[d];
+    }
   }
   return 0;
 }
