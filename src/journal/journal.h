@@ -7,6 +7,8 @@
 // covers length, sequence and payload. Sequences start at 1 and have no gaps. A snapshot file is
 // [magic "SURGSNAP"][version u32][crc32c u32][sequence u64][length u64][state]; it is written to a
 // .tmp file, synced and renamed into place, so a snapshot under its real name is always complete.
+// A snapshot-<sequence>.snap.install file is an InstallSnapshot that a crash interrupted: Open
+// completes it first (see InstallSnapshot).
 // Integers are little-endian.
 //
 // Durability: Append only buffers. Commit writes everything appended since the last Commit and
@@ -121,5 +123,32 @@ class Journal {
 Status ReadDurable(Env& env, const std::string& dir, uint64_t from, uint64_t through,
                    uint32_t record_bytes_max,
                    const std::function<bool(uint64_t sequence, std::string_view payload)>& visit);
+
+// A snapshot as stored in a journal directory: the state after applying every record up to
+// `sequence`.
+struct StoredSnapshot {
+  uint64_t sequence = 0;
+  std::string state;
+};
+
+// Reads, from any thread or process other than the Journal's owner, the newest snapshot of the
+// journal in `dir` that verifies as recovery checks it (magic, version, length, checksum, and the
+// sequence its file name gives). A damaged snapshot is passed over for the previous one, and so is
+// one removed while reading (a newer snapshot made it unneeded: the owner keeps the two newest, so
+// a read racing one WriteSnapshot still finds one). not_found if no snapshot verifies; io_error if
+// the directory cannot be listed. Used to seed a hot standby that needs records older than the
+// oldest segment kept.
+Result<StoredSnapshot> ReadNewestSnapshot(Env& env, const std::string& dir);
+
+// Makes the journal in `dir`, which must be CLOSED (no Journal open on it in any process), hold
+// `state` as its snapshot after record `sequence` (> 0) and nothing else: every segment and
+// snapshot there goes, the snapshot is written (to a temporary file, synced, renamed, directory
+// synced) with an empty segment starting at sequence + 1. Open then recovers exactly `state`
+// (on_snapshot with `sequence`, no records) and the next record appended is sequence + 1.
+// Creates `dir` if missing. Crash-safe: the snapshot is first made durable under a pending name
+// ("snapshot-<sequence>.snap.install"); once it is, the install is decided, and if a crash stops
+// it halfway, Open finishes it before recovering. A crash before that point leaves the old journal
+// as it was. Errors are the Env's (io_error), or invalid_argument for sequence 0.
+Status InstallSnapshot(Env& env, const std::string& dir, uint64_t sequence, std::string_view state);
 
 }  // namespace surge::journal

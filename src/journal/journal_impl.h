@@ -37,6 +37,14 @@ struct Segment {
   std::vector<IndexEntry> index;
 };
 
+// Creates `dir` and its missing parents, each made durable in its own parent.
+Status CreateDirDurably(Env& env, const std::string& dir);
+
+// Completes an InstallSnapshot that a crash interrupted, if `dir` holds a pending one
+// (snapshot-<sequence>.snap.install, durable and complete): removes every segment and snapshot,
+// creates the empty segment after it and renames it into place. Ok and nothing done otherwise.
+Status FinishPendingInstall(Env& env, const std::string& dir);
+
 class JournalImpl final : public Journal {
  public:
   JournalImpl(Env& env, const Options& options);

@@ -894,5 +894,132 @@ TEST(JournalRealDiskTest, BasicsOnTheRealFileSystem) {
   std::filesystem::remove_all(root);
 }
 
+// ---- Snapshots across journals: seeding a hot standby ---------------------------------------
+
+// The newest snapshot, as another process reads it while the owner keeps writing; a damaged one
+// is passed over for the previous one.
+TEST(JournalTest, ReadNewestSnapshotFindsTheNewestThatVerifies) {
+  MemEnv env;
+  auto none = ReadNewestSnapshot(env, kDir);
+  EXPECT_FALSE(none.ok()) << "no directory yet";
+  WriteTwoSnapshots(env, SmallSegments());
+  auto newest = ReadNewestSnapshot(env, kDir);
+  ASSERT_TRUE(newest.ok()) << newest.status().ToString();
+  EXPECT_EQ(newest->sequence, 200u);
+  EXPECT_EQ(newest->state, ReferenceState(200).Encode());
+
+  ASSERT_TRUE(env.FlipBit(SnapshotPath(200), kSnapshotHeaderBytes + 1).ok());
+  auto previous = ReadNewestSnapshot(env, kDir);
+  ASSERT_TRUE(previous.ok()) << previous.status().ToString();
+  EXPECT_EQ(previous->sequence, 100u);
+  EXPECT_EQ(previous->state, ReferenceState(100).Encode());
+
+  ASSERT_TRUE(env.FlipBit(SnapshotPath(100), 0).ok());
+  auto damaged = ReadNewestSnapshot(env, kDir);
+  ASSERT_FALSE(damaged.ok());
+  EXPECT_EQ(damaged.status().code(), Code::kNotFound);
+  EXPECT_NE(damaged.status().message().find(SnapshotPath(100) + " is damaged"), std::string::npos)
+      << damaged.status().ToString();
+}
+
+// Every segment and snapshot of the old journal goes; Open recovers exactly the snapshot, with no
+// record, and appending follows on from it, across a crash and a later snapshot of its own.
+TEST(JournalTest, AnInstalledSnapshotIsAllThatOpenRecovers) {
+  MemEnv env;
+  WriteTwoSnapshots(env, SmallSegments());
+  ASSERT_GT(CountFiles(env, "segment-"), 1u);
+  ASSERT_TRUE(InstallSnapshot(env, kDir, 500, ReferenceState(500).Encode()).ok());
+  std::vector<std::string> names = *env.ListDir(kDir);
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{SegmentName(501), SnapshotName(500)}))
+      << "nothing of the old journal is left";
+  {
+    auto opened = OpenJournal(env, SmallSegments());
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    EXPECT_EQ(opened->snapshot_sequence, 500u);
+    EXPECT_EQ(opened->stats.snapshot_sequence, 500u);
+    EXPECT_TRUE(opened->sequences.empty());
+    EXPECT_EQ(opened->state, ReferenceState(500));
+    EXPECT_EQ(opened->journal->last_sequence(), 500u);
+    EXPECT_EQ(opened->journal->durable_sequence(), 500u);
+    EXPECT_EQ(
+        opened->journal->ReadFrom(400, [](uint64_t, std::string_view) { return true; }).code(),
+        Code::kNotFound);
+    AppendRange(*opened->journal, 501, 560, 7);
+    EXPECT_EQ(ReadAll(*opened->journal, 501), Range(501, 560));
+  }
+  env.Crash();
+  Options options = SmallSegments();
+  options.snapshot_every_records = 50;
+  {
+    auto reopened = OpenJournal(env, options);
+    ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+    EXPECT_EQ(reopened->snapshot_sequence, 500u);
+    EXPECT_EQ(reopened->sequences, Range(501, 560));
+    EXPECT_EQ(reopened->state, ReferenceState(560));
+    ASSERT_TRUE(reopened->journal->SnapshotDue());
+    ASSERT_TRUE(reopened->journal->WriteSnapshot(560, ReferenceState(560).Encode()).ok());
+    AppendRange(*reopened->journal, 561, 570, 3);
+  }
+  auto again = OpenJournal(env, options);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->snapshot_sequence, 560u);
+  EXPECT_EQ(again->state, ReferenceState(570));
+  // Into a directory that does not exist yet (a standby on a new disk).
+  ASSERT_TRUE(InstallSnapshot(env, "/fresh/disk/journal", 7, ReferenceState(7).Encode()).ok());
+  Options fresh = DefaultOptions();
+  fresh.dir = "/fresh/disk/journal";
+  auto seeded = OpenJournal(env, fresh);
+  ASSERT_TRUE(seeded.ok()) << seeded.status().ToString();
+  EXPECT_EQ(seeded->state, ReferenceState(7));
+  EXPECT_EQ(seeded->journal->Append(Payload(8)), 8u);
+  EXPECT_EQ(InstallSnapshot(env, kDir, 0, "x").code(), Code::kInvalidArgument);
+}
+
+// A crash anywhere in InstallSnapshot leaves either the old journal or the installed snapshot,
+// never a directory that Open refuses or a mix of both.
+TEST(JournalTest, ACrashDuringInstallLeavesTheOldJournalOrTheNewSnapshot) {
+  const FaultOp ops[] = {FaultOp::kOpenWritable, FaultOp::kSync, FaultOp::kRename, FaultOp::kRemove,
+                         FaultOp::kSyncDir};
+  int old_seen = 0;
+  int new_seen = 0;
+  for (const FaultOp op : ops) {
+    for (uint64_t n = 1; n <= 12; ++n) {
+      for (const bool keep_directory_changes : {false, true}) {
+        SCOPED_TRACE("op " + std::to_string(static_cast<int>(op)) + " n " + std::to_string(n) +
+                     (keep_directory_changes ? " keeping directory changes" : ""));
+        MemEnv env(n);
+        WriteTwoSnapshots(env, SmallSegments());
+        // The process dies at that operation: it and everything after it fail.
+        env.FailNth(op, n, /*sticky=*/true);
+        const Status installed = InstallSnapshot(env, kDir, 500, ReferenceState(500).Encode());
+        env.ClearFaults();
+        CrashOptions crash;
+        crash.keep_unsynced_directory_changes = keep_directory_changes;
+        env.Crash(crash);
+        auto opened = OpenJournal(env, SmallSegments());
+        ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+        if (opened->journal->last_sequence() == 500) {
+          ++new_seen;
+          EXPECT_EQ(opened->snapshot_sequence, 500u);
+          EXPECT_TRUE(opened->sequences.empty());
+          EXPECT_EQ(opened->state, ReferenceState(500));
+          EXPECT_EQ(CountFiles(env, "segment-"), 1u);
+          EXPECT_EQ(CountFiles(env, "snapshot-"), 1u);
+        } else {
+          ++old_seen;
+          EXPECT_FALSE(installed.ok()) << "an install that returned ok was lost";
+          EXPECT_EQ(opened->journal->last_sequence(), 250u);
+          EXPECT_EQ(opened->state, ReferenceState(250));
+        }
+        AppendRange(*opened->journal, opened->journal->last_sequence() + 1,
+                    opened->journal->last_sequence() + 5, 2);
+      }
+    }
+  }
+  EXPECT_GT(old_seen, 0);
+  EXPECT_GT(new_seen, 0);
+}
+
 }  // namespace
 }  // namespace surge::journal

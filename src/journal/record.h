@@ -10,7 +10,8 @@
 //
 // File names: segment-<first sequence>.log and snapshot-<sequence>.snap, with 20-digit sequences so
 // that names sort like their sequences; a snapshot is written as snapshot-<sequence>.snap.tmp
-// first.
+// first. InstallSnapshot writes snapshot-<sequence>.snap.install (via the same .tmp name) before
+// it replaces the directory's contents.
 #pragma once
 
 #include <bit>
@@ -92,6 +93,9 @@ bool DecodeSnapshot(std::string_view file, uint64_t* sequence, std::string_view*
 std::string SegmentName(uint64_t first_sequence);
 std::string SnapshotName(uint64_t sequence);
 inline constexpr std::string_view kTemporarySuffix = ".tmp";
+// snapshot-<sequence>.snap.install: a snapshot InstallSnapshot made durable and has not finished
+// installing (journal.h).
+inline constexpr std::string_view kInstallSuffix = ".install";
 // Parse the names above; false for anything else (including sequence 0).
 bool ParseSegmentName(std::string_view name, uint64_t* first_sequence);
 bool ParseSnapshotName(std::string_view name, uint64_t* sequence);

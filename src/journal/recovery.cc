@@ -60,22 +60,25 @@ Status JournalImpl::Recover(const RecoveryHandler& handler, RecoveryStats* stats
   return Status::Ok();
 }
 
-Status JournalImpl::PrepareDirectory() {
+Status CreateDirDurably(Env& env, const std::string& dir) {
   // Each directory this creates must also be made durable in its parent, or a crash could take
   // the whole journal with it.
   std::vector<std::string> missing;
-  for (std::string dir = WithoutTrailingSlashes(options_.dir);
-       !IsRootDirectory(dir) && !env_.FileExists(dir); dir = ParentDirectory(dir)) {
-    missing.push_back(dir);
+  for (std::string path = WithoutTrailingSlashes(dir);
+       !IsRootDirectory(path) && !env.FileExists(path); path = ParentDirectory(path)) {
+    missing.push_back(path);
   }
-  SURGE_RETURN_IF_ERROR(env_.CreateDir(options_.dir));
+  SURGE_RETURN_IF_ERROR(env.CreateDir(dir));
   for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
-    SURGE_RETURN_IF_ERROR(env_.SyncDir(ParentDirectory(*it)));
+    SURGE_RETURN_IF_ERROR(env.SyncDir(ParentDirectory(*it)));
   }
   return Status::Ok();
 }
 
+Status JournalImpl::PrepareDirectory() { return CreateDirDurably(env_, options_.dir); }
+
 Status JournalImpl::ListDirectory() {
+  SURGE_RETURN_IF_ERROR(FinishPendingInstall(env_, options_.dir));
   SURGE_ASSIGN_OR_RETURN(const std::vector<std::string> names, env_.ListDir(options_.dir));
   for (const std::string& name : names) {
     uint64_t sequence = 0;
