@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <future>
 #include <memory>
 #include <string>
 #include <thread>
@@ -58,8 +59,11 @@ class FailoverTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
-  std::unique_ptr<Node> StartNode(const std::string& name, bool initial_primary) {
+  std::unique_ptr<Node> StartNode(const std::string& name, bool initial_primary,
+                                  uint64_t snapshot_every_records = 1'000'000) {
     Options options;
+    options.center.snapshot_every_records = snapshot_every_records;
+    options.center.segment_bytes_max = snapshot_every_records < 1'000 ? 4096 : 64ULL << 20;
     options.center.data_dir = "/" + name;
     options.center.center_id = "c1";
     options.center.batch_wait = std::chrono::microseconds(50);
@@ -88,6 +92,20 @@ class FailoverTest : public ::testing::Test {
   }
   static uint64_t Hash(center::Center& center) {
     return ReadNow(center, [](const trade::Trade& state, int64_t) { return state.StateHash(); });
+  }
+
+  // Removes every file under `dir` of the simulated disk, as a replaced disk would have none.
+  void Wipe(const std::string& dir) {
+    auto names = env_.ListDir(dir);
+    ASSERT_TRUE(names.ok()) << names.status().ToString();
+    for (const std::string& name : *names) {
+      const std::string path = JoinPath(dir, name);
+      if (env_.ListDir(path).ok()) {
+        Wipe(path);
+      } else {
+        ASSERT_TRUE(env_.RemoveFile(path).ok()) << path;
+      }
+    }
   }
 
   MemEnv env_{5};
@@ -147,6 +165,42 @@ TEST_F(FailoverTest, ANodeNeverInSyncDoesNotTakeOver) {
   a = StartNode("a", false);
   ASSERT_TRUE(WaitUntil([&] { return a->primary(); }, milliseconds(3000)));
   Catalogue(*a->center());
+}
+
+// The standby's disk is wiped while the primary's journal snapshotted and removed its oldest
+// segments: the standby node, started again on the empty disk, is seeded with the primary's
+// snapshot, catches up and holds the same state; the primary acknowledges again.
+TEST_F(FailoverTest, AWipedStandbyRejoinsAPrimaryThatRemovedSegments) {
+  auto a = StartNode("a", true, /*snapshot_every_records=*/40);
+  auto b = StartNode("b", false, 40);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(WaitUntil([&] { return a->primary(); }, milliseconds(3000)));
+  Catalogue(*a->center());
+  for (int n = 0; n < 150; ++n) ASSERT_TRUE(Order(*a->center(), n).status.ok());
+  b.reset();
+  ASSERT_NO_FATAL_FAILURE(Wipe("/b"));
+  ASSERT_FALSE(env_.FileExists("/a/journal/segment-00000000000000000001.log"))
+      << "the primary removed no segment";
+
+  b = StartNode("b", false, 40);
+  ASSERT_NE(b, nullptr);
+  // Answered only once the wiped standby holds it too.
+  std::promise<trade::Reply> answered;
+  std::future<trade::Reply> answer = answered.get_future();
+  a->center()->Submit(trade::PlaceOrder{"r-after", "u1", {trade::OrderItem{"p1", 1}}},
+                      [&](trade::Reply reply) { answered.set_value(std::move(reply)); });
+  ASSERT_EQ(answer.wait_for(milliseconds(10'000)), std::future_status::ready)
+      << "the wiped standby never got in sync";
+  EXPECT_TRUE(answer.get().status.ok());
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        center::Center* standby = b->center();
+        return standby != nullptr && standby->durable_sequence() == a->center()->durable_sequence();
+      },
+      milliseconds(5000)));
+  EXPECT_EQ(Hash(*b->center()), Hash(*a->center()));
+  EXPECT_FALSE(b->primary());
+  EXPECT_TRUE(a->primary());
 }
 
 }  // namespace

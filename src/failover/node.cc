@@ -68,6 +68,9 @@ class NodeImpl final : public Node {
   void FollowOrTakeOver();
   void StartReceiver(const coord::Holder& holder);
   void StopReceiver();
+  // Closes the standby center, drops its tail or installs the primary's snapshot as `resync`
+  // says, and opens it again.
+  Status ReopenForResync(const replica::Resync& resync);
   Status TakeOver(coord::Lease lease);
   // Primary: renews the lease when due; false once the node must step down.
   bool KeepLease();
@@ -100,7 +103,8 @@ class NodeImpl final : public Node {
   std::thread receiving_;
   std::atomic<bool> received_end_{false};
   Status received_status_;
-  uint64_t keep_through_ = UINT64_MAX;
+  // What Run said the standby must change before following again (a tail, a snapshot).
+  replica::Resync resync_;
   uint64_t following_epoch_ = 0;
 
   // Primary.
@@ -140,22 +144,18 @@ void NodeImpl::Run() {
 
 void NodeImpl::FollowOrTakeOver() {
   if (receiver_ != nullptr && received_end_.load(std::memory_order_acquire)) {
-    const bool must_truncate =
-        received_status_.code() == Code::kWrongState && keep_through_ != UINT64_MAX;
-    if (!must_truncate) {
+    replica::Resync resync = std::move(resync_);
+    resync_ = replica::Resync{};
+    const bool must_reopen = received_status_.code() == Code::kWrongState &&
+                             (resync.must_truncate() || resync.must_install());
+    if (!must_reopen) {
       SURGE_LOG_WARNING("node %s: stopped following: %s", options_.node.c_str(),
                         received_status_.ToString().c_str());
     }
     StopReceiver();
-    if (must_truncate) {
-      const uint64_t keep = keep_through_;
-      keep_through_ = UINT64_MAX;
-      {
-        std::lock_guard lock(mutex_);
-        center_.reset();
-      }
-      const Status reopened = OpenCenter(keep);
-      if (!reopened.ok()) return End(reopened.Annotate("reopening the standby"));
+    if (must_reopen) {
+      const Status reopened = ReopenForResync(resync);
+      if (!reopened.ok()) return End(reopened);
     }
   }
   if (receiver_ != nullptr && receiver_->in_sync()) MarkEligible();
@@ -192,6 +192,23 @@ void NodeImpl::FollowOrTakeOver() {
   if (!taken.ok()) End(taken.Annotate("taking over"));
 }
 
+Status NodeImpl::ReopenForResync(const replica::Resync& resync) {
+  {
+    std::lock_guard lock(mutex_);
+    center_.reset();
+  }
+  if (resync.must_install()) {
+    SURGE_LOG_INFO("node %s: installing the primary's snapshot after record %llu (%zu bytes)",
+                   options_.node.c_str(), static_cast<unsigned long long>(resync.snapshot_sequence),
+                   resync.snapshot.size());
+    const Status installed = replica::InstallSnapshot(env_, options_.center.data_dir, resync);
+    if (!installed.ok()) return installed.Annotate("installing the primary's snapshot");
+  }
+  const Status reopened = OpenCenter(resync.keep_through);
+  if (!reopened.ok()) return reopened.Annotate("reopening the standby");
+  return Status::Ok();
+}
+
 void NodeImpl::StartReceiver(const coord::Holder& holder) {
   Result<Addresses> addresses = ParseLeaseAddress(holder.address);
   if (!addresses.ok()) {
@@ -209,9 +226,9 @@ void NodeImpl::StartReceiver(const coord::Holder& holder) {
   following_epoch_ = holder.epoch;
   received_end_.store(false, std::memory_order_release);
   receiving_ = std::thread([this] {
-    uint64_t keep = UINT64_MAX;
-    received_status_ = receiver_->Run(&keep);
-    keep_through_ = keep;
+    replica::Resync resync;
+    received_status_ = receiver_->Run(&resync);
+    resync_ = std::move(resync);
     received_end_.store(true, std::memory_order_release);
   });
 }

@@ -11,6 +11,14 @@
 // once the standby acknowledged all of it, the primary says "in sync" and from then on ships each
 // batch as it is journaled, waiting for its acknowledgement.
 //
+// Seeding: a primary's journal removes the segments its snapshots made unneeded, so a standby that
+// needs records older than the oldest segment kept (a new or wiped disk, or one down for long)
+// cannot catch up from the journal. The primary then sends its newest snapshot instead (in chunks,
+// checksummed) and closes; the Receiver cannot swap the state of a running center, so Run returns
+// wrong_state with the snapshot in its Resync, and the caller stops the standby center, installs
+// the snapshot into its journal (InstallSnapshot below), reopens it and runs again: the hello then
+// says the snapshot's sequence and catch-up goes on from the journal.
+//
 // Epochs fence old primaries: a Receiver is told the epoch of the primary it must follow and
 // refuses a primary of any other; a standby that takes over stops following, so a primary that
 // was frozen and wakes up can no longer get anything acknowledged, and a Shipper whose lease runs
@@ -37,6 +45,11 @@
 #include "common/status.h"
 
 namespace surge::replica {
+
+class Connection;
+namespace wire {
+struct Frame;
+}
 
 struct ShipperOptions {
   std::string center;              // the center's id; a hello naming another is refused
@@ -86,9 +99,35 @@ struct ReceiverOptions {
   uint16_t primary_port = 0;
   uint64_t epoch = 0;  // the primary's epoch (the lease holder's); any other is refused
   std::chrono::milliseconds connect_timeout{1000};
+  // The largest snapshot accepted to seed this standby (it is held in memory until installed); a
+  // primary offering a larger one gets an error and the standby stays as it is.
+  uint64_t snapshot_bytes_max = 4ULL << 30;
+};
+
+// What the caller must do to the standby before Run can follow the primary, when Run returns
+// wrong_state because of it (at most one of the two is set).
+struct Resync {
+  // The standby's journal holds records after this sequence that its primary does not (a tail
+  // nobody acknowledged): reopen the center with Options::keep_through = keep_through. UINT64_MAX:
+  // nothing to drop.
+  uint64_t keep_through = UINT64_MAX;
+  // The primary no longer holds the records after the standby's last: it sent `snapshot`, its
+  // state after record `snapshot_sequence` (0: none sent). Stop and close the standby center,
+  // InstallSnapshot (below), reopen it and run again.
+  uint64_t snapshot_sequence = 0;
+  std::string snapshot;
+
+  bool must_truncate() const { return keep_through != UINT64_MAX; }
+  bool must_install() const { return snapshot_sequence != 0; }
 };
 
 // The standby's side: follows a primary into a center opened with Options::standby.
+// Installs the snapshot of `resync` (must_install()) into the journal of the CLOSED standby center
+// whose data directory is `data_dir` (journal::InstallSnapshot on <data_dir>/journal): every
+// record and snapshot it held goes, and reopened it holds exactly the primary's state after record
+// resync.snapshot_sequence. Crash-safe (journal.h). Errors are the Env's.
+Status InstallSnapshot(Env& env, const std::string& data_dir, const Resync& resync);
+
 class Receiver {
  public:
   Receiver(ReceiverOptions options, center::Center& standby);
@@ -96,15 +135,23 @@ class Receiver {
 
   // Connects, catches up, then appends each batch the primary ships (Center::AppendShipped) and
   // acknowledges it, until the link breaks, Close is called or something is wrong. Returns why it
-  // ended. When the primary says this journal holds a tail it must drop, returns wrong_state and
-  // sets *keep_through: reopen the standby with Options::keep_through and run again.
-  Status Run(uint64_t* keep_through);
+  // ended. `*resync` is reset first; when the standby must change before it can follow (a tail to
+  // drop, a snapshot to install: see Resync), Run returns wrong_state and fills it in. A snapshot
+  // is taken only if it lies beyond the standby's last record and its checksum matches; one larger
+  // than ReceiverOptions::snapshot_bytes_max is refused (invalid_argument).
+  Status Run(Resync* resync);
   // From another thread: Run returns soon. Idempotent.
   void Close();
   // True once the primary said this standby holds all it does (it stays true after Run ends).
   bool in_sync() const { return in_sync_.load(std::memory_order_acquire); }
 
  private:
+  // After the welcome: batches, "in sync" and snapshots until Run ends.
+  Status Follow(Connection& connection, const std::string& primary, Resync* resync);
+  Status AppendAndAcknowledge(Connection& connection, const wire::Frame& batch);
+  // Tells the primary why this standby stops (an error frame), and returns `why`.
+  static Status Refuse(Connection& connection, const Status& why);
+
   const ReceiverOptions options_;
   center::Center& standby_;
   std::atomic<int> fd_{-1};

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "center/center_testing.h"
+#include "common/coding.h"
 #include "common/log.h"
 #include "common/mem_env.h"
 #include "common/net.h"
@@ -55,7 +56,7 @@ struct Node {
   std::thread receiving;
   std::promise<Status> ended;
   std::future<Status> ended_future;
-  uint64_t keep_through = 0;
+  Resync resync;
 
   // A primary's writer may be waiting for a standby (flushing order events as it stops): closing
   // the link first lets it stop.
@@ -77,7 +78,7 @@ class ReplicaTest : public ::testing::Test {
     auto node = std::make_unique<Node>();
     // The shipper needs the journal's durable end: open the center as a standby first, then
     // promote it with the shipper (what a standby taking over does, too).
-    center::Options options = CenterOptions(dir);
+    center::Options options = Tuned(CenterOptions(dir));
     options.standby = true;
     auto opened = center::Center::Open(env_, options);
     EXPECT_TRUE(opened.ok()) << opened.status().ToString();
@@ -102,7 +103,7 @@ class ReplicaTest : public ::testing::Test {
   std::unique_ptr<Node> OpenStandby(const std::string& dir, const Node& primary, uint64_t epoch,
                                     uint64_t keep_through = UINT64_MAX) {
     auto node = std::make_unique<Node>();
-    center::Options options = CenterOptions(dir);
+    center::Options options = Tuned(CenterOptions(dir));
     options.standby = true;
     options.keep_through = keep_through;
     auto opened = center::Center::Open(env_, options);
@@ -118,8 +119,46 @@ class ReplicaTest : public ::testing::Test {
     node->ended_future = node->ended.get_future();
     Node* raw = node.get();
     node->receiving =
-        std::thread([raw] { raw->ended.set_value(raw->receiver->Run(&raw->keep_through)); });
+        std::thread([raw] { raw->ended.set_value(raw->receiver->Run(&raw->resync)); });
     return node;
+  }
+
+  center::Options Tuned(center::Options options) const {
+    options.snapshot_every_records = snapshot_every_records_;
+    options.segment_bytes_max = segment_bytes_max_;
+    return options;
+  }
+
+  // A standby on `dir` that `primary` must seed (it holds nothing the primary still journals):
+  // its first Run hands over the primary's snapshot (returned in `*seeded`), which is installed
+  // while the standby is closed, as a node does; then it opens again and follows.
+  std::unique_ptr<Node> OpenSeededStandby(const std::string& dir, const Node& primary,
+                                          uint64_t epoch, Resync* seeded) {
+    auto node = OpenStandby(dir, primary, epoch);
+    if (node == nullptr) return nullptr;
+    const Status ended = node->ended_future.get();
+    EXPECT_EQ(ended.code(), Code::kWrongState) << ended.ToString();
+    EXPECT_TRUE(node->resync.must_install());
+    EXPECT_FALSE(node->resync.must_truncate());
+    if (!node->resync.must_install()) return nullptr;
+    *seeded = std::move(node->resync);
+    node.reset();  // the center closes before its journal is replaced
+    const Status installed = InstallSnapshot(env_, dir, *seeded);
+    EXPECT_TRUE(installed.ok()) << installed.ToString();
+    return OpenStandby(dir, primary, epoch);
+  }
+
+  // The first sequence of the oldest segment in a journal directory.
+  uint64_t OldestSegment(const std::string& journal_dir) {
+    auto names = env_.ListDir(journal_dir);
+    EXPECT_TRUE(names.ok());
+    uint64_t oldest = UINT64_MAX;
+    for (const std::string& name : *names) {
+      if (name.starts_with("segment-") && name.ends_with(".log")) {
+        oldest = std::min<uint64_t>(oldest, std::stoull(name.substr(8, 20)));
+      }
+    }
+    return oldest;
   }
 
   static uint16_t PortOf(const Node& primary) {
@@ -178,6 +217,10 @@ class ReplicaTest : public ::testing::Test {
   }
 
   MemEnv env_{11};
+  // Centers opened by OpenPrimary and OpenStandby snapshot this often and start a new segment past
+  // this size; a test that wants its primary to remove old segments makes them small.
+  uint64_t snapshot_every_records_ = 1'000'000;
+  uint64_t segment_bytes_max_ = 64ULL << 20;
 };
 
 TEST_F(ReplicaTest, TheStandbyHoldsWhatThePrimaryAcknowledgesWithTheSameStateHash) {
@@ -263,8 +306,9 @@ TEST_F(ReplicaTest, ATailThatThePrimaryNeverHadIsDropped) {
   ASSERT_NE(standby, nullptr);
   const Status ended = standby->ended_future.get();
   EXPECT_EQ(ended.code(), Code::kWrongState) << ended.ToString();
-  EXPECT_EQ(standby->keep_through, acknowledged.load());
-  const uint64_t keep = standby->keep_through;
+  EXPECT_EQ(standby->resync.keep_through, acknowledged.load());
+  EXPECT_FALSE(standby->resync.must_install());
+  const uint64_t keep = standby->resync.keep_through;
   standby.reset();
   standby = OpenStandby("/s", *primary, 2, keep);
   ASSERT_NE(standby, nullptr);
@@ -356,9 +400,9 @@ TEST_F(ReplicaTest, AStandbyGivesUpOnASilentPrimary) {
   receiving.primary_port = listening->port;
   receiving.epoch = 1;
   Receiver receiver(receiving, **center);
-  uint64_t keep_through = UINT64_MAX;
+  Resync resync;
   const auto started = std::chrono::steady_clock::now();
-  const Status ended = receiver.Run(&keep_through);
+  const Status ended = receiver.Run(&resync);
   const auto waited = std::chrono::steady_clock::now() - started;
   EXPECT_EQ(ended.code(), Code::kIoError) << ended.ToString();
   EXPECT_NE(ended.message().find("silent"), std::string::npos) << ended.ToString();
@@ -366,6 +410,125 @@ TEST_F(ReplicaTest, AStandbyGivesUpOnASilentPrimary) {
   EXPECT_LT(waited, std::chrono::seconds(8));
   silent.join();
   close(listening->fd);
+}
+
+// A primary whose journal snapshotted and removed its oldest segments, and a standby on an empty
+// disk: the primary sends its newest snapshot, the standby installs it, catches up from the
+// journal after it, gets in sync with the same state hash, and follows new batches.
+TEST_F(ReplicaTest, AFreshStandbyIsSeededFromTheSnapshotOfAPrimaryThatRemovedSegments) {
+  snapshot_every_records_ = 50;
+  segment_bytes_max_ = 4096;
+  auto primary = OpenPrimary("/p", 1);
+  ASSERT_NE(primary, nullptr);
+  auto first = OpenStandby("/s", *primary, 1);
+  ASSERT_NE(first, nullptr);
+  LoadCatalogue(*primary->center);
+  PlaceOrders(*primary->center, 1, 300);
+  ExpectSameState(*primary->center, *first->center);
+  ASSERT_GT(OldestSegment("/p/journal"), 1u) << "the primary removed no segment";
+  ASSERT_NE(OldestSegment("/p/journal"), UINT64_MAX);
+  first.reset();  // its disk is replaced: the next standby starts from nothing
+
+  Resync seeded;
+  auto fresh = OpenSeededStandby("/fresh", *primary, 1, &seeded);
+  ASSERT_NE(fresh, nullptr);
+  EXPECT_GE(seeded.snapshot_sequence + 1, OldestSegment("/p/journal"));
+  EXPECT_LE(seeded.snapshot_sequence, primary->center->durable_sequence());
+  EXPECT_FALSE(seeded.snapshot.empty());
+  ASSERT_TRUE(WaitUntil([&] { return fresh->receiver->in_sync(); }, milliseconds(10'000)));
+  ExpectSameState(*primary->center, *fresh->center);
+  PlaceOrders(*primary->center, 301, 400);
+  ExpectSameState(*primary->center, *fresh->center);
+  EXPECT_EQ(fresh->ended_future.wait_for(milliseconds(0)), std::future_status::timeout)
+      << "the seeded standby stopped following";
+}
+
+// With the same pruning primary, a standby that missed only a few batches is not seeded: the
+// journal still holds what it needs, and it catches up from there.
+TEST_F(ReplicaTest, AStandbyALittleBehindCatchesUpFromTheJournalWithoutASnapshot) {
+  snapshot_every_records_ = 50;
+  segment_bytes_max_ = 4096;
+  auto primary = OpenPrimary("/p", 1);
+  ASSERT_NE(primary, nullptr);
+  auto behind = OpenStandby("/s", *primary, 1);
+  ASSERT_NE(behind, nullptr);
+  LoadCatalogue(*primary->center);
+  PlaceOrders(*primary->center, 1, 300);
+  ExpectSameState(*primary->center, *behind->center);
+  const uint64_t left_at = behind->center->durable_sequence();
+  behind.reset();
+  // Another standby (seeded) takes its place for a few batches.
+  Resync seeded;
+  auto other = OpenSeededStandby("/other", *primary, 1, &seeded);
+  ASSERT_NE(other, nullptr);
+  PlaceOrders(*primary->center, 301, 312);
+  ExpectSameState(*primary->center, *other->center);
+  other.reset();
+  ASSERT_GT(primary->center->durable_sequence(), left_at);
+  ASSERT_GT(OldestSegment("/p/journal"), 1u) << "the primary removed no segment";
+  ASSERT_LE(OldestSegment("/p/journal"), left_at + 1) << "the lag is too long for this test";
+
+  behind = OpenStandby("/s", *primary, 1);
+  ASSERT_NE(behind, nullptr);
+  ASSERT_TRUE(WaitUntil([&] { return behind->receiver->in_sync(); }, milliseconds(10'000)));
+  EXPECT_EQ(behind->ended_future.wait_for(milliseconds(0)), std::future_status::timeout)
+      << "the standby was sent a snapshot";
+  EXPECT_FALSE(behind->resync.must_install());
+  PlaceOrders(*primary->center, 313, 330);
+  ExpectSameState(*primary->center, *behind->center);
+}
+
+// A snapshot that does not check out is refused: no Resync to install, an error to the primary.
+TEST_F(ReplicaTest, AStandbyRefusesADamagedOrOversizedSnapshot) {
+  struct Case {
+    const char* what;
+    uint64_t snapshot_bytes_max;
+    uint32_t crc32c_added;  // to the right checksum
+    Code expected;
+  };
+  for (const Case& c : {Case{"checksum", 1 << 20, 1, Code::kCorruption},
+                        Case{"size", 10, 0, Code::kInvalidArgument}}) {
+    SCOPED_TRACE(c.what);
+    Result<Listening> listening = ListenTcp("127.0.0.1", 0);
+    ASSERT_TRUE(listening.ok()) << listening.status().ToString();
+    std::string refusal;
+    std::thread fake([&, fd = listening->fd] {
+      const int accepted = accept(fd, nullptr, nullptr);
+      ASSERT_GE(accepted, 0);
+      Connection connection(accepted);
+      Result<wire::Frame> hello = connection.Receive(milliseconds(5000));
+      ASSERT_TRUE(hello.ok() && hello->type == wire::Type::kHello);
+      const std::string state(3000, 's');
+      std::string out;
+      wire::AppendWelcome(/*epoch=*/1, /*keep_through=*/hello->sequence, &out);
+      wire::AppendSnapshot(1, hello->sequence + 40, state.size(), Crc32c(state) + c.crc32c_added,
+                           &out);
+      wire::AppendSnapshotChunk(1, 0, std::string_view(state).substr(0, 1000), &out);
+      wire::AppendSnapshotChunk(1, 1000, std::string_view(state).substr(1000), &out);
+      (void)connection.Send(out, milliseconds(5000));
+      Result<wire::Frame> answer = connection.Receive(milliseconds(5000));
+      if (answer.ok() && answer->type == wire::Type::kError) refusal = answer->message;
+    });
+    center::Options options = CenterOptions("/s");
+    options.standby = true;
+    auto center = center::Center::Open(env_, options);
+    ASSERT_TRUE(center.ok()) << center.status().ToString();
+    ReceiverOptions receiving;
+    receiving.center = "m";
+    receiving.primary_host = "127.0.0.1";
+    receiving.primary_port = listening->port;
+    receiving.epoch = 1;
+    receiving.snapshot_bytes_max = c.snapshot_bytes_max;
+    Receiver receiver(receiving, **center);
+    Resync resync;
+    const Status ended = receiver.Run(&resync);
+    fake.join();
+    close(listening->fd);
+    EXPECT_EQ(ended.code(), c.expected) << ended.ToString();
+    EXPECT_FALSE(resync.must_install());
+    EXPECT_TRUE(resync.snapshot.empty());
+    EXPECT_NE(refusal.find("snapshot"), std::string::npos) << refusal;
+  }
 }
 
 }  // namespace

@@ -36,6 +36,14 @@ std::string Reencode(const surge::replica::wire::Frame& frame) {
     case Type::kError:
       AppendError(surge::Status(frame.error, std::string(frame.message)), &out);
       break;
+    case Type::kSnapshot:
+      AppendSnapshot(frame.epoch, frame.sequence, frame.snapshot_bytes, frame.snapshot_crc32c,
+                     &out);
+      break;
+    case Type::kSnapshotChunk:
+      Check(!frame.chunk.empty() && frame.chunk.size() <= kSnapshotChunkBytesMax);
+      AppendSnapshotChunk(frame.epoch, frame.sequence, frame.chunk, &out);
+      break;
   }
   return out;
 }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/assert.h"
+#include "common/coding.h"
 #include "common/log.h"
 #include "common/net.h"
 #include "journal/journal.h"
@@ -44,8 +45,12 @@ struct Shipper::Impl {
 
   void AcceptLoop();
   void RunSession(Session* session);
-  // Sends the records after `after` through `through` from the journal; false (logged) on failure.
-  Status CatchUp(Session* session, uint64_t after, uint64_t through);
+  // Sends the records after `after` through `through` from the journal. Sets `*pruned` when the
+  // journal no longer holds the first of them (then nothing was sent).
+  Status CatchUp(Session* session, uint64_t after, uint64_t through, bool* pruned);
+  // Seeds a standby whose last record is `after` with the newest snapshot, which must lie beyond
+  // it, and waits for its acknowledgement (replica.h, "Seeding"). `pruned` says why.
+  Status SendSnapshot(Session* session, uint64_t after, const Status& pruned);
   Status SendAndAwaitAck(Session* session, uint64_t first,
                          std::span<const std::string_view> records);
   bool MayAcknowledge() const { return !options.may_acknowledge || options.may_acknowledge(); }
@@ -294,7 +299,10 @@ void Shipper::Impl::RunSession(Session* session) {
       }
     }
     if (pending.empty()) {
-      status = CatchUp(session, through, caught_up);
+      bool pruned = false;
+      status = CatchUp(session, through, caught_up, &pruned);
+      // Seeded or not, this session is over: the standby installs the snapshot and comes back.
+      if (pruned) return end(SendSnapshot(session, through, status));
       through = caught_up;
     } else {
       const std::vector<std::string_view> views(pending.begin(), pending.end());
@@ -355,8 +363,10 @@ Status Shipper::Impl::SendAndAwaitAck(Session* session, uint64_t first,
   return Status::Ok();
 }
 
-Status Shipper::Impl::CatchUp(Session* session, uint64_t after, uint64_t through) {
+Status Shipper::Impl::CatchUp(Session* session, uint64_t after, uint64_t through, bool* pruned) {
+  *pruned = false;
   if (through <= after) return Status::Ok();
+  uint64_t visited = 0;
   std::vector<std::string> chunk;
   size_t chunk_bytes = 0;
   uint64_t chunk_first = after + 1;
@@ -372,6 +382,7 @@ Status Shipper::Impl::CatchUp(Session* session, uint64_t after, uint64_t through
   const Status read =
       journal::ReadDurable(env, options.journal_dir, after + 1, through, options.record_bytes_max,
                            [&](uint64_t, std::string_view payload) {
+                             ++visited;
                              chunk.emplace_back(payload);
                              chunk_bytes += payload.size();
                              if (chunk.size() < kCatchUpRecords && chunk_bytes < kCatchUpBytes)
@@ -379,11 +390,53 @@ Status Shipper::Impl::CatchUp(Session* session, uint64_t after, uint64_t through
                              return flush();
                            });
   SURGE_RETURN_IF_ERROR(sent);
+  if (read.code() == Code::kNotFound && visited == 0) *pruned = true;
   if (!read.ok()) {
     return read.Annotate("reading the journal for a standby that needs records " +
                          std::to_string(after + 1) + ".." + std::to_string(through));
   }
   if (!chunk.empty() && !flush()) return sent;
+  return Status::Ok();
+}
+
+Status Shipper::Impl::SendSnapshot(Session* session, uint64_t after, const Status& pruned) {
+  Result<journal::StoredSnapshot> snapshot = journal::ReadNewestSnapshot(env, options.journal_dir);
+  if (!snapshot.ok())
+    return pruned.Annotate("no snapshot to seed it with: " + snapshot.status().ToString());
+  if (snapshot->sequence <= after) {
+    return pruned.Annotate("and the newest snapshot, after record " +
+                           std::to_string(snapshot->sequence) +
+                           ", is not beyond the standby's last");
+  }
+  const std::string_view state = snapshot->state;
+  if (state.size() > wire::kSnapshotBytesMax) {
+    return Status(Code::kInvalidArgument, "the snapshot after record " +
+                                              std::to_string(snapshot->sequence) + " has " +
+                                              std::to_string(state.size()) +
+                                              " bytes, more than the shipping protocol carries");
+  }
+  SURGE_LOG_INFO(
+      "center %s: seeding the standby (its last record %llu is no longer in the "
+      "journal) with the snapshot after record %llu, %zu bytes",
+      options.center.c_str(), static_cast<unsigned long long>(after),
+      static_cast<unsigned long long>(snapshot->sequence), state.size());
+  std::string frame;
+  wire::AppendSnapshot(options.epoch, snapshot->sequence, state.size(), Crc32c(state), &frame);
+  SURGE_RETURN_IF_ERROR(session->connection->Send(frame, options.ack_timeout));
+  for (size_t offset = 0; offset < state.size(); offset += wire::kSnapshotChunkBytesMax) {
+    frame.clear();
+    wire::AppendSnapshotChunk(options.epoch, offset,
+                              state.substr(offset, wire::kSnapshotChunkBytesMax), &frame);
+    SURGE_RETURN_IF_ERROR(session->connection->Send(frame, options.ack_timeout));
+  }
+  SURGE_ASSIGN_OR_RETURN(const wire::Frame ack, session->connection->Receive(options.ack_timeout));
+  if (ack.type == wire::Type::kError) return Status(ack.error, std::string(ack.message));
+  if (ack.type != wire::Type::kAck || ack.sequence != snapshot->sequence) {
+    return Status(Code::kCorruption, "the standby answered the snapshot after record " +
+                                         std::to_string(snapshot->sequence) + " with a " +
+                                         std::string(wire::TypeName(ack.type)) + " of " +
+                                         std::to_string(ack.sequence));
+  }
   return Status::Ok();
 }
 

@@ -53,6 +53,10 @@ std::string_view TypeName(Type type) {
       return "in sync";
     case Type::kError:
       return "error";
+    case Type::kSnapshot:
+      return "snapshot";
+    case Type::kSnapshotChunk:
+      return "snapshot chunk";
   }
   return "unknown";
 }
@@ -101,6 +105,28 @@ void AppendError(const Status& status, std::string* out) {
   Append(out, Type::kError, [&](Encoder& encoder) {
     encoder.U8(static_cast<uint8_t>(status.code()));
     encoder.out()->append(status.message().substr(0, 4096));
+  });
+}
+
+void AppendSnapshot(uint64_t epoch, uint64_t sequence, uint64_t state_bytes, uint32_t state_crc32c,
+                    std::string* out) {
+  SURGE_ASSERT(sequence > 0 && state_bytes <= kSnapshotBytesMax);
+  Append(out, Type::kSnapshot, [&](Encoder& encoder) {
+    encoder.Fixed64(epoch);
+    encoder.Fixed64(sequence);
+    encoder.Fixed64(state_bytes);
+    encoder.Fixed32(state_crc32c);
+  });
+}
+
+void AppendSnapshotChunk(uint64_t epoch, uint64_t offset, std::string_view chunk,
+                         std::string* out) {
+  SURGE_ASSERT(!chunk.empty() && chunk.size() <= kSnapshotChunkBytesMax &&
+               offset <= kSnapshotBytesMax - chunk.size());
+  Append(out, Type::kSnapshotChunk, [&](Encoder& encoder) {
+    encoder.Fixed64(epoch);
+    encoder.Fixed64(offset);
+    encoder.out()->append(chunk);
   });
 }
 
@@ -158,6 +184,31 @@ Result<size_t> DecodeFrame(std::string_view bytes, Frame* frame) {
       frame->message = body.substr(2);
       break;
     }
+    case Type::kSnapshot:
+      if (!decoder.Fixed64(&frame->epoch) || !decoder.Fixed64(&frame->sequence) ||
+          !decoder.Fixed64(&frame->snapshot_bytes) || !decoder.Fixed32(&frame->snapshot_crc32c) ||
+          !decoder.done()) {
+        return Corrupt("snapshot header of the wrong size");
+      }
+      if (frame->sequence == 0 || frame->snapshot_bytes > kSnapshotBytesMax) {
+        return Corrupt("a snapshot after record " + std::to_string(frame->sequence) + " of " +
+                       std::to_string(frame->snapshot_bytes) + " bytes (at most " +
+                       std::to_string(kSnapshotBytesMax) + ")");
+      }
+      break;
+    case Type::kSnapshotChunk:
+      if (!decoder.Fixed64(&frame->epoch) || !decoder.Fixed64(&frame->sequence)) {
+        return Corrupt("snapshot chunk header cut short");
+      }
+      frame->chunk = body.substr(1 + 8 + 8);
+      if (frame->chunk.empty() || frame->chunk.size() > kSnapshotChunkBytesMax ||
+          frame->sequence > kSnapshotBytesMax - frame->chunk.size()) {
+        return Corrupt("a snapshot chunk of " + std::to_string(frame->chunk.size()) +
+                       " bytes at offset " + std::to_string(frame->sequence) +
+                       " (chunks hold 1 to " + std::to_string(kSnapshotChunkBytesMax) +
+                       " bytes of at most " + std::to_string(kSnapshotBytesMax) + ")");
+      }
+      break;
     default:
       return Corrupt("frame of unknown type " + std::to_string(type));
   }
