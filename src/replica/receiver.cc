@@ -20,6 +20,9 @@ constexpr std::chrono::milliseconds kAckSendTimeout{2000};
 // packets without a word): the receiver ends, and its node connects again to whoever holds the
 // lease then. Long enough for a primary delayed by a loaded machine; short beside a lease.
 constexpr std::chrono::milliseconds kPrimarySilentAfter{1500};
+// Before its first frame after the welcome, a primary that must seed this standby reads its whole
+// snapshot (hundreds of MB, maybe from disk): it gets as long as a welcome does.
+constexpr std::chrono::milliseconds kFirstFrameSilentAfter = kWelcomeTimeout;
 
 // A snapshot arriving in chunks (replica.h, "Seeding").
 struct IncomingSnapshot {
@@ -105,6 +108,7 @@ Status TakeSnapshot(Connection& connection, const std::string& center, const std
                     "record " +
                     std::to_string(resync->snapshot_sequence) + " to install");
 }
+
 }  // namespace
 
 Status InstallSnapshot(Env& env, const std::string& data_dir, const Resync& resync) {
@@ -163,6 +167,7 @@ Status Receiver::Run(Resync* resync) {
 Status Receiver::Follow(Connection& connection, const std::string& primary, Resync* resync) {
   IncomingSnapshot incoming;
   auto heard_at = std::chrono::steady_clock::now();
+  std::chrono::milliseconds silent_after = kFirstFrameSilentAfter;
   for (;;) {
     bool quiet = false;
     Result<wire::Frame> got = connection.Receive(kIdleCheck, &quiet);
@@ -172,11 +177,12 @@ Status Receiver::Follow(Connection& connection, const std::string& primary, Resy
     const auto now = std::chrono::steady_clock::now();
     if (!got.ok()) {
       if (!quiet) return got.status().Annotate("following the primary at " + primary);
-      if (now - heard_at < kPrimarySilentAfter) continue;
+      if (now - heard_at < silent_after) continue;
       return Status(Code::kIoError, "the primary at " + primary + " has been silent for " +
-                                        std::to_string(kPrimarySilentAfter.count()) + " ms");
+                                        std::to_string(silent_after.count()) + " ms");
     }
     heard_at = now;
+    silent_after = kPrimarySilentAfter;
     const wire::Frame& frame = *got;
     const bool snapshot_frame =
         frame.type == wire::Type::kSnapshot || frame.type == wire::Type::kSnapshotChunk;

@@ -26,7 +26,9 @@
 //
 // Liveness: a primary in sync says "in sync" again whenever the link has been quiet for 200 ms;
 // a standby that hears nothing for 1.5 s ends (io_error), as a link taken down or a frozen primary
-// gives no error of its own. A primary finds a silent standby through ack_timeout.
+// gives no error of its own (before the first frame after the welcome it waits 5 s, the time a
+// primary that seeds it has to read its snapshot). A primary finds a silent standby through
+// ack_timeout.
 //
 // One standby per primary: a new hello replaces the previous connection.
 #pragma once

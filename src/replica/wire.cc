@@ -20,6 +20,13 @@ Status Corrupt(std::string message) {
   return Status(Code::kCorruption, "shipping protocol: " + std::move(message));
 }
 
+// How many bytes Encoder::Varint takes for `value`.
+size_t VarintBytes(uint64_t value) {
+  size_t bytes = 1;
+  for (; value >= 0x80; value >>= 7) ++bytes;
+  return bytes;
+}
+
 // The records of a batch body after its header.
 Status DecodeRecords(Decoder& decoder, uint32_t count, std::vector<std::string_view>* records) {
   // Each record takes at least two bytes (length and one byte): a count beyond that is no batch.
@@ -29,8 +36,13 @@ Status DecodeRecords(Decoder& decoder, uint32_t count, std::vector<std::string_v
   records->reserve(count);
   for (uint32_t i = 0; i < count; ++i) {
     std::string_view record;
+    const size_t before = decoder.remaining();
     if (!decoder.String(&record) || record.empty()) {
       return Corrupt("record " + std::to_string(i) + " of a batch is empty or cut short");
+    }
+    // Only the shortest varint for a length is valid, so that a batch has one encoding.
+    if (before - decoder.remaining() - record.size() != VarintBytes(record.size())) {
+      return Corrupt("record " + std::to_string(i) + " of a batch has an overlong length");
     }
     records->push_back(record);
   }
