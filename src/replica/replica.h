@@ -123,13 +123,13 @@ struct Resync {
   bool must_install() const { return snapshot_sequence != 0; }
 };
 
-// The standby's side: follows a primary into a center opened with Options::standby.
 // Installs the snapshot of `resync` (must_install()) into the journal of the CLOSED standby center
 // whose data directory is `data_dir` (journal::InstallSnapshot on <data_dir>/journal): every
 // record and snapshot it held goes, and reopened it holds exactly the primary's state after record
 // resync.snapshot_sequence. Crash-safe (journal.h). Errors are the Env's.
 Status InstallSnapshot(Env& env, const std::string& data_dir, const Resync& resync);
 
+// The standby's side: follows a primary into a center opened with Options::standby.
 class Receiver {
  public:
   Receiver(ReceiverOptions options, center::Center& standby);
