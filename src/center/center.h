@@ -74,6 +74,9 @@
 // A center opened with Options::standby takes no commands: its journal grows only by
 // AppendShipped (the primary's records, byte for byte, same sequences), each batch applied once
 // durable, so its state is warm and its state hash equals the primary's at the same position.
+// It snapshots like a primary (at the first batch after one is due that leaves no order event
+// pending, as it cannot journal events itself), inside AppendShipped: the primary waits for that
+// batch's acknowledgement as long as the snapshot takes.
 // Promote makes it a primary: it journals the order events the old primary had not journaled yet,
 // starts its writer and takes commands.
 //

@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "common/mem_env.h"
 #include "common/net.h"
+#include "journal/journal.h"
 #include "replica/connection.h"
 #include "replica/wire.h"
 
@@ -441,6 +442,31 @@ TEST_F(ReplicaTest, AFreshStandbyIsSeededFromTheSnapshotOfAPrimaryThatRemovedSeg
   ExpectSameState(*primary->center, *fresh->center);
   EXPECT_EQ(fresh->ended_future.wait_for(milliseconds(0)), std::future_status::timeout)
       << "the seeded standby stopped following";
+}
+
+// A standby snapshots like its primary (else its journal grows without end and a restart replays
+// all of it), and recovers from its own snapshot when it restarts.
+TEST_F(ReplicaTest, AStandbySnapshotsAndRestartsFromItsOwnSnapshot) {
+  snapshot_every_records_ = 50;
+  segment_bytes_max_ = 4096;
+  auto primary = OpenPrimary("/p", 1);
+  ASSERT_NE(primary, nullptr);
+  auto standby = OpenStandby("/s", *primary, 1);
+  ASSERT_NE(standby, nullptr);
+  LoadCatalogue(*primary->center);
+  PlaceOrders(*primary->center, 1, 300);
+  ExpectSameState(*primary->center, *standby->center);
+  const Result<journal::StoredSnapshot> own = journal::ReadNewestSnapshot(env_, "/s/journal");
+  ASSERT_TRUE(own.ok()) << "the standby wrote no snapshot: " << own.status().ToString();
+  EXPECT_GT(own->sequence, 50u);
+  EXPECT_GT(OldestSegment("/s/journal"), 1u) << "the standby removed no segment";
+  standby.reset();
+  auto restarted = OpenStandby("/s", *primary, 1);
+  ASSERT_NE(restarted, nullptr);
+  ASSERT_TRUE(WaitUntil([&] { return restarted->receiver->in_sync(); }, milliseconds(10'000)));
+  ExpectSameState(*primary->center, *restarted->center);
+  PlaceOrders(*primary->center, 301, 400);
+  ExpectSameState(*primary->center, *restarted->center);
 }
 
 // With the same pruning primary, a standby that missed only a few batches is not seeded: the
