@@ -339,7 +339,7 @@ struct ForecastEvalReport {
   std::vector<ForecastResult> models;         // the same-weekday-last-week baseline first
   ForecastModel chosen_units, chosen_orders;  // the blends validation chose
   int64_t bulk_units = 0;  // units from which an invoice is bulk, as validation chose; 0 = none
-  std::string trees_units, trees_orders;      // the tree configurations it chose
+  std::string trees_units, trees_orders;                   // the tree configurations it chose
   double trees_weight_units = 0, trees_weight_orders = 0;  // the trees' share in the mix
   // The test day whose error weighs most in the blend's units WAPE, and how much of it
   // (|actual - forecast| of that day over the window's sum of |actual|).

@@ -211,8 +211,7 @@ Result<TreesChoice> ChooseTrees(const Input& in, const Windows& w, bool quick) {
   TreesChoice choice;
   choice.options = grid[best];
   choice.validation = std::move(forecasts[best]).value();
-  SURGE_ASSIGN_OR_RETURN(choice.test,
-                         TreeForecasts(in, w.test_first, w.test_days, choice.options));
+  SURGE_ASSIGN_OR_RETURN(choice.test, TreeForecasts(in, w.test_first, w.test_days, choice.options));
   return choice;
 }
 
@@ -263,7 +262,8 @@ Result<SeriesResult> EvaluateSeries(std::span<const double> y,
   const std::span<const double> test = y.subspan(w.test_first, w.test_days);
   for (size_t m = 0; m < 5; ++m) {
     result.wape[m][0] = choices[m].validation;
-    result.wape[m][1] = WapeOf(test, RollingForecasts(in, w.test_first, w.test_days, choices[m].model));
+    result.wape[m][1] =
+        WapeOf(test, RollingForecasts(in, w.test_first, w.test_days, choices[m].model));
   }
   result.blend = choices[4].model;
   SURGE_ASSIGN_OR_RETURN(TreesChoice trees, ChooseTrees(in, w, quick));
@@ -278,8 +278,7 @@ Result<SeriesResult> EvaluateSeries(std::span<const double> y,
                 trees.options.trees.rounds, trees.options.trees.learning_rate);
   result.trees = text;
   // The blend and the trees mixed, the weight chosen on validation.
-  const std::vector<double> blend_validation =
-      RollingForecasts(in, vf, vd, result.blend);
+  const std::vector<double> blend_validation = RollingForecasts(in, vf, vd, result.blend);
   const std::vector<double> blend_test =
       RollingForecasts(in, w.test_first, w.test_days, result.blend);
   double total = 0;

@@ -108,7 +108,7 @@ class Trending {
 
 struct CategoryProfile {
   DecayedCounter purchases;
-  Trending items;                         // its items by decayed purchases (or prior)
+  Trending items;          // its items by decayed purchases (or prior)
   DailyUnits daily_units;  // over its items
   size_t item_count = 0;
   std::vector<RecentUser> recent_users;  // at most kCategoryRecentUsers

@@ -31,8 +31,7 @@ std::string Describe(const ForecastModel& model) {
                 "factors over %d weeks) %.0f, regular level (%d trading days) + bulk mean (%d "
                 "days) %.0f",
                 model.last_week, model.weeks_median, model.median_weeks, model.alpha,
-                model.weeks_factor, model.smoothed, model.level_days, model.bulk_days,
-                model.split);
+                model.weeks_factor, model.smoothed, model.level_days, model.bulk_days, model.split);
   return text;
 }
 
@@ -77,12 +76,11 @@ std::string ForecastSection(const ForecastEvalReport& f) {
   out += "\nChosen on validation: units " + Describe(f.chosen_units) + ", bulk " +
          (f.bulk_units > 0 ? "invoices of " + std::to_string(f.bulk_units) + " units or more"
                            : std::string("none")) +
-         "; trees " + f.trees_units +
-         ", their share in the mix " + Number(f.trees_weight_units, "%.2f") + ". Orders " +
-         Describe(f.chosen_orders) + "; trees " + f.trees_orders + ", their share " +
-         Number(f.trees_weight_orders, "%.2f") + ".\n\nThe blend's largest units error is on " +
-         Date(f.units_worst_day) + ": " + Number(f.units_worst_share, "%.3f") +
-         " of its units WAPE comes from that day alone.\n";
+         "; trees " + f.trees_units + ", their share in the mix " +
+         Number(f.trees_weight_units, "%.2f") + ". Orders " + Describe(f.chosen_orders) +
+         "; trees " + f.trees_orders + ", their share " + Number(f.trees_weight_orders, "%.2f") +
+         ".\n\nThe blend's largest units error is on " + Date(f.units_worst_day) + ": " +
+         Number(f.units_worst_share, "%.3f") + " of its units WAPE comes from that day alone.\n";
   return out;
 }
 

@@ -149,6 +149,20 @@ class ReplicaTest : public ::testing::Test {
     return OpenStandby(dir, primary, epoch);
   }
 
+  // A primary on /p that snapshots every 50 records and removes the segments its snapshots made
+  // unneeded, and a standby on /s that followed it through 300 orders.
+  void PruningPairAfter300Orders(std::unique_ptr<Node>* primary, std::unique_ptr<Node>* standby) {
+    snapshot_every_records_ = 50;
+    segment_bytes_max_ = 4096;
+    *primary = OpenPrimary("/p", 1);
+    ASSERT_NE(*primary, nullptr);
+    *standby = OpenStandby("/s", **primary, 1);
+    ASSERT_NE(*standby, nullptr);
+    LoadCatalogue(*(*primary)->center);
+    PlaceOrders(*(*primary)->center, 1, 300);
+    ExpectSameState(*(*primary)->center, *(*standby)->center);
+  }
+
   // The first sequence of the oldest segment in a journal directory.
   uint64_t OldestSegment(const std::string& journal_dir) {
     auto names = env_.ListDir(journal_dir);
@@ -424,15 +438,8 @@ TEST_F(ReplicaTest, AStandbyGivesUpOnASilentPrimary) {
 // disk: the primary sends its newest snapshot, the standby installs it, catches up from the
 // journal after it, gets in sync with the same state hash, and follows new batches.
 TEST_F(ReplicaTest, AFreshStandbyIsSeededFromTheSnapshotOfAPrimaryThatRemovedSegments) {
-  snapshot_every_records_ = 50;
-  segment_bytes_max_ = 4096;
-  auto primary = OpenPrimary("/p", 1);
-  ASSERT_NE(primary, nullptr);
-  auto first = OpenStandby("/s", *primary, 1);
-  ASSERT_NE(first, nullptr);
-  LoadCatalogue(*primary->center);
-  PlaceOrders(*primary->center, 1, 300);
-  ExpectSameState(*primary->center, *first->center);
+  std::unique_ptr<Node> primary, first;
+  ASSERT_NO_FATAL_FAILURE(PruningPairAfter300Orders(&primary, &first));
   ASSERT_GT(OldestSegment("/p/journal"), 1u) << "the primary removed no segment";
   ASSERT_NE(OldestSegment("/p/journal"), UINT64_MAX);
   first.reset();  // its disk is replaced: the next standby starts from nothing
@@ -454,15 +461,8 @@ TEST_F(ReplicaTest, AFreshStandbyIsSeededFromTheSnapshotOfAPrimaryThatRemovedSeg
 // A standby snapshots like its primary (else its journal grows without end and a restart replays
 // all of it), and recovers from its own snapshot when it restarts.
 TEST_F(ReplicaTest, AStandbySnapshotsAndRestartsFromItsOwnSnapshot) {
-  snapshot_every_records_ = 50;
-  segment_bytes_max_ = 4096;
-  auto primary = OpenPrimary("/p", 1);
-  ASSERT_NE(primary, nullptr);
-  auto standby = OpenStandby("/s", *primary, 1);
-  ASSERT_NE(standby, nullptr);
-  LoadCatalogue(*primary->center);
-  PlaceOrders(*primary->center, 1, 300);
-  ExpectSameState(*primary->center, *standby->center);
+  std::unique_ptr<Node> primary, standby;
+  ASSERT_NO_FATAL_FAILURE(PruningPairAfter300Orders(&primary, &standby));
   const Result<journal::StoredSnapshot> own = journal::ReadNewestSnapshot(env_, "/s/journal");
   ASSERT_TRUE(own.ok()) << "the standby wrote no snapshot: " << own.status().ToString();
   EXPECT_GT(own->sequence, 50u);
@@ -479,15 +479,8 @@ TEST_F(ReplicaTest, AStandbySnapshotsAndRestartsFromItsOwnSnapshot) {
 // With the same pruning primary, a standby that missed only a few batches is not seeded: the
 // journal still holds what it needs, and it catches up from there.
 TEST_F(ReplicaTest, AStandbyALittleBehindCatchesUpFromTheJournalWithoutASnapshot) {
-  snapshot_every_records_ = 50;
-  segment_bytes_max_ = 4096;
-  auto primary = OpenPrimary("/p", 1);
-  ASSERT_NE(primary, nullptr);
-  auto behind = OpenStandby("/s", *primary, 1);
-  ASSERT_NE(behind, nullptr);
-  LoadCatalogue(*primary->center);
-  PlaceOrders(*primary->center, 1, 300);
-  ExpectSameState(*primary->center, *behind->center);
+  std::unique_ptr<Node> primary, behind;
+  ASSERT_NO_FATAL_FAILURE(PruningPairAfter300Orders(&primary, &behind));
   const uint64_t left_at = behind->center->durable_sequence();
   behind.reset();
   // Another standby (seeded) takes its place for a few batches.
