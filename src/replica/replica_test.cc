@@ -111,12 +111,7 @@ class ReplicaTest : public ::testing::Test {
     EXPECT_TRUE(opened.ok()) << opened.status().ToString();
     if (!opened.ok()) return nullptr;
     node->center = std::move(opened).value();
-    ReceiverOptions receiving;
-    receiving.center = "m";
-    receiving.primary_host = "127.0.0.1";
-    receiving.primary_port = PortOf(primary);
-    receiving.epoch = epoch;
-    node->receiver = std::make_unique<Receiver>(receiving, *node->center);
+    node->receiver = std::make_unique<Receiver>(Receiving(PortOf(primary), epoch), *node->center);
     node->ended_future = node->ended.get_future();
     Node* raw = node.get();
     node->receiving =
@@ -161,6 +156,16 @@ class ReplicaTest : public ::testing::Test {
     LoadCatalogue(*(*primary)->center);
     PlaceOrders(*(*primary)->center, 1, 300);
     ExpectSameState(*(*primary)->center, *(*standby)->center);
+  }
+
+  // A standby of center m following the primary at 127.0.0.1:`port` of `epoch`.
+  static ReceiverOptions Receiving(uint16_t port, uint64_t epoch) {
+    ReceiverOptions receiving;
+    receiving.center = "m";
+    receiving.primary_host = "127.0.0.1";
+    receiving.primary_port = port;
+    receiving.epoch = epoch;
+    return receiving;
   }
 
   // The first sequence of the oldest segment in a journal directory.
@@ -416,12 +421,7 @@ TEST_F(ReplicaTest, AStandbyGivesUpOnASilentPrimary) {
   options.standby = true;
   auto center = center::Center::Open(env_, options);
   ASSERT_TRUE(center.ok()) << center.status().ToString();
-  ReceiverOptions receiving;
-  receiving.center = "m";
-  receiving.primary_host = "127.0.0.1";
-  receiving.primary_port = listening->port;
-  receiving.epoch = 1;
-  Receiver receiver(receiving, **center);
+  Receiver receiver(Receiving(listening->port, 1), **center);
   Resync resync;
   const auto started = std::chrono::steady_clock::now();
   const Status ended = receiver.Run(&resync);
@@ -539,11 +539,7 @@ TEST_F(ReplicaTest, AStandbyRefusesADamagedOrOversizedSnapshot) {
     options.standby = true;
     auto center = center::Center::Open(env_, options);
     ASSERT_TRUE(center.ok()) << center.status().ToString();
-    ReceiverOptions receiving;
-    receiving.center = "m";
-    receiving.primary_host = "127.0.0.1";
-    receiving.primary_port = listening->port;
-    receiving.epoch = 1;
+    ReceiverOptions receiving = Receiving(listening->port, 1);
     receiving.snapshot_bytes_max = c.snapshot_bytes_max;
     Receiver receiver(receiving, **center);
     Resync resync;
