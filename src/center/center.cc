@@ -177,11 +177,8 @@ class CenterImpl final : public Center {
   void AfterBatch();
   void RefreshSoldOut(const absl::flat_hash_set<std::string_view>& touched_skus, int64_t now_ms);
   int64_t SoldOutUntilMs(std::string_view sku, int64_t now_ms) const;
+  // Also a standby's, from AppendShipped under standby_mutex_.
   void MaybeSnapshot();
-  // A standby's snapshot (AppendShipped, under standby_mutex_).
-  void MaybeStandbySnapshot();
-  // Writes the state as the snapshot after the journal's durable end (its events journaled).
-  void WriteSnapshotNow();
   void RefreshStateHash();
   void MeasureDrain(size_t commands, SteadyClock::duration busy);
   int64_t NowMs() const { return std::max(last_now_ms_, env_.WallNowMs()); }
@@ -558,7 +555,7 @@ Status CenterImpl::AppendShipped(uint64_t first_sequence,
     EnterFailedState(status);
     return status.Annotate("center " + options_.center_id + " (standby)");
   }
-  MaybeStandbySnapshot();
+  MaybeSnapshot();  // a standby snapshots like its primary, or its journal grows without end
   return Status::Ok();
 }
 
@@ -904,22 +901,12 @@ int64_t CenterImpl::SoldOutUntilMs(std::string_view sku, int64_t now_ms) const {
 void CenterImpl::MaybeSnapshot() {
   if (!journal_->SnapshotDue()) return;
   if (journal_->durable_sequence() < next_snapshot_attempt_sequence_) return;
-  // Recovery starts after the snapshot: the events of what it covers must be journaled first.
-  if (trade_->PendingEventCount() > 0 && !CommitOwnCommands({})) return;
-  WriteSnapshotNow();
-}
-
-void CenterImpl::MaybeStandbySnapshot() {
-  // A standby snapshots like its primary, or its journal would grow without end and a restart
-  // replay all of it. It cannot journal order events itself, so it waits for a point where none
-  // is pending: the primary journals them right after its batches.
-  if (!journal_->SnapshotDue()) return;
-  if (journal_->durable_sequence() < next_snapshot_attempt_sequence_) return;
-  if (trade_->PendingEventCount() > 0) return;
-  WriteSnapshotNow();
-}
-
-void CenterImpl::WriteSnapshotNow() {
+  // Recovery starts after the snapshot: the events of what it covers must be journaled first. A
+  // standby cannot journal them itself; it waits for a batch that leaves none pending (the
+  // primary journals them right after its batches).
+  if (trade_->PendingEventCount() > 0) {
+    if (standby_.load(std::memory_order_acquire) || !CommitOwnCommands({})) return;
+  }
   SURGE_ASSERT(trade_->PendingEventCount() == 0);
   const uint64_t sequence = journal_->durable_sequence();
   const SteadyClock::time_point started = SteadyClock::now();

@@ -59,15 +59,10 @@ Result<StoredSnapshot> ReadNewestSnapshot(Env& env, const std::string& dir) {
       passed_over += "; " + path + " could not be read (" + file.status().ToString() + ")";
       continue;
     }
-    StoredSnapshot snapshot;
+    StoredSnapshot snapshot{listed, {}};
     std::string_view state;
     std::string reason;
-    bool valid = DecodeSnapshot(*file, &snapshot.sequence, &state, &reason);
-    if (valid && snapshot.sequence != listed) {
-      valid = false;
-      reason = "its header names sequence " + std::to_string(snapshot.sequence);
-    }
-    if (!valid) {
+    if (!DecodeNamedSnapshot(*file, listed, &state, &reason)) {
       passed_over += "; " + path + " is damaged (" + reason + ")";
       SURGE_LOG_WARNING("journal: snapshot %s is damaged (%s); trying an older one", path.c_str(),
                         reason.c_str());
@@ -91,16 +86,7 @@ Status InstallSnapshot(Env& env, const std::string& dir, uint64_t sequence,
   SURGE_RETURN_IF_ERROR(CreateDirDurably(env, dir));
   // Durable under the pending name first: from then on the install is decided, and Open finishes
   // it if a crash stops what follows. Before that the old journal is untouched.
-  const std::string temporary =
-      JoinPath(dir, SnapshotName(sequence) + std::string(kTemporarySuffix));
-  SURGE_ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> file,
-                         env.OpenWritable(temporary, /*truncate=*/true));
-  SURGE_RETURN_IF_ERROR(file->Append(EncodeSnapshotHeader(sequence, state)));
-  SURGE_RETURN_IF_ERROR(file->Append(state));
-  SURGE_RETURN_IF_ERROR(file->Sync());
-  SURGE_RETURN_IF_ERROR(file->Close());
-  SURGE_RETURN_IF_ERROR(env.RenameFile(temporary, JoinPath(dir, InstallName(sequence))));
-  SURGE_RETURN_IF_ERROR(env.SyncDir(dir));
+  SURGE_RETURN_IF_ERROR(WriteSnapshotFile(env, dir, sequence, state, InstallName(sequence)));
   return FinishPendingInstall(env, dir);
 }
 

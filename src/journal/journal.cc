@@ -143,19 +143,25 @@ Status JournalImpl::WriteSnapshot(uint64_t sequence, std::string_view snapshot) 
   return Status::Ok();
 }
 
-Status JournalImpl::StoreSnapshot(uint64_t sequence, std::string_view snapshot) {
-  // Write aside, sync, then rename into place: a crash leaves either the old set of snapshots or
-  // the new one complete, never a half-written snapshot under a real name.
-  const std::string path = JoinPath(options_.dir, SnapshotName(sequence));
-  const std::string temporary = path + std::string(kTemporarySuffix);
+Status WriteSnapshotFile(Env& env, const std::string& dir, uint64_t sequence,
+                         std::string_view state, const std::string& name) {
+  // Write aside, sync, then rename into place: a crash leaves either the old set of files or the
+  // new one complete, never a half-written snapshot under a real name.
+  const std::string temporary =
+      JoinPath(dir, SnapshotName(sequence) + std::string(kTemporarySuffix));
   SURGE_ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> file,
-                         env_.OpenWritable(temporary, /*truncate=*/true));
-  SURGE_RETURN_IF_ERROR(file->Append(EncodeSnapshotHeader(sequence, snapshot)));
-  SURGE_RETURN_IF_ERROR(file->Append(snapshot));
+                         env.OpenWritable(temporary, /*truncate=*/true));
+  SURGE_RETURN_IF_ERROR(file->Append(EncodeSnapshotHeader(sequence, state)));
+  SURGE_RETURN_IF_ERROR(file->Append(state));
   SURGE_RETURN_IF_ERROR(file->Sync());
   SURGE_RETURN_IF_ERROR(file->Close());
-  SURGE_RETURN_IF_ERROR(env_.RenameFile(temporary, path));
-  SURGE_RETURN_IF_ERROR(env_.SyncDir(options_.dir));
+  SURGE_RETURN_IF_ERROR(env.RenameFile(temporary, JoinPath(dir, name)));
+  return env.SyncDir(dir);
+}
+
+Status JournalImpl::StoreSnapshot(uint64_t sequence, std::string_view snapshot) {
+  SURGE_RETURN_IF_ERROR(
+      WriteSnapshotFile(env_, options_.dir, sequence, snapshot, SnapshotName(sequence)));
   snapshot_files_.insert(sequence);
   verified_snapshots_.insert(sequence);
   return Status::Ok();

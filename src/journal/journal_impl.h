@@ -37,6 +37,12 @@ struct Segment {
   std::vector<IndexEntry> index;
 };
 
+// Writes `state` as the snapshot after record `sequence` to dir/`name`: to the temporary
+// snapshot-<sequence>.snap.tmp, synced, renamed into place, the directory synced, so that a
+// file under `name` is always complete.
+Status WriteSnapshotFile(Env& env, const std::string& dir, uint64_t sequence,
+                         std::string_view state, const std::string& name);
+
 // Creates `dir` and its missing parents, each made durable in its own parent.
 Status CreateDirDurably(Env& env, const std::string& dir);
 

@@ -155,4 +155,15 @@ bool DecodeSnapshot(std::string_view file, uint64_t* sequence, std::string_view*
   return true;
 }
 
+bool DecodeNamedSnapshot(std::string_view file, uint64_t named, std::string_view* payload,
+                         std::string* reason) {
+  uint64_t sequence = 0;
+  if (!DecodeSnapshot(file, &sequence, payload, reason)) return false;
+  if (sequence != named) {
+    *reason = "its header names sequence " + std::to_string(sequence);
+    return false;
+  }
+  return true;
+}
+
 }  // namespace surge::journal

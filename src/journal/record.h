@@ -89,6 +89,10 @@ std::string EncodeSnapshotHeader(uint64_t sequence, std::string_view payload);
 // on failure returns false and says why in `*reason`.
 bool DecodeSnapshot(std::string_view file, uint64_t* sequence, std::string_view* payload,
                     std::string* reason);
+// DecodeSnapshot of the file named for `named` (snapshot-<named>.snap): its header must give the
+// same sequence. On success sets `*payload`.
+bool DecodeNamedSnapshot(std::string_view file, uint64_t named, std::string_view* payload,
+                         std::string* reason);
 
 std::string SegmentName(uint64_t first_sequence);
 std::string SnapshotName(uint64_t sequence);

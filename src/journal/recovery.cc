@@ -132,15 +132,10 @@ Status JournalImpl::LoadNewestSnapshot(const RecoveryHandler& handler, Replay& r
   for (auto it = snapshot_files_.rbegin(); it != snapshot_files_.rend(); ++it) {
     const std::string path = JoinPath(options_.dir, SnapshotName(*it));
     SURGE_ASSIGN_OR_RETURN(const std::string file, env_.ReadFile(path));
-    uint64_t sequence = 0;
+    const uint64_t sequence = *it;
     std::string_view payload;
     std::string reason;
-    bool valid = DecodeSnapshot(file, &sequence, &payload, &reason);
-    if (valid && sequence != *it) {
-      valid = false;
-      reason = "its header names sequence " + std::to_string(sequence);
-    }
-    if (!valid) {
+    if (!DecodeNamedSnapshot(file, sequence, &payload, &reason)) {
       std::string note = "snapshot " + path;
       note += " is damaged (";
       note += reason;

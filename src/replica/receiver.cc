@@ -109,6 +109,106 @@ Status TakeSnapshot(Connection& connection, const std::string& center, const std
                     std::to_string(resync->snapshot_sequence) + " to install");
 }
 
+// Tells the primary why this standby stops (an error frame), and returns `why`.
+Status Refuse(Connection& connection, const Status& why) {
+  std::string out;
+  wire::AppendError(why, &out);
+  (void)connection.Send(out, kAckSendTimeout);
+  return why;
+}
+
+// Appends a shipped batch to the standby and acknowledges it.
+Status AppendAndAcknowledge(Connection& connection, center::Center& standby,
+                            const wire::Frame& batch) {
+  const Status appended = standby.AppendShipped(batch.sequence, batch.records);
+  if (!appended.ok()) return Refuse(connection, appended);
+  std::string out;
+  wire::AppendAck(batch.sequence + batch.records.size() - 1, &out);
+  return connection.Send(out, kAckSendTimeout);
+}
+
+// A Receiver's session with its primary, past the welcome.
+struct Session {
+  const ReceiverOptions& options;
+  center::Center& standby;
+  const std::atomic<bool>& closed;  // Receiver::Close was called
+  std::atomic<bool>& in_sync;
+  Connection& connection;
+  const std::string& primary;  // host:port, for messages
+};
+
+// After the welcome: batches, "in sync" and snapshots until the session ends.
+Status Follow(const Session& session, Resync* resync) {
+  const ReceiverOptions& options = session.options;
+  center::Center& standby = session.standby;
+  Connection& connection = session.connection;
+  const std::string& primary = session.primary;
+  IncomingSnapshot incoming;
+  auto heard_at = std::chrono::steady_clock::now();
+  std::chrono::milliseconds silent_after = kFirstFrameSilentAfter;
+  for (;;) {
+    bool quiet = false;
+    Result<wire::Frame> got = connection.Receive(kIdleCheck, &quiet);
+    if (session.closed.load(std::memory_order_acquire)) {
+      return Status(Code::kUnavailable, "the receiver was closed");
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (!got.ok()) {
+      if (!quiet) return got.status().Annotate("following the primary at " + primary);
+      if (now - heard_at < silent_after) continue;
+      return Status(Code::kIoError, "the primary at " + primary + " has been silent for " +
+                                        std::to_string(silent_after.count()) + " ms");
+    }
+    heard_at = now;
+    silent_after = kPrimarySilentAfter;
+    const wire::Frame& frame = *got;
+    const bool snapshot_frame =
+        frame.type == wire::Type::kSnapshot || frame.type == wire::Type::kSnapshotChunk;
+    if ((frame.type == wire::Type::kBatch || snapshot_frame) && frame.epoch != options.epoch) {
+      return Status(Code::kWrongState, "a " + std::string(wire::TypeName(frame.type)) +
+                                           " of epoch " + std::to_string(frame.epoch) +
+                                           " from a primary of epoch " +
+                                           std::to_string(options.epoch));
+    }
+    if (incoming.active && !snapshot_frame && frame.type != wire::Type::kError) {
+      return Status(Code::kCorruption, "the primary sent a " +
+                                           std::string(wire::TypeName(frame.type)) +
+                                           " in the middle of a snapshot");
+    }
+    bool complete = false;
+    Status status = Status::Ok();
+    switch (frame.type) {
+      case wire::Type::kBatch:
+        status = AppendAndAcknowledge(connection, standby, frame);
+        break;
+      case wire::Type::kInSync:
+        if (!session.in_sync.exchange(true)) {
+          SURGE_LOG_INFO("center %s: standby in sync with %s at sequence %llu",
+                         options.center.c_str(), primary.c_str(),
+                         static_cast<unsigned long long>(frame.sequence));
+        }
+        break;
+      case wire::Type::kSnapshot:
+        status =
+            BeginSnapshot(frame, standby.durable_sequence(), options.snapshot_bytes_max, &incoming);
+        if (status.ok()) status = CheckComplete(incoming, &complete);
+        break;
+      case wire::Type::kSnapshotChunk:
+        status = TakeChunk(frame, &incoming, &complete);
+        break;
+      case wire::Type::kError:
+        return Status(frame.error, "primary at " + primary + ": " + std::string(frame.message));
+      default:
+        return Status(Code::kCorruption,
+                      "the primary sent a " + std::string(wire::TypeName(frame.type)));
+    }
+    if (!status.ok()) return Refuse(connection, status);
+    if (complete) {
+      return TakeSnapshot(connection, options.center, primary, std::move(incoming), resync);
+    }
+  }
+}
+
 }  // namespace
 
 Status InstallSnapshot(Env& env, const std::string& data_dir, const Resync& resync) {
@@ -161,89 +261,7 @@ Status Receiver::Run(Resync* resync) {
                   "this standby holds records " + std::to_string(welcome.sequence + 1) + ".." +
                       std::to_string(last) + " that its primary does not: they must go");
   }
-  return Follow(connection, primary, resync);
-}
-
-Status Receiver::Follow(Connection& connection, const std::string& primary, Resync* resync) {
-  IncomingSnapshot incoming;
-  auto heard_at = std::chrono::steady_clock::now();
-  std::chrono::milliseconds silent_after = kFirstFrameSilentAfter;
-  for (;;) {
-    bool quiet = false;
-    Result<wire::Frame> got = connection.Receive(kIdleCheck, &quiet);
-    if (closed_.load(std::memory_order_acquire)) {
-      return Status(Code::kUnavailable, "the receiver was closed");
-    }
-    const auto now = std::chrono::steady_clock::now();
-    if (!got.ok()) {
-      if (!quiet) return got.status().Annotate("following the primary at " + primary);
-      if (now - heard_at < silent_after) continue;
-      return Status(Code::kIoError, "the primary at " + primary + " has been silent for " +
-                                        std::to_string(silent_after.count()) + " ms");
-    }
-    heard_at = now;
-    silent_after = kPrimarySilentAfter;
-    const wire::Frame& frame = *got;
-    const bool snapshot_frame =
-        frame.type == wire::Type::kSnapshot || frame.type == wire::Type::kSnapshotChunk;
-    if ((frame.type == wire::Type::kBatch || snapshot_frame) && frame.epoch != options_.epoch) {
-      return Status(Code::kWrongState, "a " + std::string(wire::TypeName(frame.type)) +
-                                           " of epoch " + std::to_string(frame.epoch) +
-                                           " from a primary of epoch " +
-                                           std::to_string(options_.epoch));
-    }
-    if (incoming.active && !snapshot_frame && frame.type != wire::Type::kError) {
-      return Status(Code::kCorruption, "the primary sent a " +
-                                           std::string(wire::TypeName(frame.type)) +
-                                           " in the middle of a snapshot");
-    }
-    bool complete = false;
-    Status status = Status::Ok();
-    switch (frame.type) {
-      case wire::Type::kBatch:
-        status = AppendAndAcknowledge(connection, frame);
-        break;
-      case wire::Type::kInSync:
-        if (!in_sync_.exchange(true)) {
-          SURGE_LOG_INFO("center %s: standby in sync with %s at sequence %llu",
-                         options_.center.c_str(), primary.c_str(),
-                         static_cast<unsigned long long>(frame.sequence));
-        }
-        break;
-      case wire::Type::kSnapshot:
-        status = BeginSnapshot(frame, standby_.durable_sequence(), options_.snapshot_bytes_max,
-                               &incoming);
-        if (status.ok()) status = CheckComplete(incoming, &complete);
-        break;
-      case wire::Type::kSnapshotChunk:
-        status = TakeChunk(frame, &incoming, &complete);
-        break;
-      case wire::Type::kError:
-        return Status(frame.error, "primary at " + primary + ": " + std::string(frame.message));
-      default:
-        return Status(Code::kCorruption,
-                      "the primary sent a " + std::string(wire::TypeName(frame.type)));
-    }
-    if (!status.ok()) return Refuse(connection, status);
-    if (complete) {
-      return TakeSnapshot(connection, options_.center, primary, std::move(incoming), resync);
-    }
-  }
-}
-
-Status Receiver::AppendAndAcknowledge(Connection& connection, const wire::Frame& batch) {
-  const Status appended = standby_.AppendShipped(batch.sequence, batch.records);
-  if (!appended.ok()) return Refuse(connection, appended);
-  std::string out;
-  wire::AppendAck(batch.sequence + batch.records.size() - 1, &out);
-  return connection.Send(out, kAckSendTimeout);
-}
-
-Status Receiver::Refuse(Connection& connection, const Status& why) {
-  std::string out;
-  wire::AppendError(why, &out);
-  (void)connection.Send(out, kAckSendTimeout);
-  return why;
+  return Follow(Session{options_, standby_, closed_, in_sync_, connection, primary}, resync);
 }
 
 }  // namespace surge::replica

@@ -48,11 +48,6 @@
 
 namespace surge::replica {
 
-class Connection;
-namespace wire {
-struct Frame;
-}
-
 struct ShipperOptions {
   std::string center;              // the center's id; a hello naming another is refused
   std::string host = "127.0.0.1";  // where to accept the standby
@@ -148,12 +143,6 @@ class Receiver {
   bool in_sync() const { return in_sync_.load(std::memory_order_acquire); }
 
  private:
-  // After the welcome: batches, "in sync" and snapshots until Run ends.
-  Status Follow(Connection& connection, const std::string& primary, Resync* resync);
-  Status AppendAndAcknowledge(Connection& connection, const wire::Frame& batch);
-  // Tells the primary why this standby stops (an error frame), and returns `why`.
-  static Status Refuse(Connection& connection, const Status& why);
-
   const ReceiverOptions options_;
   center::Center& standby_;
   std::atomic<int> fd_{-1};

@@ -376,13 +376,7 @@ std::string RawRecordV2(uint64_t through, const std::vector<OrderEvent>& events,
     e.Varint(static_cast<uint64_t>(order.total_cents));
     e.Varint(static_cast<uint64_t>(event.at_ms - order.created_at_ms));
     e.Varint(static_cast<uint64_t>(order.expires_at_ms - order.created_at_ms));
-    e.Varint(order.items.size());
-    for (const OrderItemView& item : order.items) {
-      e.String(item.sku);
-      e.Varint(static_cast<uint64_t>(item.quantity));
-      e.Varint(static_cast<uint64_t>(item.price_cents));
-      e.String(item.campaign);
-    }
+    testing::WriteOrderItems(e, order.items);
   }
   return bytes;
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,17 @@
 #include "trade/trade.h"
 
 namespace surge::trade::testing {
+
+// An order's items as both formats write them: count, then sku, quantity, price, campaign each.
+inline void WriteOrderItems(Encoder& e, std::span<const OrderItemView> items) {
+  e.Varint(items.size());
+  for (const OrderItemView& item : items) {
+    e.String(item.sku);
+    e.Varint(static_cast<uint64_t>(item.quantity));
+    e.Varint(static_cast<uint64_t>(item.price_cents));
+    e.String(item.campaign);
+  }
+}
 
 inline void WriteFormatOneEvent(Encoder& e, const OrderEvent& event) {
   const OrderView& order = event.order;
@@ -22,13 +34,7 @@ inline void WriteFormatOneEvent(Encoder& e, const OrderEvent& event) {
   for (const int64_t value : {order.total_cents, order.created_at_ms, order.expires_at_ms}) {
     e.Varint(static_cast<uint64_t>(value));
   }
-  e.Varint(order.items.size());
-  for (const OrderItemView& item : order.items) {
-    e.String(item.sku);
-    e.Varint(static_cast<uint64_t>(item.quantity));
-    e.Varint(static_cast<uint64_t>(item.price_cents));
-    e.String(item.campaign);
-  }
+  WriteOrderItems(e, order.items);
 }
 
 inline std::string FormatOneRecord(uint64_t through, const std::vector<OrderEvent>& events) {
